@@ -1,0 +1,1 @@
+"""keys package (see ../shared/docs/design.md)."""

@@ -1,0 +1,1 @@
+"""matching package (see ../shared/docs/design.md)."""

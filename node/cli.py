@@ -1,0 +1,244 @@
+"""The `tafuta` command line: a thin layer over functions a test or another program can call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli_support import CliContext, TafutaGroup
+from .exporter import write_canonical_csv
+from .home import DEFAULT_HOME, create_home, resolve_home_path
+from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
+from .store import Store
+
+PROGRESS_THRESHOLD = 2000  # rows; smaller imports finish before a bar would help
+
+
+@click.group(cls=TafutaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    envvar="TAFUTA_HOME",
+    default=DEFAULT_HOME,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The node's home folder (config, database, keys). Env: TAFUTA_HOME.",
+)
+@click.version_option(package_name="tafuta")
+@click.pass_context
+def main(ctx: click.Context, home: Path) -> None:
+    """Tafuta: find missing people without sharing their data.
+
+    A node keeps its organisation's records and links them with trusted peer nodes through
+    privacy-preserving encodings.
+
+    \b
+    Examples:
+      tafuta --home ./node init --name "Kwale Rescue"
+      tafuta --home ./node import register.csv --kind missing
+      tafuta --home ./node status
+    """
+    ctx.obj = CliContext(home_path=resolve_home_path(home))
+
+
+@main.command()
+@click.option("--name", required=True, help="Your organisation's name as peers will see it.")
+@click.option("--url", default="", help="The address peers reach this node at (https://…).")
+@click.pass_obj
+def init(obj: CliContext, name: str, url: str) -> None:
+    """Create a new node home; refuses to overwrite an existing one.
+
+    \b
+    Example:
+      tafuta --home ./node init --name "Kwale Rescue" --url https://tafuta.example.org
+    """
+    home = create_home(obj.home_path, name=name, url=url)
+    with Store.open(home.database_path) as store:
+        version = store.schema_version
+    click.echo(f"created node {home.name!r} in {home.path} (schema version {version})")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Read a canonical FIELD from a differently named COLUMN. Repeatable.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["missing", "found"]),
+    help="Kind of every record in the file (fills empty 'kind' cells).",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid rows; write the rejected ones with reasons beside the file.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and count, write nothing.")
+@click.pass_obj
+def import_(
+    obj: CliContext,
+    file: Path,
+    mappings: tuple[str, ...],
+    kind: str | None,
+    skip_invalid: bool,
+    dry_run: bool,
+) -> None:
+    """Import a register (CSV or XLSX) into the node.
+
+    Every row is checked before anything is written: a file with any invalid row is refused
+    whole (exit code 2) unless --skip-invalid is given. Rows are matched by 'ref': importing
+    the same file again changes nothing; a changed row updates its record.
+
+    \b
+    Examples:
+      tafuta import register.csv --kind missing
+      tafuta import register.xlsx --map given_names=Jina --map family_name=Ukoo
+      tafuta import register.csv --skip-invalid   # writes register.rejected.csv
+    """
+    mapping = parse_mapping(mappings)
+    with obj.store() as (_home, store):
+        plan = plan_import(
+            file,
+            store,
+            mapping=mapping,
+            default_kind=kind,
+            skip_invalid=skip_invalid,
+            progress=_progress,
+        )
+        if not dry_run:
+            apply_import(plan, store)
+    click.echo(summary_line(plan.counts, dry_run=dry_run))
+    if plan.rejected and not dry_run:
+        click.echo(f"rejected rows and reasons written to {rejected_path(file)}")
+
+
+def _progress(rows):
+    if len(rows) < PROGRESS_THRESHOLD:
+        return rows
+    return _ProgressIter(rows)
+
+
+class _ProgressIter:
+    """A progress bar on stderr that closes itself when the rows run out."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __iter__(self):
+        with click.progressbar(
+            self.rows, label="checking rows", file=click.get_text_stream("stderr")
+        ) as bar:
+            yield from bar
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--include-retracted", is_flag=True, help="Also export retracted records.")
+@click.pass_obj
+def export(obj: CliContext, file: Path, include_retracted: bool) -> None:
+    """Write the node's records to FILE as canonical CSV.
+
+    Cells that a spreadsheet would run as a formula (starting with = + - @) get a leading
+    apostrophe; 'tafuta import' removes it again.
+
+    \b
+    Example:
+      tafuta export backup.csv
+    """
+    with obj.store() as (_home, store):
+        count = write_canonical_csv(store.iter_records(include_retracted), file)
+    click.echo(f"exported {count} records to {file}")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+@click.pass_context
+def records(ctx: click.Context, as_json: bool) -> None:
+    """List the node's records (ref, kind, names, birth date).
+
+    \b
+    Examples:
+      tafuta records
+      tafuta records --json
+      tafuta records show KW-2024-0113
+      tafuta records count
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with ctx.obj.store() as (_home, store):
+        rows = store.iter_records()
+        if as_json:
+            click.echo(json.dumps(list(rows), ensure_ascii=False, indent=1))
+            return
+        for row in rows:
+            names = " ".join(filter(None, (row["given_names"], row["family_name"])))
+            click.echo(f"{row['ref']}\t{row['kind']}\t{names}\t{row['birth_date'] or ''}")
+
+
+@records.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@click.pass_obj
+def records_show(obj: CliContext, ref: str, as_json: bool) -> None:
+    """Show every field of one record, with its provenance."""
+    with obj.store() as (_home, store):
+        record = store.get_record(ref)
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False, indent=1))
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        click.echo(f"{key:<{width}}  {'' if value is None else value}")
+
+
+@records.command("count")
+@click.pass_obj
+def records_count(obj: CliContext) -> None:
+    """Print the number of records (retracted ones not counted)."""
+    with obj.store() as (_home, store):
+        click.echo(store.count_records())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def status(obj: CliContext, as_json: bool) -> None:
+    """Print the node's name, records by kind, database size and schema version."""
+    with obj.store() as (home, store):
+        info = {
+            "name": home.name,
+            "url": home.url,
+            "home": str(home.path),
+            "records": store.counts_by_kind(),
+            "retracted": store.retracted_count(),
+            "database_bytes": store.size_bytes(home.database_path),
+            "schema_version": store.schema_version,
+        }
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    click.echo(f"node:            {info['name']}")
+    if info["url"]:
+        click.echo(f"url:             {info['url']}")
+    click.echo(f"home:            {info['home']}")
+    kinds = info["records"]
+    click.echo(
+        f"records:         {kinds['missing']} missing, {kinds['found']} found"
+        + (f" ({info['retracted']} retracted)" if info["retracted"] else "")
+    )
+    click.echo(f"database size:   {_human_size(info['database_bytes'])}")
+    click.echo(f"schema version:  {info['schema_version']}")
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,204 @@
+"""The node's SQLite store: the only module that writes SQL.
+
+Opened with WAL (readers never block the writer), ``synchronous=FULL`` (a committed import
+survives power loss) and foreign keys on. Every write is one explicit transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from .canonical import FIELDS
+from .errors import RecordNotFound, StoreError
+from .migrations import LATEST_VERSION, MIGRATIONS, Migration
+
+RECORD_COLUMNS: tuple[str, ...] = (
+    *FIELDS,
+    "sex_raw",
+    "source_file",
+    "imported_at",
+    "updated_at",
+    "version",
+    "retracted",
+)
+# The values that come from the register; a change in any of them is a new version.
+CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw")
+
+
+class Store:
+    """One node database. Use as a context manager or call close()."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+    @classmethod
+    def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+        """Open (creating if needed) and bring the schema up to date."""
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"cannot open the database {path}: {err}") from err
+        store = cls(conn)
+        try:
+            store.migrate(migrations)
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise StoreError(f"cannot open the database {path}: {err}") from err
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all or nothing."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    # -- schema -------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+        """Apply every migration newer than the database; returns the versions applied."""
+        current = self.schema_version
+        latest = migrations[-1].version if migrations else 0
+        if current > max(latest, LATEST_VERSION):
+            raise StoreError(
+                f"the database is at schema version {current}, newer than this Tafuta "
+                f"understands ({LATEST_VERSION}); upgrade Tafuta"
+            )
+        applied = []
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            with self.transaction() as conn:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+            applied.append(migration.version)
+        return applied
+
+    # -- records ------------------------------------------------------------------------
+
+    def existing_content(self, refs: Sequence[str]) -> dict[str, dict]:
+        """The stored content columns and version of the given refs, for change detection."""
+        columns = ", ".join((*CONTENT_COLUMNS, "version", "retracted"))
+        found: dict[str, dict] = {}
+        chunk = 900  # below SQLite's default limit of host parameters
+        for start in range(0, len(refs), chunk):
+            part = list(refs[start : start + chunk])
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT {columns} FROM records WHERE ref IN ({marks})"
+            for row in self.db.query(sql, part):
+                found[row["ref"]] = row
+        return found
+
+    def write_import(
+        self,
+        added: Sequence[dict],
+        updated: Sequence[dict],
+        source_file: str,
+        now: str,
+        counts: dict[str, int],
+    ) -> None:
+        """Insert new records and update changed ones in one transaction, and log the run."""
+        insert_columns = (*CONTENT_COLUMNS, "source_file", "imported_at", "updated_at", "version")
+        insert_sql = (
+            f"INSERT INTO records ({', '.join(insert_columns)}) "
+            f"VALUES ({', '.join('?' * len(insert_columns))})"
+        )
+        update_sql = (
+            "UPDATE records SET "
+            + ", ".join(f"{c} = ?" for c in CONTENT_COLUMNS)
+            + ", source_file = ?, updated_at = ?, version = version + 1, retracted = 0"
+            " WHERE ref = ?"
+        )
+        try:
+            with self.transaction() as conn:
+                conn.executemany(
+                    insert_sql,
+                    (
+                        (*(r.get(c) for c in CONTENT_COLUMNS), source_file, now, now, 1)
+                        for r in added
+                    ),
+                )
+                conn.executemany(
+                    update_sql,
+                    (
+                        (*(r.get(c) for c in CONTENT_COLUMNS), source_file, now, r["ref"])
+                        for r in updated
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO import_runs (source_file, imported_at, added, updated, "
+                    "unchanged, rejected) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        source_file,
+                        now,
+                        counts["added"],
+                        counts["updated"],
+                        counts["unchanged"],
+                        counts["rejected"],
+                    ),
+                )
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"the import was not saved ({err}); nothing was changed") from err
+
+    def iter_records(self, include_retracted: bool = False) -> Iterator[dict]:
+        where = "" if include_retracted else " WHERE retracted = 0"
+        sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records{where} ORDER BY ref"
+        yield from self.db.query(sql)
+
+    def get_record(self, ref: str) -> dict:
+        sql = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records WHERE ref = ?"
+        rows = list(self.db.query(sql, [ref]))
+        if not rows:
+            raise RecordNotFound(f"no record with ref {ref!r}")
+        return rows[0]
+
+    def count_records(self, include_retracted: bool = False) -> int:
+        where = "" if include_retracted else " WHERE retracted = 0"
+        return self.conn.execute(f"SELECT count(*) FROM records{where}").fetchone()[0]
+
+    def counts_by_kind(self) -> dict[str, int]:
+        counts = {"missing": 0, "found": 0}
+        for kind, n in self.conn.execute(
+            "SELECT kind, count(*) FROM records WHERE retracted = 0 GROUP BY kind"
+        ):
+            counts[kind] = n
+        return counts
+
+    def retracted_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM records WHERE retracted = 1").fetchone()[0]
+
+    def size_bytes(self, path: Path) -> int:
+        """Database plus its write-ahead log, as the admin's disk sees it."""
+        return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())

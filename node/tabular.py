@@ -1,0 +1,137 @@
+"""Reading a register from a CSV or XLSX file into a header and rows of strings.
+
+Kept apart from validation so the same checks apply whatever the file format was.
+Each row carries where it came from ("records.csv line 7") for error messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from .errors import ImportRefused
+
+# Big enough that an absurd cell reaches validation (and gets a message naming its column)
+# instead of failing inside the csv module; small enough to bound memory.
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Table:
+    """A register as read: header names (as written) and rows (line label, cells)."""
+
+    name: str
+    header: list[str]
+    rows: list[tuple[str, list[str]]]
+
+
+def read_table(path: Path) -> Table:
+    """Read CSV (UTF-8, optional BOM, ',' or ';') or XLSX, refusing what cannot be read."""
+    if not path.exists():
+        raise ImportRefused([f"{path}: no such file"])
+    if path.is_dir():
+        raise ImportRefused([f"{path}: is a folder, not a file"])
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ImportRefused([f"{path}: cannot be read ({err.strerror})"]) from err
+    if data[:4] == b"PK\x03\x04":
+        return _read_xlsx(path, data)
+    return _read_csv(path.name, data)
+
+
+def _read_csv(name: str, data: bytes) -> Table:
+    if not data.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise ImportRefused([f"{name} is empty"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ImportRefused(
+            [
+                f"{name} line {line}: byte 0x{data[err.start]:02x} is not UTF-8; "
+                "save the file as 'CSV UTF-8' and import it again"
+            ]
+        ) from err
+    first_line = text.lstrip("\r\n").splitlines()[0]
+    delimiter = _delimiter(name, first_line)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[tuple[str, list[str]]] = []
+    header: list[str] | None = None
+    try:
+        start = 1
+        for cells in reader:
+            where = f"{name} line {start}"
+            start = reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if header is None:
+                header = cells
+            else:
+                rows.append((where, cells))
+    except csv.Error as err:
+        raise ImportRefused(
+            [f"{name} line {reader.line_num}: cannot be read as CSV ({err})"]
+        ) from err
+    if header is None:
+        raise ImportRefused([f"{name} is empty"])
+    return Table(name=name, header=header, rows=rows)
+
+
+def _delimiter(name: str, header_line: str) -> str:
+    """',' or ';' by which the header uses; spreadsheets in many locales write ';'."""
+    commas, semicolons = header_line.count(","), header_line.count(";")
+    if commas == 0 and semicolons == 0:
+        if "\t" in header_line or "|" in header_line:
+            raise ImportRefused(
+                [
+                    f"{name} line 1: cannot tell the delimiter; "
+                    "columns must be separated by ',' or ';'"
+                ]
+            )
+        return ","
+    return "," if commas >= semicolons else ";"
+
+
+def _read_xlsx(path: Path, data: bytes) -> Table:
+    import openpyxl  # imported here: only XLSX imports pay for it
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
+        raise ImportRefused([f"{path.name} is not a readable XLSX workbook ({err})"]) from err
+    try:
+        sheet = book.worksheets[0]
+        header: list[str] | None = None
+        rows: list[tuple[str, list[str]]] = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_xlsx_cell(value) for value in values]
+            if not any(cell.strip() for cell in cells):
+                continue
+            if header is None:
+                header = cells
+            else:
+                rows.append((f"{path.name} row {number}", cells))
+    finally:
+        book.close()
+    if header is None:
+        raise ImportRefused([f"{path.name} is empty"])
+    return Table(name=path.name, header=header, rows=rows)
+
+
+def _xlsx_cell(value: object) -> str:
+    """Spreadsheet values as the register's author saw them: 15 not 15.0, dates as ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

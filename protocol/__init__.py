@@ -1,0 +1,1 @@
+"""protocol package (see ../shared/docs/design.md)."""
