@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_support import CliContext, TafutaGroup
+from .cli_support import CliContext, TafutaGroup, progress_bar
 from .exporter import write_canonical_csv
 from .home import DEFAULT_HOME, create_home, resolve_home_path
 from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
@@ -118,22 +118,7 @@ def import_(
 
 
 def _progress(rows):
-    if len(rows) < PROGRESS_THRESHOLD:
-        return rows
-    return _ProgressIter(rows)
-
-
-class _ProgressIter:
-    """A progress bar on stderr that closes itself when the rows run out."""
-
-    def __init__(self, rows):
-        self.rows = rows
-
-    def __iter__(self):
-        with click.progressbar(
-            self.rows, label="checking rows", file=click.get_text_stream("stderr")
-        ) as bar:
-            yield from bar
+    return rows if len(rows) < PROGRESS_THRESHOLD else progress_bar(rows, "checking rows")
 
 
 @main.command()

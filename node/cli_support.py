@@ -40,6 +40,12 @@ class CliContext:
             yield home, store
 
 
+def progress_bar(items, label: str):
+    """Yield items while drawing a progress bar on stderr (stdout stays clean for data)."""
+    with click.progressbar(items, label=label, file=sys.stderr) as bar:
+        yield from bar
+
+
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
