@@ -1,4 +1,4 @@
-"""Importing registers: validation before writing, upserts by ref, and refusals that change nothing."""
+"""Importing registers: rows checked before writing, upserts by ref, refusals change nothing."""
 
 from __future__ import annotations
 
@@ -163,8 +163,10 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
     return {
         "bad date": (
-            text("records.csv", header + "A-1,missing,Amina,F,2008-01-01\n"
-                 "A-2,missing,Amina,F,2008-13-40\n"),  # fmt: skip
+            text(
+                "records.csv",
+                header + "A-1,missing,Amina,F,2008-01-01\nA-2,missing,Amina,F,2008-13-40\n",
+            ),
             "records.csv line 3, birth_date: '2008-13-40' is not a date "
             "(YYYY, YYYY-MM or YYYY-MM-DD)",
         ),
@@ -251,9 +253,7 @@ class TestBadInputIsRefused:
         assert "line 3, sex" in result.stderr
         assert "refused: 2 problems" in result.stderr
 
-    def test_a_file_with_one_bad_row_writes_none_of_the_good_ones(
-        self, run, node_home, write_csv
-    ):
+    def test_a_file_with_one_bad_row_writes_none_of_the_good_ones(self, run, node_home, write_csv):
         path = write_csv([VALID, {**VALID, "ref": "A-2", "age": "two hundred"}])
         assert run("--home", node_home, "import", path).exit_code == 2
         assert store_snapshot(node_home) == []
