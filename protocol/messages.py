@@ -1,0 +1,126 @@
+"""Message types and their payload schemas.
+
+Each payload is a JSON object; ``validate(type, payload)`` refuses anything that is not exactly
+the shape below (unknown fields included), so a peer cannot smuggle data past the schema and the
+node never has to guess. Sizes are bounded so one message cannot exhaust a small server.
+
+=================  ===========================================================================
+type               payload
+=================  ===========================================================================
+node-document      ``document``: a signed node document token (key rotation, URL change)
+blinded-keys       ``keyset``, ``batch``, ``records``: [{``p``: pseudonym, ``k``: [[type, key]]}],
+                   ``announced_records``: how many records the sender holds
+blinded-reply      ``keyset``, ``batch``, ``records``: the same records with every key blinded
+                   again by the replying node
+match-notice       ``match_id``, ``score``: a candidate this node found, so both queues agree
+review-decision    ``match_id``, ``decision`` (confirm | reject | unsure | undo), ``at``
+contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}; sent only after
+                   both sides confirmed
+retraction         ``pseudonyms``: records withdrawn or resolved; the peer deletes their keys and
+                   candidates
+ack                ``acked``: the message id processed, ``result``: applied | duplicate
+=================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .errors import BadPayload
+
+PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 random bytes, base64url
+BLINDED_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32-byte X25519 output, base64url
+KEY_TYPE = re.compile(r"^[a-z0-9_]{1,40}$")
+MATCH_ID = re.compile(r"^[0-9a-f]{32}$")
+MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_RECORDS_PER_BATCH = 5000
+MAX_KEYS_PER_RECORD = 64
+MAX_TEXT = 500
+
+Check = Callable[[Any], bool]
+
+
+def _is_int(low: int, high: int) -> Check:
+    return lambda v: type(v) is int and low <= v <= high
+
+
+def _matches(pattern: re.Pattern) -> Check:
+    return lambda v: isinstance(v, str) and bool(pattern.match(v))
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and len(v) <= MAX_TEXT
+
+
+def _record(v: Any) -> bool:
+    return (
+        isinstance(v, dict)
+        and set(v) == {"p", "k"}
+        and _matches(PSEUDONYM)(v["p"])
+        and isinstance(v["k"], list)
+        and len(v["k"]) <= MAX_KEYS_PER_RECORD
+        and all(
+            isinstance(pair, list)
+            and len(pair) == 2
+            and _matches(KEY_TYPE)(pair[0])
+            and _matches(BLINDED_KEY)(pair[1])
+            for pair in v["k"]
+        )
+    )
+
+
+def _list_of(item: Check, most: int) -> Check:
+    return lambda v: isinstance(v, list) and len(v) <= most and all(item(x) for x in v)
+
+
+def _contact(v: Any) -> bool:
+    fields = {"name", "organisation", "phone", "email"}
+    return isinstance(v, dict) and set(v) == fields and all(_text(v[f]) for f in fields)
+
+
+SCHEMAS: dict[str, dict[str, Check]] = {
+    "node-document": {"document": lambda v: isinstance(v, str) and len(v) <= 64_000},
+    "blinded-keys": {
+        "keyset": _is_int(1, 1_000),
+        "batch": _matches(BATCH_ID),
+        "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
+        "announced_records": _is_int(0, 100_000_000),
+    },
+    "blinded-reply": {
+        "keyset": _is_int(1, 1_000),
+        "batch": _matches(BATCH_ID),
+        "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
+    },
+    "match-notice": {
+        "match_id": _matches(MATCH_ID),
+        "score": lambda v: isinstance(v, float | int) and 0 <= v <= 1,
+    },
+    "review-decision": {
+        "match_id": _matches(MATCH_ID),
+        "decision": lambda v: v in ("confirm", "reject", "unsure", "undo"),
+        "at": _is_int(0, 2**40),
+    },
+    "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
+    "retraction": {"pseudonyms": _list_of(_matches(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
+    "ack": {
+        "acked": _matches(MESSAGE_ID),
+        "result": lambda v: v in ("applied", "duplicate"),
+    },
+}
+MESSAGE_TYPES = tuple(SCHEMAS)
+
+
+def validate(message_type: str, payload: Any) -> dict:
+    """Return the payload if it has exactly its type's fields, each valid; else BadPayload."""
+    schema = SCHEMAS.get(message_type)
+    if schema is None:
+        raise BadPayload(f"unknown message type {message_type!r}")
+    if not isinstance(payload, dict) or set(payload) != set(schema):
+        raise BadPayload(f"{message_type} payload must have exactly {', '.join(sorted(schema))}")
+    for name, ok in schema.items():
+        if not ok(payload[name]):
+            raise BadPayload(f"{message_type} payload field {name!r} is not valid")
+    return payload
