@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .exporter import write_canonical_csv
-from .home import DEFAULT_HOME, create_home, resolve_home_path
+from .home import DEFAULT_HOME, check_new_home, resolve_home_path
+from .identity import create_node, write_new_passphrase_file
 from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
 from .store import Store
 
@@ -45,18 +47,49 @@ def main(ctx: click.Context, home: Path) -> None:
 @main.command()
 @click.option("--name", required=True, help="Your organisation's name as peers will see it.")
 @click.option("--url", default="", help="The address peers reach this node at (https://…).")
+@passphrase_file_option("Read the new keys' passphrase from this file instead of asking.")
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Generate a strong passphrase into this new file (mode 0600) for unattended start.",
+)
 @click.pass_obj
-def init(obj: CliContext, name: str, url: str) -> None:
-    """Create a new node home; refuses to overwrite an existing one.
+def init(
+    obj: CliContext,
+    name: str,
+    url: str,
+    passphrase_file: Path | None,
+    new_passphrase_file: Path | None,
+) -> None:
+    """Create a new node home with its keys; refuses to overwrite an existing one.
+
+    The node's private keys are encrypted under a passphrase (at least 12 characters), asked
+    twice unless --passphrase-file or --new-passphrase-file is given. Keep it safe: without it
+    the keys cannot be used, and nobody can recover it.
 
     \b
-    Example:
+    Examples:
       tafuta --home ./node init --name "Kwale Rescue" --url https://tafuta.example.org
+      tafuta --home ./node init --name "Kwale Rescue" --passphrase-file /etc/tafuta/passphrase
     """
-    home = create_home(obj.home_path, name=name, url=url)
+    check_new_home(obj.home_path, name, url)  # before asking anything
+    if passphrase_file and new_passphrase_file:
+        raise click.UsageError("give --passphrase-file or --new-passphrase-file, not both")
+    if new_passphrase_file:
+        passphrase = write_new_passphrase_file(new_passphrase_file)
+    else:
+        passphrase = ask_passphrase(passphrase_file, new=True)
+    try:
+        home = create_node(obj.home_path, name=name, url=url, passphrase=passphrase)
+    except BaseException:
+        if new_passphrase_file:
+            new_passphrase_file.unlink(missing_ok=True)
+        raise
     with Store.open(home.database_path) as store:
         version = store.schema_version
     click.echo(f"created node {home.name!r} in {home.path} (schema version {version})")
+    if new_passphrase_file:
+        click.echo(f"the keys' passphrase is in {new_passphrase_file}; keep it apart from backups")
 
 
 @main.command("import")
@@ -227,3 +260,7 @@ def _human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+main.add_command(peers)
+main.add_command(keys_group)

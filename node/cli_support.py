@@ -17,13 +17,15 @@ from pathlib import Path
 
 import click
 
+from keys import KeysError
+
 from .errors import ImportRefused, NodeError
 from .home import Home, open_home
 from .store import Store
 
 # Error types of the other packages are registered here as they are added, so the edge knows
 # them without the packages knowing about the CLI.
-USER_ERRORS: tuple[type[Exception], ...] = (NodeError,)
+USER_ERRORS: tuple[type[Exception], ...] = (NodeError, KeysError)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from .errors import HomeError
 CONFIG_NAME = "config.toml"
 DATABASE_NAME = "tafuta.db"
 KEYS_DIR = "keys"
+IDENTITY_NAME = "identity.json"
+DEFAULT_GRACE_DAYS = 30  # retired keys still open in-flight messages and verify old audit entries
 DEFAULT_HOME = "~/.tafuta"
 
 
@@ -48,6 +50,19 @@ class Home:
     def config_path(self) -> Path:
         return self.path / CONFIG_NAME
 
+    @property
+    def identity_path(self) -> Path:
+        """The node's encrypted private keys and its public node document (keys/keystore.py)."""
+        return self.keys_path / IDENTITY_NAME
+
+    @property
+    def retired_key_grace_days(self) -> int:
+        """How long retired keys are kept after a rotation: [keys] retired_key_grace_days."""
+        value = self.config.get("keys", {}).get("retired_key_grace_days", DEFAULT_GRACE_DAYS)
+        if type(value) is not int or value < 0:
+            raise HomeError(f"{self.config_path}: retired_key_grace_days must be a whole number")
+        return value
+
 
 def resolve_home_path(value: str | os.PathLike | None) -> Path:
     return Path(os.path.expanduser(str(value or DEFAULT_HOME))).absolute()
@@ -55,6 +70,13 @@ def resolve_home_path(value: str | os.PathLike | None) -> Path:
 
 def create_home(path: Path, name: str, url: str = "", now: datetime | None = None) -> Home:
     """Create a new node home; refuses to touch a folder that already holds a node."""
+    name = check_new_home(path, name, url)
+    when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    return _write_new_home(path, name, url, when)
+
+
+def check_new_home(path: Path, name: str, url: str = "") -> str:
+    """Check that a home can be created here with these values; returns the cleaned name."""
     name = name.strip()
     if not name:
         raise HomeError("the node name must not be empty")
@@ -66,7 +88,10 @@ def create_home(path: Path, name: str, url: str = "", now: datetime | None = Non
         raise HomeError(f"{path} already holds a Tafuta node; refusing to overwrite it")
     if path.exists() and not path.is_dir():
         raise HomeError(f"{path} exists and is not a folder")
-    when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    return name
+
+
+def _write_new_home(path: Path, name: str, url: str, when: str) -> Home:
     config = {"node": {"name": name, "url": url, "created": when}}
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -71,6 +71,59 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        3,
+        "the trust store: peers, their keys, and who changed their state, when and why",
+        (
+            # One row per peer node; the document is the signed node document as received.
+            # A revoked peer keeps its row (and its keys) forever, so its keys are never
+            # accepted again; only one live (not revoked) peer may hold a name.
+            """
+            CREATE TABLE peers (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                document TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                valid_until INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'trusted', 'revoked')),
+                state_since TEXT NOT NULL,
+                added_at TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX peers_live_name ON peers (name) WHERE state != 'revoked'",
+            "CREATE UNIQUE INDEX peers_key_id ON peers (key_id)",
+            # Every signing key a peer has had: the current one (retired_at NULL) and retired
+            # ones, kept for a grace period (Unix seconds) to verify in-flight messages.
+            """
+            CREATE TABLE peer_keys (
+                key_id TEXT PRIMARY KEY,
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                signing_key TEXT NOT NULL,
+                added_at TEXT NOT NULL,
+                retired_at INTEGER
+            )
+            """,
+            "CREATE INDEX peer_keys_peer ON peer_keys (peer_id)",
+            # Append-only: every add, trust, revoke and update, with who, when and why.
+            """
+            CREATE TABLE peer_history (
+                id INTEGER PRIMARY KEY,
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('added', 'trusted', 'revoked', 'updated')),
+                from_state TEXT,
+                to_state TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                version INTEGER NOT NULL,
+                key_id TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX peer_history_peer ON peer_history (peer_id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

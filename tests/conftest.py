@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from keys import KdfParams
 from node.canonical import FIELDS
 from node.cli import main
+from node.identity import create_node
 
 SAMPLE = Path(__file__).resolve().parents[1] / "node" / "samples" / "sample-register.csv"
 
@@ -23,11 +25,16 @@ def sample_csv() -> Path:
 
 
 @pytest.fixture
-def run():
-    """Run `tafuta ARGS…` in-process; returns click's Result (exit_code, stdout, stderr)."""
+def run(passphrase_file):
+    """Run `tafuta ARGS…` in-process; returns click's Result (exit_code, stdout, stderr).
+
+    TAFUTA_PASSPHRASE_FILE points at ``passphrase_file`` unless ``env`` says otherwise (set it
+    to None to test the passphrase prompt), so commands that need the keys never wait for input.
+    """
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None, env: dict | None = None):
+        env = {"TAFUTA_PASSPHRASE_FILE": str(passphrase_file), **(env or {})}
         return runner.invoke(
             main, [str(a) for a in args], input=input, env=env, catch_exceptions=False
         )
@@ -35,12 +42,26 @@ def run():
     return invoke
 
 
+PASSPHRASE = "test passphrase, not secret"
+
+
 @pytest.fixture
-def node_home(tmp_path, run) -> Path:
-    """A freshly initialised node home with no records."""
+def passphrase_file(tmp_path) -> Path:
+    """A file holding the passphrase of every test node's keys (PASSPHRASE)."""
+    path = tmp_path / "passphrase.txt"
+    path.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def node_home(tmp_path) -> Path:
+    """A freshly initialised node home with no records, and keys under PASSPHRASE.
+
+    Made with the library call `init` uses, but with cheap key-derivation settings so the
+    suite stays fast (the CLI's own `init` is tested in tests/node/test_peers_cli.py).
+    """
     home = tmp_path / "node"
-    result = run("--home", home, "init", "--name", "Test Node")
-    assert result.exit_code == 0, result.output
+    create_node(home, name="Test Node", passphrase=PASSPHRASE, kdf=KdfParams.cheap())
     return home
 
 

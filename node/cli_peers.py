@@ -1,0 +1,270 @@
+"""The `tafuta peers` and `tafuta keys` commands: a thin layer over node/peers.py and identity.py.
+
+Coordinators use these to decide which organisations this node trusts (see docs/keys.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from keys import format_safety_number
+
+from .cli_support import CliContext
+from .identity import invite_token, read_passphrase_file, rotate_keys
+from .peers import (
+    add_peer,
+    default_actor,
+    list_peers,
+    peer_fingerprint,
+    revoke_peer,
+    trust_peer,
+    update_peer,
+)
+
+STDIN = "-"
+ACTOR_OPTION = click.option(
+    "--by",
+    "actor",
+    envvar="TAFUTA_USER",
+    default=default_actor,
+    show_default="your login name",
+    help="Who makes this change, for the trust history. Env: TAFUTA_USER.",
+)
+
+
+def passphrase_file_option(help_text: str):
+    return click.option(
+        "--passphrase-file",
+        envvar="TAFUTA_PASSPHRASE_FILE",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help=help_text + " Env: TAFUTA_PASSPHRASE_FILE.",
+    )
+
+
+def ask_passphrase(passphrase_file: Path | None, *, new: bool) -> str:
+    """From the file if given, else asked (twice for a new one); never echoed or logged."""
+    if passphrase_file is not None:
+        return read_passphrase_file(passphrase_file)
+    return click.prompt(
+        "New passphrase for the node's keys (at least 12 characters)" if new else "Passphrase",
+        hide_input=True,
+        confirmation_prompt="Repeat the passphrase" if new else False,
+        err=True,
+    )
+
+
+@click.group("peers")
+def peers() -> None:
+    """Manage trusted peer nodes: invite, add, verify by phone, trust, revoke.
+
+    A peer is added as 'pending'. Only after both coordinators have read the same fingerprint
+    to each other over the phone is it trusted; only trusted peers' messages are accepted.
+
+    \b
+    Examples:
+      tafuta peers invite                      # send the token to the peer
+      tafuta peers add tafuta1-…               # the token the peer sent you
+      tafuta peers fingerprint "Mombasa Shelter"
+      tafuta peers trust "Mombasa Shelter" --fingerprint "12345 67890 …"
+      tafuta peers revoke "Mombasa Shelter" --reason "agreement ended"
+      tafuta peers list
+    """
+
+
+@peers.command("invite")
+@click.pass_obj
+def peers_invite(obj: CliContext) -> None:
+    """Print this node's invitation token (on the last line) to send to a peer.
+
+    The token holds this node's signed document: name, address, public keys. It is not secret,
+    but the peer must check it is really yours by comparing fingerprints by phone.
+
+    \b
+    Example:
+      tafuta peers invite | tail -n 1 > our-token.txt
+    """
+    home = obj.home()
+    token = invite_token(home)
+    click.echo(f"Invitation token of {home.name!r}. Send it to the peer's coordinator, then")
+    click.echo("compare fingerprints by phone ('tafuta peers fingerprint NAME' on both sides).")
+    click.echo(token)
+
+
+@peers.command("add")
+@click.argument("token")
+@ACTOR_OPTION
+@click.pass_obj
+def peers_add(obj: CliContext, token: str, actor: str) -> None:
+    """Add a peer from its invitation TOKEN, as pending ('-' reads the token from stdin).
+
+    The token's signature is checked; the peer is NOT trusted until you have verified its
+    fingerprint by phone and run 'tafuta peers trust'.
+
+    \b
+    Examples:
+      tafuta peers add tafuta1-eyJkb2N1bWVudCI6…
+      tafuta peers add - < their-token.txt
+    """
+    if token == STDIN:
+        token = sys.stdin.read()
+    with obj.store() as (home, store):
+        document = add_peer(home, store, token, actor=actor)
+    click.echo(f"added {document.name!r} as pending")
+    click.echo(f"next: call them and compare 'tafuta peers fingerprint {_quote(document.name)}'")
+
+
+@peers.command("fingerprint")
+@click.argument("name")
+@click.pass_obj
+def peers_fingerprint(obj: CliContext, name: str) -> None:
+    """Print the 60-digit safety number of this node and peer NAME, to read aloud by phone.
+
+    Both coordinators run this and read their digits to each other; the peer's command shows
+    the same digits. If they match, trust the peer with 'tafuta peers trust'.
+
+    \b
+    Example:
+      tafuta peers fingerprint "Mombasa Shelter"
+    """
+    with obj.store() as (home, store):
+        digits = peer_fingerprint(home, store, name)
+    click.echo(f"Safety number of {home.name!r} and {name!r}:")
+    click.echo(format_safety_number(digits))
+
+
+@peers.command("trust")
+@click.argument("name")
+@click.option(
+    "--fingerprint",
+    "digits",
+    required=True,
+    metavar="DIGITS",
+    help="The 60 digits the peer's coordinator read to you (spaces are ignored).",
+)
+@ACTOR_OPTION
+@click.pass_obj
+def peers_trust(obj: CliContext, name: str, digits: str, actor: str) -> None:
+    """Trust pending peer NAME, only if DIGITS match the safety number.
+
+    \b
+    Example:
+      tafuta peers trust "Mombasa Shelter" --fingerprint "12345 67890 … (60 digits)"
+    """
+    with obj.store() as (home, store):
+        trust_peer(home, store, name, digits, actor=actor)
+    click.echo(f"{name!r} is now trusted")
+
+
+@peers.command("revoke")
+@click.argument("name")
+@click.option("--reason", required=True, help="Why, for the trust history (required).")
+@ACTOR_OPTION
+@click.pass_obj
+def peers_revoke(obj: CliContext, name: str, reason: str, actor: str) -> None:
+    """Revoke peer NAME for good: its messages are refused from now on.
+
+    Revocation cannot make the peer delete what it already received; see docs/keys.md.
+
+    \b
+    Example:
+      tafuta peers revoke "Mombasa Shelter" --reason "laptop stolen"
+    """
+    with obj.store() as (_home, store):
+        revoke_peer(store, name, reason, actor=actor)
+    click.echo(f"{name!r} is revoked; ask its coordinator to delete what it holds from this node")
+
+
+@peers.command("update")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@ACTOR_OPTION
+@click.pass_obj
+def peers_update(obj: CliContext, file: Path, actor: str) -> None:
+    """Accept a peer's new document from FILE (made by its 'tafuta keys rotate').
+
+    The new keys are accepted only if the document is signed by the key you already trust and
+    by the new key, and its version is newer. '-' reads the update from stdin.
+
+    \b
+    Example:
+      tafuta peers update node-update-v2.txt
+    """
+    text = sys.stdin.read() if str(file) == STDIN else _read_text(file)
+    with obj.store() as (home, store):
+        document, rotated = update_peer(home, store, text, actor=actor)
+    what = "new keys" if rotated else "a new document"
+    click.echo(f"accepted {what} of {document.name!r} (version {document.version})")
+
+
+@peers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the peers as JSON.")
+@click.pass_obj
+def peers_list(obj: CliContext, as_json: bool) -> None:
+    """List peers: name, url, state, fingerprint, key ids, since when.
+
+    \b
+    Examples:
+      tafuta peers list
+      tafuta peers list --json
+    """
+    with obj.store() as (home, store):
+        listing = list_peers(home, store)
+    if as_json:
+        click.echo(json.dumps(listing, ensure_ascii=False, indent=1))
+        return
+    if not listing:
+        click.echo("no peers yet; 'tafuta peers add TOKEN' adds one")
+    for peer in listing:
+        expired = " (document expired)" if peer["expired"] else ""
+        click.echo(f"{peer['name']}\t{peer['state']}{expired} since {peer['since']}")
+        click.echo(f"  url:         {peer['url'] or '-'}")
+        click.echo(f"  fingerprint: {peer['fingerprint']}")
+        click.echo(f"  key ids:     {', '.join(peer['key_ids'])}")
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """This node's own keys: rotate them.
+
+    \b
+    Example:
+      tafuta keys rotate --passphrase-file /etc/tafuta/passphrase
+    """
+
+
+@keys_group.command("rotate")
+@passphrase_file_option("Read the passphrase from this file instead of asking.")
+@click.pass_obj
+def keys_rotate(obj: CliContext, passphrase_file: Path | None) -> None:
+    """Make new keys; print the update (last line) that peers import with 'peers update'.
+
+    The update is signed by the old and the new key, so peers that trust the old key accept
+    the new one. It is also written to node-update-vN.txt in the home folder. The old keys are
+    kept for the grace period ([keys] retired_key_grace_days, default 30) to open messages
+    already on their way, then deleted.
+
+    \b
+    Example:
+      tafuta keys rotate
+    """
+    home = obj.home()
+    passphrase = ask_passphrase(passphrase_file, new=False)
+    keyring, path = rotate_keys(home, passphrase)
+    version = keyring.document.document.version
+    click.echo(f"new key id {keyring.key_id} (document version {version})")
+    click.echo(f"update written to {path}; send it to every peer's coordinator:")
+    click.echo(path.read_text(encoding="utf-8").strip())
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""  # decode_token then says plainly that this is not a token
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"' if any(c in name for c in " '") else name
