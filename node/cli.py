@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .exporter import write_canonical_csv
@@ -264,3 +265,7 @@ def _human_size(n: int) -> str:
 
 main.add_command(peers)
 main.add_command(keys_group)
+main.add_command(serve_command)
+main.add_command(sync_command)
+main.add_command(matches_command)
+main.add_command(bundle_group)

@@ -124,6 +124,131 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX peer_history_peer ON peer_history (peer_id)",
         ),
     ),
+    Migration(
+        4,
+        "federation: per-peer secrets and pseudonyms, blinded keys, outbox, matches",
+        (
+            # A secret X25519 scalar per peer: blinding is pairwise, so one peer's secret says
+            # nothing about what any other peer holds.
+            """
+            CREATE TABLE blinding_secrets (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                scalar BLOB NOT NULL,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            # Our records as one peer knows them: a random pseudonym per (peer, record) and a
+            # digest of the match keys last sent, so only new, changed or retracted records are
+            # sent again.
+            """
+            CREATE TABLE pseudonyms (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                ref TEXT NOT NULL,
+                pseudonym TEXT NOT NULL,
+                keys_digest TEXT,
+                sent_at INTEGER NOT NULL,
+                PRIMARY KEY (peer_id, ref),
+                UNIQUE (peer_id, pseudonym)
+            )
+            """,
+            # Our keys blinded by us and then by the peer (from its blinded-reply) ...
+            """
+            CREATE TABLE own_blinded (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                pseudonym TEXT NOT NULL,
+                key_type TEXT NOT NULL,
+                token BLOB NOT NULL
+            )
+            """,
+            "CREATE INDEX own_blinded_pseudonym ON own_blinded (peer_id, pseudonym)",
+            # ... and the peer's keys blinded by the peer and then by us.
+            """
+            CREATE TABLE peer_blinded (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                pseudonym TEXT NOT NULL,
+                key_type TEXT NOT NULL,
+                token BLOB NOT NULL
+            )
+            """,
+            "CREATE INDEX peer_blinded_pseudonym ON peer_blinded (peer_id, pseudonym)",
+            # Messages waiting for the peer's acknowledgement; deleted only once it arrived.
+            """
+            CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY,
+                message_id TEXT NOT NULL UNIQUE,
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                type TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                last_error TEXT
+            )
+            """,
+            "CREATE INDEX outbox_peer ON outbox (peer_id, seq)",
+            # Every message processed, kept long after the clock window: a replay is refused, and
+            # a message re-sent because its acknowledgement was lost has no second effect.
+            # ack_due: processed from a bundle; its acknowledgement still has to be carried back.
+            """
+            CREATE TABLE processed (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                message_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                processed_at INTEGER NOT NULL,
+                ack_due INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (peer_id, message_id)
+            )
+            """,
+            # Per peer: what it announced, whether candidates need scoring again, last contact.
+            """
+            CREATE TABLE peer_sync (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                announced_records INTEGER NOT NULL DEFAULT 0,
+                needs_scoring INTEGER NOT NULL DEFAULT 0,
+                last_contact_at INTEGER,
+                last_sync_at INTEGER
+            )
+            """,
+            # Keys blinded for each peer per day, against the cap.
+            """
+            CREATE TABLE blinding_usage (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                day TEXT NOT NULL,
+                keys INTEGER NOT NULL,
+                PRIMARY KEY (peer_id, day)
+            )
+            """,
+            # Things a coordinator should see: refusals over the cap, and the like.
+            """
+            CREATE TABLE peer_events (
+                id INTEGER PRIMARY KEY,
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                at INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                detail TEXT NOT NULL
+            )
+            """,
+            # Suggested matches: one row per candidate pair at or above the threshold. match_id is
+            # derived from both pseudonyms, so it is the same on both nodes.
+            """
+            CREATE TABLE matches (
+                match_id TEXT PRIMARY KEY,
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                local_ref TEXT NOT NULL,
+                local_pseudonym TEXT NOT NULL,
+                peer_pseudonym TEXT NOT NULL,
+                score REAL NOT NULL,
+                evidence TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'suggested',
+                peer_decision TEXT,
+                peer_contact TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX matches_peer ON matches (peer_id, status)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,4 +1,5 @@
-"""The node's SQLite store: the only module that writes SQL.
+"""The node's SQLite store: with its federation part (store_federation.py), the only code that
+writes SQL.
 
 Opened with WAL (readers never block the writer), ``synchronous=FULL`` (a committed import
 survives power loss) and foreign keys on. Every write is one explicit transaction.
@@ -16,6 +17,7 @@ import sqlite_utils
 from .canonical import FIELDS
 from .errors import RecordNotFound, StoreError
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
+from .store_federation import FederationTables
 
 RECORD_COLUMNS: tuple[str, ...] = (
     *FIELDS,
@@ -30,7 +32,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
 CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw")
 
 
-class Store:
+class Store(FederationTables):
     """One node database. Use as a context manager or call close()."""
 
     def __init__(self, conn: sqlite3.Connection):

@@ -57,8 +57,14 @@ class BadSignature(EnvelopeRefused):
 
 
 class ReplayedEnvelope(EnvelopeRefused):
+    """Already processed. The node fills in who sent it and a fresh acknowledgement, so the
+    sender can stop re-sending a message whose first acknowledgement was lost."""
+
     status = 409
     reason = "replayed"
+    peer_id: int | None = None
+    message_id: str | None = None
+    ack: bytes | None = None
 
 
 class UndecryptableEnvelope(EnvelopeRefused):

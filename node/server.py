@@ -1,0 +1,110 @@
+"""The node's HTTP server for peers: ``POST /v1/inbox`` and ``GET /v1/health`` (aiohttp).
+
+Every bad request gets a clear 4xx with a JSON body ``{"error": reason, "message": text}``; bad
+input never causes a 5xx. The inbox body is a sealed envelope; its processing (checks, storage,
+the acknowledgement) belongs to the ``Receiver`` passed in, which runs in a worker thread so the
+event loop keeps serving while SQLite writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Protocol
+
+from aiohttp import web
+
+from protocol.envelope import MAX_ENVELOPE_BYTES, parse
+from protocol.errors import EnvelopeRefused
+
+from .ratelimit import RateLimiter
+
+log = logging.getLogger("tafuta.server")
+
+RECEIVER = web.AppKey("receiver", object)
+PEER_LIMITER = web.AppKey("peer_limiter", RateLimiter)
+ADDRESS_LIMITER = web.AppKey("address_limiter", RateLimiter)
+HEALTH = web.AppKey("health", object)
+EXECUTOR = web.AppKey("executor", object)
+
+
+class Receiver(Protocol):
+    def receive(self, body: bytes) -> bytes | None:
+        """Process one envelope; return the sealed acknowledgement or raise EnvelopeRefused."""
+
+
+def error_response(status: int, reason: str, message: str, **extra) -> web.Response:
+    return web.json_response({"error": reason, "message": message, **extra}, status=status)
+
+
+def refusal_response(refused: EnvelopeRefused) -> web.Response:
+    """A refused envelope's answer; a replay carries a fresh acknowledgement for the sender."""
+    ack = getattr(refused, "ack", None)
+    extra = {"ack": ack.decode("ascii")} if ack else {}
+    return error_response(refused.status, refused.reason, str(refused), **extra)
+
+
+async def inbox(request: web.Request) -> web.Response:
+    address = request.remote or "unknown"
+    if not request.app[ADDRESS_LIMITER].allow(address):
+        return error_response(429, "rate-limited", "too many requests from this address")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "too-large", f"body exceeds {MAX_ENVELOPE_BYTES} bytes")
+    try:
+        sender = parse(body).header.sender
+    except EnvelopeRefused as refused:
+        return refusal_response(refused)
+    if not request.app[PEER_LIMITER].allow(sender):
+        return error_response(429, "rate-limited", "too many messages from this peer")
+    receiver = request.app[RECEIVER]
+    try:
+        ack = await asyncio.get_running_loop().run_in_executor(
+            request.app[EXECUTOR], receiver.receive, body
+        )
+    except EnvelopeRefused as refused:
+        log.info("refused envelope from %s: %s", address, refused.reason)
+        return refusal_response(refused)
+    if ack is None:  # an acknowledgement needs none
+        return web.json_response({"result": "accepted"})
+    return web.Response(body=ack, content_type="application/json")
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response(request.app[HEALTH]())
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """aiohttp's own refusals (404, 405, 413) as JSON too, and never a traceback page."""
+    try:
+        return await handler(request)
+    except web.HTTPException as http:
+        if http.status < 400:
+            raise
+        return error_response(http.status, http.reason.lower().replace(" ", "-"), http.text or "")
+
+
+def create_app(
+    receiver: Receiver,
+    health_info: Callable[[], dict],
+    *,
+    peer_limiter: RateLimiter | None = None,
+    address_limiter: RateLimiter | None = None,
+    max_body: int = MAX_ENVELOPE_BYTES,
+    executor: Executor | None = None,
+) -> web.Application:
+    """The peer API. ``receiver.receive`` runs on ``executor`` (one thread owning its database
+    connection), so the event loop keeps answering while a batch is blinded and stored."""
+    app = web.Application(client_max_size=max_body, middlewares=[json_errors])
+    app[RECEIVER] = receiver
+    app[HEALTH] = health_info
+    app[EXECUTOR] = executor
+    app[PEER_LIMITER] = peer_limiter or RateLimiter(rate=20, burst=200)
+    app[ADDRESS_LIMITER] = address_limiter or RateLimiter(rate=50, burst=500)
+    app.router.add_post("/v1/inbox", inbox)
+    app.router.add_get("/v1/health", health)
+    return app

@@ -1,0 +1,377 @@
+"""The federation part of the store: pseudonyms, blinded keys, the outbox, processed messages,
+matches and blinding caps. Part of the store layer: with node/store.py, the only code that
+writes SQL. Mixed into ``Store``; every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+
+class FederationTables:
+    """SQL for exchanging blinded keys with peers. Expects ``self.conn`` and ``self.db``."""
+
+    conn: sqlite3.Connection
+
+    # -- secrets and pseudonyms -----------------------------------------------------------
+
+    def blinding_scalar(self, peer_id: int, new_scalar: bytes, now: int) -> bytes:
+        """This node's scalar for the peer, created on first use."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO blinding_secrets (peer_id, scalar, created_at) "
+                "VALUES (?, ?, ?)",
+                (peer_id, new_scalar, now),
+            )
+            conn.execute("INSERT OR IGNORE INTO peer_sync (peer_id) VALUES (?)", (peer_id,))
+            row = conn.execute(
+                "SELECT scalar FROM blinding_secrets WHERE peer_id = ?", (peer_id,)
+            ).fetchone()
+        return bytes(row[0])
+
+    def pseudonyms(self, peer_id: int) -> dict[str, tuple[str, str | None]]:
+        """{ref: (pseudonym, digest of keys last sent or None once retracted)}."""
+        rows = self.conn.execute(
+            "SELECT ref, pseudonym, keys_digest FROM pseudonyms WHERE peer_id = ?", (peer_id,)
+        )
+        return {ref: (pseudonym, digest) for ref, pseudonym, digest in rows}
+
+    def refs_for_pseudonyms(self, peer_id: int) -> dict[str, str]:
+        rows = self.conn.execute(
+            "SELECT pseudonym, ref FROM pseudonyms WHERE peer_id = ?", (peer_id,)
+        )
+        return dict(rows.fetchall())
+
+    def enqueue_outgoing(
+        self,
+        peer_id: int,
+        messages: Sequence[tuple[str, str, dict]],
+        sent: Sequence[tuple[str, str, str | None]],
+        now: int,
+    ) -> None:
+        """Queue messages and record what they carry, in one transaction.
+
+        ``messages``: (message id, type, payload). ``sent``: (ref, pseudonym, digest) of every
+        record they carry; digest None marks a retraction. A changed record's old doubly
+        blinded keys are dropped until the peer's reply brings the new ones.
+        """
+        with self.transaction() as conn:
+            self._enqueue(conn, peer_id, messages, now)
+            conn.executemany(
+                "INSERT INTO pseudonyms (peer_id, ref, pseudonym, keys_digest, sent_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (peer_id, ref) DO UPDATE SET "
+                "keys_digest = excluded.keys_digest, sent_at = excluded.sent_at",
+                [(peer_id, ref, pseudonym, digest, now) for ref, pseudonym, digest in sent],
+            )
+            conn.executemany(
+                "DELETE FROM own_blinded WHERE peer_id = ? AND pseudonym = ?",
+                [(peer_id, pseudonym) for _, pseudonym, _ in sent],
+            )
+            retracted = [(peer_id, p) for _, p, digest in sent if digest is None]
+            conn.executemany(
+                "DELETE FROM matches WHERE peer_id = ? AND local_pseudonym = ? "
+                "AND status = 'suggested'",
+                retracted,
+            )
+            if sent:
+                conn.execute("UPDATE peer_sync SET needs_scoring = 1 WHERE peer_id = ?", (peer_id,))
+
+    @staticmethod
+    def _enqueue(conn, peer_id: int, messages: Iterable[tuple[str, str, dict]], now: int) -> None:
+        conn.executemany(
+            "INSERT INTO outbox (message_id, peer_id, type, payload, created_at, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (message_id, peer_id, kind, json.dumps(payload), now, now)
+                for message_id, kind, payload in messages
+            ],
+        )
+
+    # -- the outbox -----------------------------------------------------------------------
+
+    def due_messages(self, peer_id: int, now: int, limit: int = 100) -> list[dict]:
+        sql = (
+            "SELECT message_id, type, payload, attempts FROM outbox "
+            "WHERE peer_id = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?"
+        )
+        rows = list(self.db.query(sql, [peer_id, now, limit]))
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def pending_messages(self, peer_id: int) -> list[dict]:
+        rows = list(
+            self.db.query(
+                "SELECT message_id, type, payload FROM outbox WHERE peer_id = ? ORDER BY seq",
+                [peer_id],
+            )
+        )
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def outbox_count(self, peer_id: int | None = None) -> int:
+        if peer_id is None:
+            return self.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        return self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+
+    def acknowledge(self, peer_id: int, message_id: str, now: int) -> bool:
+        """Delete an acknowledged message; False if it was not (or no longer) in the outbox."""
+        with self.transaction() as conn:
+            deleted = conn.execute(
+                "DELETE FROM outbox WHERE peer_id = ? AND message_id = ?", (peer_id, message_id)
+            ).rowcount
+            conn.execute(
+                "UPDATE peer_sync SET last_contact_at = ? WHERE peer_id = ?", (now, peer_id)
+            )
+        return bool(deleted)
+
+    def postpone(self, peer_id: int, message_id: str, next_at: int, error: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE peer_id = ? AND message_id = ?",
+                (next_at, error[:500], peer_id, message_id),
+            )
+
+    # -- processing received messages -------------------------------------------------------
+
+    def was_processed(self, peer_id: int, message_id: str) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM processed WHERE peer_id = ? AND message_id = ?",
+                (peer_id, message_id),
+            ).fetchone()
+            is not None
+        )
+
+    def _mark_processed(
+        self, conn, peer_id: int, message_id: str, kind: str, now: int, ack_due: bool
+    ) -> None:
+        conn.execute(
+            "INSERT INTO processed (peer_id, message_id, type, processed_at, ack_due) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (peer_id, message_id, kind, now, int(ack_due)),
+        )
+        conn.execute(
+            "INSERT INTO peer_sync (peer_id, last_contact_at) VALUES (?, ?) "
+            "ON CONFLICT (peer_id) DO UPDATE SET last_contact_at = excluded.last_contact_at",
+            (peer_id, now),
+        )
+
+    def acks_due(self, peer_id: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT message_id FROM processed WHERE peer_id = ? AND ack_due = 1", (peer_id,)
+        )
+        return [r[0] for r in rows]
+
+    def mark_ack_due(self, peer_id: int, message_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE processed SET ack_due = 1 WHERE peer_id = ? AND message_id = ?",
+                (peer_id, message_id),
+            )
+
+    def clear_acks_due(self, peer_id: int, message_ids: Sequence[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE processed SET ack_due = 0 WHERE peer_id = ? AND message_id = ?",
+                [(peer_id, m) for m in message_ids],
+            )
+
+    def apply_peer_keys(
+        self,
+        peer_id: int,
+        message_id: str,
+        records: Sequence[tuple[str, Sequence[tuple[str, bytes]]]],
+        reply: tuple[str, str, dict],
+        announced: int,
+        day: str,
+        now: int,
+        ack_due: bool,
+    ) -> None:
+        """Store a peer's keys (now doubly blinded by us) and queue the reply, atomically."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "blinded-keys", now, ack_due)
+            self._replace_keys(conn, "peer_blinded", peer_id, records)
+            self._enqueue(conn, peer_id, [reply], now)
+            keys = sum(len(k) for _, k in records)
+            conn.execute(
+                "INSERT INTO blinding_usage (peer_id, day, keys) VALUES (?, ?, ?) "
+                "ON CONFLICT (peer_id, day) DO UPDATE SET keys = keys + excluded.keys",
+                (peer_id, day, keys),
+            )
+            conn.execute(
+                "UPDATE peer_sync SET announced_records = ?, needs_scoring = 1 WHERE peer_id = ?",
+                (announced, peer_id),
+            )
+
+    def apply_own_keys(
+        self,
+        peer_id: int,
+        message_id: str,
+        records: Sequence[tuple[str, Sequence[tuple[str, bytes]]]],
+        now: int,
+        ack_due: bool,
+    ) -> None:
+        """Store our keys as doubly blinded by the peer (its blinded-reply)."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "blinded-reply", now, ack_due)
+            self._replace_keys(conn, "own_blinded", peer_id, records)
+            conn.execute("UPDATE peer_sync SET needs_scoring = 1 WHERE peer_id = ?", (peer_id,))
+
+    def apply_retraction(
+        self, peer_id: int, message_id: str, pseudonyms: Sequence[str], now: int, ack_due: bool
+    ) -> None:
+        """Forget a peer's withdrawn records: their keys and their candidate matches."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "retraction", now, ack_due)
+            pairs = [(peer_id, p) for p in pseudonyms]
+            conn.executemany("DELETE FROM peer_blinded WHERE peer_id = ? AND pseudonym = ?", pairs)
+            conn.executemany(
+                "DELETE FROM matches WHERE peer_id = ? AND peer_pseudonym = ? "
+                "AND status = 'suggested'",
+                pairs,
+            )
+            conn.executemany(
+                "UPDATE matches SET status = 'withdrawn', updated_at = ? "
+                "WHERE peer_id = ? AND peer_pseudonym = ?",
+                [(now, peer_id, p) for p in pseudonyms],
+            )
+
+    def apply_simple(
+        self,
+        peer_id: int,
+        message_id: str,
+        kind: str,
+        now: int,
+        ack_due: bool,
+        match_update: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Record a message whose effect is at most one field of one match."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
+            if match_update is not None:
+                column, match_id, value = match_update
+                assert column in ("peer_decision", "peer_contact")
+                conn.execute(
+                    f"UPDATE matches SET {column} = ?, updated_at = ? "
+                    "WHERE peer_id = ? AND match_id = ?",
+                    (value, now, peer_id, match_id),
+                )
+
+    @staticmethod
+    def _replace_keys(conn, table: str, peer_id: int, records) -> None:
+        assert table in ("own_blinded", "peer_blinded")
+        conn.executemany(
+            f"DELETE FROM {table} WHERE peer_id = ? AND pseudonym = ?",
+            [(peer_id, pseudonym) for pseudonym, _ in records],
+        )
+        conn.executemany(
+            f"INSERT INTO {table} (peer_id, pseudonym, key_type, token) VALUES (?, ?, ?, ?)",
+            [
+                (peer_id, pseudonym, key_type, token)
+                for pseudonym, keys in records
+                for key_type, token in keys
+            ],
+        )
+
+    def blinded_today(self, peer_id: int, day: str) -> int:
+        row = self.conn.execute(
+            "SELECT keys FROM blinding_usage WHERE peer_id = ? AND day = ?", (peer_id, day)
+        ).fetchone()
+        return row[0] if row else 0
+
+    def record_peer_event(self, peer_id: int, kind: str, detail: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO peer_events (peer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                (peer_id, now, kind, detail),
+            )
+
+    def peer_events(self, peer_id: int) -> list[dict]:
+        return list(
+            self.db.query(
+                "SELECT at, kind, detail FROM peer_events WHERE peer_id = ? ORDER BY id",
+                [peer_id],
+            )
+        )
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def peer_sync_state(self, peer_id: int) -> dict:
+        rows = list(self.db.query("SELECT * FROM peer_sync WHERE peer_id = ?", [peer_id]))
+        return (
+            rows[0]
+            if rows
+            else {
+                "peer_id": peer_id,
+                "announced_records": 0,
+                "needs_scoring": 0,
+                "last_contact_at": None,
+                "last_sync_at": None,
+            }
+        )
+
+    def blinded_keys(self, table: str, peer_id: int) -> dict[str, list[tuple[str, bytes]]]:
+        assert table in ("own_blinded", "peer_blinded")
+        keys: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+        rows = self.conn.execute(
+            f"SELECT pseudonym, key_type, token FROM {table} WHERE peer_id = ?", (peer_id,)
+        )
+        for pseudonym, key_type, token in rows:
+            keys[pseudonym].append((key_type, bytes(token)))
+        return dict(keys)
+
+    def replace_suggestions(self, peer_id: int, suggestions: Sequence[dict], now: int) -> None:
+        """Make the suggested matches for a peer exactly ``suggestions``; reviewed ones stay."""
+        with self.transaction() as conn:
+            reviewed = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT match_id FROM matches WHERE peer_id = ? AND status != 'suggested'",
+                    (peer_id,),
+                )
+            }
+            conn.execute(
+                "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested'", (peer_id,)
+            )
+            conn.executemany(
+                "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
+                "peer_pseudonym, score, evidence, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'suggested', ?, ?)",
+                [
+                    (
+                        s["match_id"],
+                        peer_id,
+                        s["local_ref"],
+                        s["local_pseudonym"],
+                        s["peer_pseudonym"],
+                        s["score"],
+                        s["evidence"],
+                        now,
+                        now,
+                    )
+                    for s in suggestions
+                    if s["match_id"] not in reviewed
+                ],
+            )
+            conn.execute(
+                "UPDATE peer_sync SET needs_scoring = 0, last_sync_at = ? WHERE peer_id = ?",
+                (now, peer_id),
+            )
+
+    def list_matches(self, status: str | None = None) -> list[dict]:
+        where, params = ("WHERE m.status = ?", [status]) if status else ("", [])
+        sql = (
+            "SELECT m.match_id, m.local_ref, m.local_pseudonym, p.name AS peer, "
+            "m.peer_pseudonym, m.score, m.evidence, m.status FROM matches m "
+            f"JOIN peers p ON p.id = m.peer_id {where} "
+            "ORDER BY m.score DESC, m.local_ref, m.peer_pseudonym"
+        )
+        return list(self.db.query(sql, params))
