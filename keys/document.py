@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +57,12 @@ MAX_DOCUMENT_BYTES = 16 * 1024
 MAX_NAME_CHARS = 200
 MAX_URL_CHARS = 2000
 
+# Unicode bidirectional controls: they can make "Mombasa Shelter" display as another name.
+_DIRECTION_CONTROLS = frozenset(
+    "\u061c\u200e\u200f"  # Arabic letter mark, left-to-right and right-to-left marks
+    "\u202a\u202b\u202c\u202d\u202e"  # embeddings and overrides
+    "\u2066\u2067\u2068\u2069"  # isolates
+)
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _FIELDS = frozenset(
     {
@@ -119,9 +126,6 @@ class NodeDocument:
         if suite not in self.encryption_keys:
             raise MalformedDocument(f"{self.name!r} has no key for the HPKE suite {suite!r}")
         return hpke_public_key_from_bytes(suite, self.encryption_keys[suite])
-
-    def is_valid_at(self, now: int, skew: int = CLOCK_SKEW_SECONDS) -> bool:
-        return self.valid_from - skew <= now <= self.valid_until
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,19 @@ def verify_self_signed(signed: SignedDocument, now: int) -> NodeDocument:
     This proves only that whoever made the document holds its key; whether that is the
     organisation it claims to be is what the fingerprint check by phone establishes.
     """
+    document = verify_own_signature(signed)
+    _check_validity(document, now)
+    return document
+
+
+def verify_own_signature(signed: SignedDocument) -> NodeDocument:
+    """Check only the signature by the document's own key, not its validity period.
+
+    For this node's own document read back from its key file (an expired one must still be
+    readable, to renew it); a peer's document is checked with verify_self_signed.
+    """
     document = signed.document
     _check_signature(signed, document.key_id, document.signing_key, "its own key")
-    _check_validity(document, now)
     return document
 
 
@@ -349,12 +363,15 @@ def _document_from_dict(raw: Any) -> NodeDocument:
 def _check_fields(document: NodeDocument) -> None:
     """Semantic checks shared by building and parsing, so we never sign what we would refuse."""
     name = document.name
-    if not name.strip() or len(name) > MAX_NAME_CHARS or any(ord(c) < 32 for c in name):
-        raise MalformedDocument(f"a node name is one line of 1 to {MAX_NAME_CHARS} characters")
+    if not name.strip() or len(name) > MAX_NAME_CHARS or any(_hidden(c) for c in name):
+        raise MalformedDocument(
+            f"a node name is one line of 1 to {MAX_NAME_CHARS} characters, without control or "
+            "text-direction characters"
+        )
     url = document.url
     if len(url) > MAX_URL_CHARS or (url and not url.startswith(("https://", "http://"))):
         raise MalformedDocument("a node URL is empty or starts with https:// or http://")
-    if any(ord(c) <= 32 for c in url):
+    if any(ord(c) <= 32 or _hidden(c) for c in url):
         raise MalformedDocument("a node URL has no spaces or control characters")
     if document.version < 1:
         raise MalformedDocument("a node document's version starts at 1")
@@ -371,6 +388,11 @@ def _check_fields(document: NodeDocument) -> None:
     for suite in document.suites:
         if suite in HPKE_SUITES:
             hpke_public_key_from_bytes(suite, document.encryption_keys[suite])
+
+
+def _hidden(char: str) -> bool:
+    """Characters that would let a name look different on screen from what it is."""
+    return unicodedata.category(char) == "Cc" or char in _DIRECTION_CONTROLS
 
 
 def common_suite(ours: tuple[str, ...], theirs: tuple[str, ...]) -> str | None:

@@ -36,13 +36,13 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from ._encoding import b64, canonical_json, unb64
 from .document import (
     DEFAULT_VALIDITY_SECONDS,
-    MalformedDocument,
     SignedDocument,
     build_document,
     parse_signed_document,
     sign_document,
+    verify_own_signature,
 )
-from .errors import KeyFileError, WeakPassphrase, WrongPassphrase
+from .errors import DocumentRefused, KeyFileError, WeakPassphrase, WrongPassphrase
 from .identity import Identity
 
 FORMAT = "tafuta-keyring-1"
@@ -91,15 +91,22 @@ class KdfParams:
             return Scrypt(salt=salt, length=32, n=2**self.iterations, r=8, p=self.lanes).derive(
                 secret
             )
-        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+        try:
+            from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-        return Argon2id(
-            salt=salt,
-            length=32,
-            iterations=self.iterations,
-            lanes=self.lanes,
-            memory_cost=self.memory_kib,
-        ).derive(secret)
+            kdf = Argon2id(
+                salt=salt,
+                length=32,
+                iterations=self.iterations,
+                lanes=self.lanes,
+                memory_cost=self.memory_kib,
+            )
+        except (ImportError, UnsupportedAlgorithm) as err:
+            raise KeyFileError(
+                "the key file was made with Argon2id, which this computer's cryptography "
+                "library lacks; update it (pip install -U cryptography)"
+            ) from err
+        return kdf.derive(secret)
 
     def to_dict(self, salt: bytes) -> dict[str, Any]:
         return {
@@ -189,23 +196,9 @@ class Keyring:
         validity_seconds: int = DEFAULT_VALIDITY_SECONDS,
     ) -> Keyring:
         """New keys and the next document version, signed by the old and the new key."""
-        old = self.current
-        new = Identity.generate(now)
-        document = build_document(
-            new,
-            name=name,
-            url=url,
-            version=self.document.document.version + 1,
-            now=now,
-            validity_seconds=validity_seconds,
-            previous_key_id=old.key_id,
-        )
-        return replace(
-            self,
-            current=new,
-            document=sign_document(document, new, old),
-            retired=((old, int(now)), *self.retired),
-        )
+        old, new = self.current, Identity.generate(now)
+        rotated = replace(self, current=new, retired=((old, int(now)), *self.retired))
+        return rotated._next_document(name, url, now, validity_seconds, previous=old)
 
     def renew(
         self,
@@ -216,6 +209,15 @@ class Keyring:
         validity_seconds: int = DEFAULT_VALIDITY_SECONDS,
     ) -> Keyring:
         """The next document version with the same keys (new name, URL or validity period)."""
+        return self._next_document(name, url, now, validity_seconds, previous=None)
+
+    def _next_document(
+        self, name: str, url: str, now: int, validity_seconds: int, previous: Identity | None
+    ) -> Keyring:
+        """This keyring with the next version of the document for its current keys.
+
+        Signed by the current key, and by ``previous`` too when it follows on from that key.
+        """
         document = build_document(
             self.current,
             name=name,
@@ -223,8 +225,10 @@ class Keyring:
             version=self.document.document.version + 1,
             now=now,
             validity_seconds=validity_seconds,
+            previous_key_id=previous.key_id if previous else None,
         )
-        return replace(self, document=sign_document(document, self.current))
+        signers = (self.current, previous) if previous else (self.current,)
+        return replace(self, document=sign_document(document, *signers))
 
     def prune(self, now: int, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> tuple[Keyring, list]:
         """Drop retired generations older than the grace period; returns (keyring, dropped ids)."""
@@ -302,9 +306,11 @@ def read_document(path: Path, content: dict | None = None) -> SignedDocument:
     """This node's current signed document, from the public part of the key file."""
     content = _read(path) if content is None else content
     try:
-        return parse_signed_document(canonical_json(content["document"]))
-    except (KeyError, MalformedDocument) as err:
+        signed = parse_signed_document(canonical_json(content["document"]))
+        verify_own_signature(signed)
+    except (KeyError, DocumentRefused) as err:
         raise KeyFileError(f"the key file {path} holds no valid node document") from err
+    return signed
 
 
 def _read(path: Path) -> dict:

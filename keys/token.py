@@ -4,7 +4,8 @@
 
 The checksum is not security (the document's signature is): it tells a coordinator plainly that a
 token was cut short or mangled on the way, instead of a puzzling signature error. Whitespace is
-ignored when reading, because mail programs wrap long lines.
+ignored when reading, because mail programs wrap long lines, and text before the token (such as
+the first lines 'tafuta peers invite' prints) is skipped: a token is the last thing in the text.
 """
 
 from __future__ import annotations
@@ -27,12 +28,23 @@ def encode_token(signed: SignedDocument) -> str:
     return TOKEN_PREFIX + b64(payload + hashlib.sha256(payload).digest()[:_CHECKSUM_BYTES])
 
 
+def _extract(text: str) -> str:
+    """The token in ``text``, whitespace removed: all of it, or from the last line that starts
+    a token to the end (so the whole output of 'tafuta peers invite' can be passed on)."""
+    token = _WHITESPACE.sub("", text)
+    if token.startswith(TOKEN_PREFIX):
+        return token
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip().startswith(TOKEN_PREFIX)]
+    return _WHITESPACE.sub("", "".join(lines[starts[-1] :])) if starts else token
+
+
 def decode_token(text: str) -> SignedDocument:
     """The signed document in a token; BadToken if it is not a whole, unaltered token.
 
     The document's signatures are NOT checked here (see document.verify_self_signed).
     """
-    token = _WHITESPACE.sub("", text or "")
+    token = _extract(text or "")
     if not token:
         raise BadToken("the token is empty; paste the whole token")
     if not token.startswith(TOKEN_PREFIX):

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from keys import format_safety_number
+from keys import BadToken, format_safety_number
 
 from .cli_support import CliContext
-from .identity import invite_token, read_passphrase_file, rotate_keys
+from .identity import (
+    expiry_warning,
+    invite_token,
+    read_passphrase_file,
+    renew_document,
+    rotate_keys,
+)
 from .peers import (
     add_peer,
     default_actor,
@@ -89,6 +96,7 @@ def peers_invite(obj: CliContext) -> None:
     """
     home = obj.home()
     token = invite_token(home)
+    _warn_if_expiring(home)
     click.echo(f"Invitation token of {home.name!r}. Send it to the peer's coordinator, then")
     click.echo("compare fingerprints by phone ('tafuta peers fingerprint NAME' on both sides).")
     click.echo(token)
@@ -183,10 +191,10 @@ def peers_revoke(obj: CliContext, name: str, reason: str, actor: str) -> None:
 @ACTOR_OPTION
 @click.pass_obj
 def peers_update(obj: CliContext, file: Path, actor: str) -> None:
-    """Accept a peer's new document from FILE (made by its 'tafuta keys rotate').
+    """Accept a peer's new document from FILE (made by its 'keys rotate' or 'keys renew').
 
-    The new keys are accepted only if the document is signed by the key you already trust and
-    by the new key, and its version is newer. '-' reads the update from stdin.
+    The document must be newer than the one you hold and signed by the key you already trust;
+    new keys must also sign it. '-' reads the update from stdin.
 
     \b
     Example:
@@ -212,6 +220,7 @@ def peers_list(obj: CliContext, as_json: bool) -> None:
     """
     with obj.store() as (home, store):
         listing = list_peers(home, store)
+    _warn_if_expiring(home)
     if as_json:
         click.echo(json.dumps(listing, ensure_ascii=False, indent=1))
         return
@@ -227,11 +236,12 @@ def peers_list(obj: CliContext, as_json: bool) -> None:
 
 @click.group("keys")
 def keys_group() -> None:
-    """This node's own keys: rotate them.
+    """This node's own keys: rotate them, or renew the node document.
 
     \b
-    Example:
+    Examples:
       tafuta keys rotate --passphrase-file /etc/tafuta/passphrase
+      tafuta keys renew
     """
 
 
@@ -255,15 +265,52 @@ def keys_rotate(obj: CliContext, passphrase_file: Path | None) -> None:
     keyring, path = rotate_keys(home, passphrase)
     version = keyring.document.document.version
     click.echo(f"new key id {keyring.key_id} (document version {version})")
+    _print_update(path)
+
+
+@keys_group.command("renew")
+@passphrase_file_option("Read the passphrase from this file instead of asking.")
+@click.pass_obj
+def keys_renew(obj: CliContext, passphrase_file: Path | None) -> None:
+    """Renew this node's document for a year, same keys; print the update (last line).
+
+    A node document is valid for a year, and peers refuse an expired one: renew before then
+    ('peers invite' and 'peers list' warn 30 days ahead). Also run it after changing the name or
+    url in config.toml. The keys and the fingerprint stay the same, so peers import the update
+    with 'peers update' without a new phone call.
+
+    \b
+    Example:
+      tafuta keys renew --passphrase-file /etc/tafuta/passphrase
+    """
+    home = obj.home()
+    passphrase = ask_passphrase(passphrase_file, new=False)
+    keyring, path = renew_document(home, passphrase)
+    document = keyring.document.document
+    until = datetime.fromtimestamp(document.valid_until, UTC).date().isoformat()
+    click.echo(f"document version {document.version}, valid until {until}, same keys")
+    _print_update(path)
+
+
+def _print_update(path: Path) -> None:
     click.echo(f"update written to {path}; send it to every peer's coordinator:")
     click.echo(path.read_text(encoding="utf-8").strip())
+
+
+def _warn_if_expiring(home) -> None:
+    warning = expiry_warning(home)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return ""  # decode_token then says plainly that this is not a token
+    except UnicodeDecodeError as err:
+        raise BadToken(
+            f"{path} is not a text file, so it holds no update; use the node-update-vN.txt file "
+            "the peer made with 'tafuta keys rotate' or 'tafuta keys renew'"
+        ) from err
 
 
 def _quote(name: str) -> str:

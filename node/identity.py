@@ -1,4 +1,4 @@
-"""This node's own identity: creating it with the home, unlocking it, rotating it, inviting.
+"""This node's own identity: creating it with the home, unlocking, rotating, renewing, inviting.
 
 The key logic is in keys/; this module ties it to the node home (where the key file lives, how
 long retired keys are kept) so the CLI, the server and tests call the same functions.
@@ -27,6 +27,7 @@ from .home import CONFIG_NAME, Home, check_new_home, create_home
 from .store import Store
 
 DAY = 24 * 3600
+RENEW_BEFORE_DAYS = 30  # warn this long before this node's document expires
 
 
 def now_seconds(now: int | None = None) -> int:
@@ -116,12 +117,39 @@ def rotate_keys(home: Home, passphrase: str, now: int | None = None) -> tuple[Ke
     """
     now = now_seconds(now)
     keyring = unlock(home, passphrase, now)
-    rotated = keyring.rotate(name=home.name, url=home.url, now=now)
-    save_keyring(home.identity_path, rotated, passphrase)
-    update = update_path(home, rotated.document.document.version)
-    update.write_text(encode_token(rotated.document) + "\n", encoding="utf-8")
-    return rotated, update
+    return _publish(home, keyring.rotate(name=home.name, url=home.url, now=now), passphrase)
+
+
+def renew_document(home: Home, passphrase: str, now: int | None = None) -> tuple[Keyring, Path]:
+    """The next document version with the same keys: valid for a year from now, with the name
+    and URL of config.toml. Written and returned like rotate_keys; the fingerprint is unchanged.
+    """
+    now = now_seconds(now)
+    keyring = unlock(home, passphrase, now)
+    return _publish(home, keyring.renew(name=home.name, url=home.url, now=now), passphrase)
+
+
+def expiry_warning(home: Home, now: int | None = None) -> str | None:
+    """A warning when this node's document has expired or expires within RENEW_BEFORE_DAYS."""
+    document = own_document(home).document
+    left = document.valid_until - now_seconds(now)
+    if left > RENEW_BEFORE_DAYS * DAY:
+        return None
+    days = -(-left // DAY)  # rounded up: "in 1 day" until the last second
+    when = "has expired" if left < 0 else f"expires in {days} day{'s' if days != 1 else ''}"
+    return (
+        f"this node's document {when}, and peers refuse an expired one: run 'tafuta keys "
+        "renew' and send the update to every peer"
+    )
 
 
 def update_path(home: Home, version: int) -> Path:
     return home.path / f"node-update-v{version}.txt"
+
+
+def _publish(home: Home, keyring: Keyring, passphrase: str) -> tuple[Keyring, Path]:
+    """Save the keyring, then write its document as a token for the peers' 'peers update'."""
+    save_keyring(home.identity_path, keyring, passphrase)
+    update = update_path(home, keyring.document.document.version)
+    update.write_text(encode_token(keyring.document) + "\n", encoding="utf-8")
+    return keyring, update

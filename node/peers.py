@@ -109,6 +109,8 @@ def add_peer(
         known = store.peer_for_key_id(key_id) if key_id else None
         if known is None:
             continue
+        if known["state"] == REVOKED and key_id == document.previous_key_id:
+            continue  # new keys after a revocation: a new peer, to verify by phone again
         if known["state"] == REVOKED:
             raise PeerRevoked(
                 f"this key belongs to {known['name']!r}, which was revoked; revocation is final"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from keys import Identity, KdfParams, Keyring, SignedDocument, build_document
@@ -22,13 +20,6 @@ def alice() -> Keyring:
 @pytest.fixture
 def bob() -> Keyring:
     return Keyring.create(name="Mombasa Shelter", url="", now=NOW, kdf=KdfParams.cheap())
-
-
-def _resign(signed: SignedDocument, *signers: Identity, **changes) -> SignedDocument:
-    """The same document with some fields changed, signed again by ``signers``."""
-    document = dataclasses.replace(signed.document, **changes)
-    data = document.signed_bytes()
-    return SignedDocument(document, {s.key_id: s.sign(data) for s in signers})
 
 
 def _document_for(
@@ -53,12 +44,6 @@ def _document_for(
     data = document.signed_bytes()
     signers = signers or (identity,)
     return SignedDocument(document, {s.key_id: s.sign(data) for s in signers})
-
-
-@pytest.fixture
-def resign():
-    """resign(signed, *signers, **changes): a changed copy of a document, signed by signers."""
-    return _resign
 
 
 @pytest.fixture

@@ -19,11 +19,17 @@ from keys import (
     load_keyring,
     read_document,
     save_keyring,
+    verify_update,
 )
 from keys._encoding import b64
 
 PASSPHRASE = "correct horse battery staple"
 DAY = 24 * 3600
+
+
+def _rename_document(content: dict) -> dict:
+    document = {**content["document"]["document"], "name": "Someone Else"}
+    return {**content, "document": {**content["document"], "document": document}}
 
 
 @pytest.fixture
@@ -46,22 +52,29 @@ def test_key_file_is_readable_only_by_its_owner(key_file):
 
 def test_no_private_key_is_in_the_file_in_clear(key_file, alice):
     content = key_file.read_bytes()
-    identity = alice.current
-    for secret in (
-        identity.signing.private_bytes_raw(),
-        identity.x25519.private_bytes_raw(),
-        identity.hybrid_mlkem_seed,
-        identity.hybrid_x25519.private_bytes_raw(),
-    ):
+    for secret in _secrets(alice.current):
         assert secret not in content
         assert b64(secret).encode() not in content
     assert PASSPHRASE.encode() not in content
 
 
 def test_repr_never_shows_key_material(alice):
-    shown = repr(alice) + repr(alice.current)
-    assert b64(alice.current.signing.private_bytes_raw()) not in shown
-    assert alice.key_id in shown
+    rotated = alice.rotate(name="Kwale Rescue", url="", now=alice.current.created)
+    shown = repr(rotated) + repr(rotated.current) + str(rotated.current)
+    for identity in (alice.current, rotated.current):
+        for secret in _secrets(identity):
+            assert b64(secret) not in shown and secret.hex() not in shown
+            assert repr(secret)[2:-1] not in shown  # bytes as Python would print them
+    assert "seed" not in shown and rotated.key_id in shown
+
+
+def _secrets(identity) -> tuple[bytes, ...]:
+    return (
+        identity.signing.private_bytes_raw(),
+        identity.x25519.private_bytes_raw(),
+        identity.hybrid_mlkem_seed,
+        identity.hybrid_x25519.private_bytes_raw(),
+    )
 
 
 def test_public_document_is_readable_without_the_passphrase(key_file, alice):
@@ -78,6 +91,7 @@ def test_public_document_is_readable_without_the_passphrase(key_file, alice):
         (lambda c: {**c, "format": "something"}, KeyFileError, "not a Tafuta key file"),
         (lambda c: {k: v for k, v in c.items() if k != "nonce"}, KeyFileError, "damaged"),
         (lambda c: {**c, "document": {}}, KeyFileError, "no valid node document"),
+        (_rename_document, KeyFileError, "no valid node document"),
     ],
     ids=[
         "wrong passphrase",
@@ -87,6 +101,7 @@ def test_public_document_is_readable_without_the_passphrase(key_file, alice):
         "not a key file",
         "nonce missing",
         "document removed",
+        "document renamed after signing",
     ],
 )
 def test_damaged_file_or_wrong_passphrase_is_refused(key_file, change, error, message):
@@ -97,6 +112,13 @@ def test_damaged_file_or_wrong_passphrase_is_refused(key_file, change, error, me
         key_file.write_text(json.dumps(change(json.loads(key_file.read_bytes()))))
     with pytest.raises(error, match=message):
         load_keyring(key_file, passphrase)
+
+
+def test_public_document_altered_on_disk_is_not_handed_out(key_file):
+    """'peers invite' and 'peers fingerprint' read it without the passphrase, so check it."""
+    key_file.write_text(json.dumps(_rename_document(json.loads(key_file.read_bytes()))))
+    with pytest.raises(KeyFileError, match="no valid node document"):
+        read_document(key_file)
 
 
 def test_a_file_others_can_read_is_refused_like_ssh_does(key_file):
@@ -126,6 +148,28 @@ def test_scrypt_works_where_argon2_is_missing(tmp_path, now):
     keyring = Keyring.create(name="X", url="", now=now, kdf=KdfParams.scrypt(log2_n=10))
     save_keyring(tmp_path / "k.json", keyring, PASSPHRASE)
     assert load_keyring(tmp_path / "k.json", PASSPHRASE).key_id == keyring.key_id
+
+
+class TestRenewal:
+    def test_renewal_is_the_next_version_with_the_same_keys_and_a_new_year(self, alice, now):
+        renewed = alice.renew(name="Kwale Rescue", url="https://new.example", now=now + 300 * DAY)
+        document = renewed.document.document
+        assert renewed.key_id == alice.key_id and renewed.retired == ()
+        assert document.version == alice.document.document.version + 1
+        assert document.valid_until == now + 300 * DAY + 365 * DAY
+        assert document.url == "https://new.example" and document.previous_key_id is None
+        assert set(renewed.document.signatures) == {alice.key_id}
+
+    def test_a_peer_holding_the_old_document_accepts_the_renewal(self, alice, now):
+        later = now + 364 * DAY
+        renewed = alice.renew(name="Kwale Rescue", url="", now=later)
+        assert verify_update(alice.document.document, renewed.document, later).version == 2
+
+    def test_renewal_survives_saving_and_loading(self, tmp_path, alice, now):
+        renewed = alice.renew(name="Kwale Rescue", url="", now=now + DAY)
+        save_keyring(tmp_path / "k.json", renewed, PASSPHRASE)
+        loaded = load_keyring(tmp_path / "k.json", PASSPHRASE)
+        assert loaded.document.to_json() == renewed.document.to_json()
 
 
 class TestRetiredKeys:

@@ -25,6 +25,20 @@ def test_line_breaks_and_spaces_added_by_a_mail_program_are_ignored(alice):
     assert decode_token(f"  {wrapped}\n").to_json() == alice.document.to_json()
 
 
+def test_the_whole_output_of_peers_invite_is_accepted(alice):
+    """A coordinator may save or paste all that 'peers invite' prints, not only its last line."""
+    token = encode_token(alice.document)
+    printed = f"Invitation token of 'Kwale Rescue'. Send it…\n('peers fingerprint NAME')\n{token}\n"
+    assert decode_token(printed).to_json() == alice.document.to_json()
+    wrapped = "\n".join(token[i : i + 76] for i in range(0, len(token), 76))
+    assert decode_token(f"Here is our token:\n\n{wrapped}\n").to_json() == alice.document.to_json()
+
+
+def test_text_after_the_token_is_refused_as_damage(alice):
+    with pytest.raises(BadToken, match="incomplete"):
+        decode_token(f"Hello,\n{encode_token(alice.document)}\nRegards, Amina")
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

@@ -1,4 +1,4 @@
-"""`tafuta peers` and `tafuta keys`: invite, add, verify by phone, trust, revoke, rotate, update.
+"""`tafuta peers` and `tafuta keys`: invite, add, verify by phone, trust, revoke, rotate, renew.
 
 The refusals are one table, python-tuf style: each row a situation and the message a coordinator
 sees, and after every refusal the trust store is byte-for-byte what it was.
@@ -22,11 +22,12 @@ from keys import (
     load_keyring,
 )
 from node.home import open_home
-from node.identity import create_node, rotate_keys, unlock
+from node.identity import create_node, renew_document, rotate_keys, unlock
 from node.peers import add_peer, revoke_peer, trust_peer, trusted_peer_for_key, update_peer
 from node.store import Store
 
 DAY = 24 * 3600
+PASSPHRASE = "test passphrase, not secret"  # the passphrase_file fixture's (tests/conftest.py)
 THEIR_NAME = "Mombasa Shelter"
 
 
@@ -93,13 +94,16 @@ class Peer:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def write_bytes(self, data, name="update.bin"):
+        path = self.theirs.parent / name
+        path.write_bytes(data)
+        return path
+
 
 @pytest.fixture
 def their_home(tmp_path):
     home = tmp_path / "theirs"
-    create_node(
-        home, name=THEIR_NAME, passphrase="test passphrase, not secret", kdf=KdfParams.cheap()
-    )
+    create_node(home, name=THEIR_NAME, passphrase=PASSPHRASE, kdf=KdfParams.cheap())
     return home
 
 
@@ -142,6 +146,12 @@ class TestTheWholeHandshake:
 
     def test_token_can_be_read_from_stdin(self, peer, run):
         result = run("--home", peer.ours, "peers", "add", "-", input=peer.invite() + "\n")
+        assert result.exit_code == 0, result.output
+
+    def test_the_whole_saved_output_of_invite_can_be_added(self, peer, run):
+        """'peers invite > token.txt' then 'peers add - < token.txt' once failed: not a token."""
+        printed = run("--home", peer.theirs, "peers", "invite").stdout
+        result = run("--home", peer.ours, "peers", "add", "-", input=printed)
         assert result.exit_code == 0, result.output
 
     def test_fingerprint_may_be_typed_without_spaces(self, peer, run):
@@ -262,16 +272,85 @@ class TestRotation:
         rotate_keys(open_home(home), peer.passphrase, now=start)
         assert unlock(open_home(home), peer.passphrase, now=start + 2 * DAY).retired == ()
 
-    def test_rotate_with_a_wrong_passphrase_changes_nothing(self, peer, run, tmp_path):
-        wrong = tmp_path / "wrong.txt"
-        wrong.write_text("a wrong passphrase\n")
-        key_file = open_home(peer.theirs).identity_path
-        before = key_file.read_bytes()
-        result = run("--home", peer.theirs, "keys", "rotate", "--passphrase-file", wrong)
-        assert result.exit_code == 1
-        assert "passphrase does not open" in result.stderr
-        assert key_file.read_bytes() == before
-        assert not (peer.theirs / "node-update-v2.txt").exists()
+    def test_new_keys_after_a_revocation_are_added_as_a_new_pending_peer(self, peer, run):
+        """Their new invitation follows on from the revoked key: a new peer, verified anew."""
+        peer.revoke()
+        old_key = peer.keyring().key_id
+        update = rotate_keys(open_home(peer.theirs), peer.passphrase)[1]
+        result = run("--home", peer.ours, "peers", "add", "-", input=update.read_text())
+        assert result.exit_code == 0, result.output
+        listing = json.loads(run("--home", peer.ours, "peers", "list", "--json").stdout)
+        assert [(p["state"], p["key_ids"]) for p in listing] == [
+            ("revoked", [old_key]),
+            ("pending", [peer.keyring().key_id]),
+        ]
+
+
+class TestRenewal:
+    def test_a_trusted_peer_accepts_the_renewal_and_the_fingerprint_stays(self, peer, run):
+        peer.trust()
+        digits = peer.fingerprint()
+        result = run("--home", peer.theirs, "keys", "renew")
+        assert result.exit_code == 0, result.output
+        assert "document version 2" in result.stdout and "same keys" in result.stdout
+        update = peer.theirs / "node-update-v2.txt"
+        assert update.read_text().strip() == result.stdout.splitlines()[-1]
+
+        result = run("--home", peer.ours, "peers", "update", update)
+        assert result.exit_code == 0, result.output
+        assert "accepted a new document" in result.stdout
+        listing = json.loads(run("--home", peer.ours, "peers", "list", "--json").stdout)
+        assert (listing[0]["state"], listing[0]["version"]) == ("trusted", 2)
+        assert listing[0]["key_ids"] == [peer.keyring().key_id]
+        assert peer.fingerprint() == digits
+
+    def test_a_peer_whose_document_expired_is_accepted_again_once_renewed(self, peer):
+        peer.trust()
+        key_id = peer.keyring().key_id
+        later = int(time.time()) + 400 * DAY
+        with peer.store() as store:
+            assert trusted_peer_for_key(store, key_id, now=later) is None
+            update = renew_document(open_home(peer.theirs), peer.passphrase, now=later)[1]
+            update_peer(open_home(peer.ours), store, update.read_text(), actor="t", now=later)
+            assert trusted_peer_for_key(store, key_id, now=later).name == THEIR_NAME
+
+    def test_renewal_carries_a_new_url_from_the_config(self, peer, run):
+        peer.trust()
+        config = peer.theirs / "config.toml"
+        config.write_text(config.read_text().replace('url = ""', 'url = "https://new.example"'))
+        assert run("--home", peer.theirs, "keys", "renew").exit_code == 0
+        update = peer.theirs / "node-update-v2.txt"
+        assert run("--home", peer.ours, "peers", "update", update).exit_code == 0
+        listing = json.loads(run("--home", peer.ours, "peers", "list", "--json").stdout)
+        assert listing[0]["url"] == "https://new.example"
+
+    @pytest.mark.parametrize(
+        ("age_days", "warning"), [(340, "expires in 25 days"), (400, "has expired")]
+    )
+    def test_invite_and_list_warn_until_this_nodes_document_is_renewed(
+        self, run, tmp_path, age_days, warning
+    ):
+        home = tmp_path / "old"
+        made = int(time.time()) - age_days * DAY
+        create_node(home, name="Old", passphrase=PASSPHRASE, now=made, kdf=KdfParams.cheap())
+        for command in (["peers", "invite"], ["peers", "list"]):
+            result = run("--home", home, *command)
+            assert result.exit_code == 0, result.output
+            assert warning in result.stderr and "keys renew" in result.stderr
+        assert run("--home", home, "keys", "renew").exit_code == 0
+        assert run("--home", home, "peers", "invite").stderr == ""
+
+
+@pytest.mark.parametrize("command", ["rotate", "renew"])
+def test_keys_command_with_a_wrong_passphrase_changes_nothing(peer, run, tmp_path, command):
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("a wrong passphrase\n")
+    key_file = open_home(peer.theirs).identity_path
+    before = key_file.read_bytes()
+    result = run("--home", peer.theirs, "keys", command, "--passphrase-file", wrong)
+    assert result.exit_code == 1 and "passphrase does not open" in result.stderr
+    assert key_file.read_bytes() == before
+    assert not (peer.theirs / "node-update-v2.txt").exists()
 
 
 def _tamper(token: str) -> str:
@@ -450,6 +529,18 @@ REFUSALS = [
         "no peer in the trust store holds the key",
     ),
     (
+        "renewal of a revoked peer",
+        "revoked",
+        lambda p: ["peers", "update", p.write(p.document())],
+        "was revoked",
+    ),
+    (
+        "update file that is not text",
+        "trusted",
+        lambda p: ["peers", "update", p.write_bytes(bytes(range(256)))],
+        "not a text file",
+    ),
+    (
         "update file that is not a token",
         "trusted",
         lambda p: ["peers", "update", p.write("Dear colleague, ...")],
@@ -485,9 +576,7 @@ class TestInit:
     def test_init_asks_for_the_passphrase_twice(self, run, tmp_path):
         home = tmp_path / "n"
         typed = "a long enough passphrase\n" * 2
-        result = run(
-            "--home", home, "init", "--name", "N", input=typed, env={"TAFUTA_PASSPHRASE_FILE": None}
-        )
+        result = _init(run, home, input=typed)
         assert result.exit_code == 0, result.output
         assert "Repeat the passphrase" in result.output
         key_file = open_home(home).identity_path
@@ -498,23 +587,14 @@ class TestInit:
     def test_init_refuses_a_short_passphrase_and_creates_nothing(self, run, tmp_path):
         home, short = tmp_path / "n", tmp_path / "short.txt"
         short.write_text("too short\n")
-        result = run("--home", home, "init", "--name", "N", "--passphrase-file", short)
+        result = _init(run, home, "--passphrase-file", short)
         assert result.exit_code == 1
         assert "at least 12 characters" in result.stderr
         assert not (home / "config.toml").exists()
 
     def test_init_can_generate_a_passphrase_file_for_unattended_start(self, run, tmp_path):
         home, secret = tmp_path / "n", tmp_path / "generated.txt"
-        result = run(
-            "--home",
-            home,
-            "init",
-            "--name",
-            "N",
-            "--new-passphrase-file",
-            secret,
-            env={"TAFUTA_PASSPHRASE_FILE": None},
-        )
+        result = _init(run, home, "--new-passphrase-file", secret)
         assert result.exit_code == 0, result.output
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         passphrase = secret.read_text().strip()
@@ -524,16 +604,20 @@ class TestInit:
     def test_init_refuses_to_overwrite_an_existing_passphrase_file(self, run, tmp_path):
         secret = tmp_path / "exists.txt"
         secret.write_text("keep me\n")
-        result = run(
-            "--home",
-            tmp_path / "n",
-            "init",
-            "--name",
-            "N",
-            "--new-passphrase-file",
-            secret,
-            env={"TAFUTA_PASSPHRASE_FILE": None},
-        )
+        result = _init(run, tmp_path / "n", "--new-passphrase-file", secret)
         assert result.exit_code == 1 and "refusing to overwrite" in result.stderr
         assert secret.read_text() == "keep me\n"
         assert not (tmp_path / "n" / "config.toml").exists()
+
+    def test_init_reads_the_passphrase_file_named_in_the_environment(self, run, tmp_path):
+        home, secret = tmp_path / "n", tmp_path / "env.txt"
+        secret.write_text("from the environment\n")
+        result = _init(run, home, env={"TAFUTA_PASSPHRASE_FILE": str(secret)})
+        assert result.exit_code == 0, result.output
+        assert load_keyring(open_home(home).identity_path, "from the environment").key_id
+
+
+def _init(run, home, *options, input=None, env=None):
+    """`tafuta init --name N` with no passphrase file in the environment unless ``env`` says."""
+    env = env or {"TAFUTA_PASSPHRASE_FILE": None}
+    return run("--home", home, "init", "--name", "N", *options, input=input, env=env)
