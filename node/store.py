@@ -231,7 +231,7 @@ class Store(FederationTables):
         """The peer that holds or held this signing key (current or retired), with the key."""
         sql = (
             f"SELECT {', '.join('p.' + c.strip() for c in self._PEER_COLUMNS.split(','))}, "
-            "k.key_id AS matched_key_id, k.signing_key, k.retired_at "
+            "k.signing_key, k.retired_at "
             "FROM peer_keys k JOIN peers p ON p.id = k.peer_id WHERE k.key_id = ?"
         )
         rows = list(self.db.query(sql, [key_id]))
@@ -260,16 +260,7 @@ class Store(FederationTables):
                 cursor = conn.execute(
                     "INSERT INTO peers (name, url, key_id, document, version, valid_until, "
                     "state, state_since, added_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                    (
-                        peer["name"],
-                        peer["url"],
-                        peer["key_id"],
-                        peer["document"],
-                        peer["version"],
-                        peer["valid_until"],
-                        at,
-                        at,
-                    ),
+                    (*self._peer_document_values(peer), at, at),
                 )
                 peer_id = int(cursor.lastrowid)
                 conn.execute(
@@ -308,15 +299,7 @@ class Store(FederationTables):
                 conn.execute(
                     "UPDATE peers SET name = ?, url = ?, key_id = ?, document = ?, version = ?, "
                     "valid_until = ? WHERE id = ?",
-                    (
-                        peer["name"],
-                        peer["url"],
-                        peer["key_id"],
-                        peer["document"],
-                        peer["version"],
-                        peer["valid_until"],
-                        peer_id,
-                    ),
+                    (*self._peer_document_values(peer), peer_id),
                 )
                 if peer["key_id"] != old_key_id:
                     conn.execute(
@@ -348,6 +331,13 @@ class Store(FederationTables):
             table: self.conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
             for table in ("peers", "peer_keys", "peer_history")
         }
+
+    @staticmethod
+    def _peer_document_values(peer: dict) -> tuple:
+        """The columns that come from the peer's document, in the order the SQL names them."""
+        return tuple(
+            peer[c] for c in ("name", "url", "key_id", "document", "version", "valid_until")
+        )
 
     def _log_peer(self, conn, peer_id, at, actor, action, from_state, to_state, reason) -> None:
         version, key_id = conn.execute(
