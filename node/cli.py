@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
+from .cli_link import dedup_command, link_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .exporter import write_canonical_csv
@@ -269,3 +270,5 @@ main.add_command(serve_command)
 main.add_command(sync_command)
 main.add_command(matches_command)
 main.add_command(bundle_group)
+main.add_command(link_command)
+main.add_command(dedup_command)

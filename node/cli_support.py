@@ -18,6 +18,8 @@ from pathlib import Path
 import click
 
 from keys import KeysError
+from matching import MatchingError
+from protocol.errors import ProtocolError
 
 from .errors import ImportRefused, NodeError
 from .home import Home, open_home
@@ -25,7 +27,7 @@ from .store import Store
 
 # Error types of the other packages are registered here as they are added, so the edge knows
 # them without the packages knowing about the CLI.
-USER_ERRORS: tuple[type[Exception], ...] = (NodeError, KeysError)
+USER_ERRORS: tuple[type[Exception], ...] = (NodeError, KeysError, MatchingError, ProtocolError)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ MATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_RECORDS_PER_BATCH = 5000
-MAX_KEYS_PER_RECORD = 64
+MAX_KEYS_PER_RECORD = 256
 MAX_TEXT = 500
 
 Check = Callable[[Any], bool]

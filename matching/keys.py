@@ -1,0 +1,162 @@
+"""Match keys: for each record a set of typed, versioned, deterministic strings such that two
+records of the same person very likely share at least one key, and two different people rarely do.
+
+A key is ``(key_type, value)``. Values are built from phonetic codes (jellyfish) of name tokens
+and from tolerant forms of the other fields, so the usual errors still leave some keys equal:
+
+* names are token *sets*: given and family swapped, or one given name missing, changes nothing;
+  pairs of a given name with the father's name cover "father's name used as family name";
+* birth years become two-year windows (``year_windows``): a year off by one shares a window, and
+  an age on a date (two possible birth years) shares windows with either;
+* day and month of a birth date are compared unordered, so a swap still agrees.
+
+``KEY_TYPES`` is the key set in use, chosen from data (docs/matching.md, with the figures, and
+benchmarks/key_selection.py to measure them again); ``CANDIDATE_KEY_TYPES`` are all key types the
+measurement compares. Any change to what a key type computes must bump ``KEYSET_VERSION``: both
+nodes must compute keys identically or their keys never meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from itertools import combinations
+
+import jellyfish
+
+from .errors import KeySetError
+from .normalise import Birth, Person
+
+KEYSET_VERSION = 1
+
+ENCODERS: dict[str, Callable[[str], str]] = {
+    "sdx": jellyfish.soundex,
+    "mph": jellyfish.metaphone,
+    "nys": jellyfish.nysiis,
+    "mrc": jellyfish.match_rating_codex,
+}
+
+KeyFunction = Callable[[Person], Iterable[str]]
+
+
+def year_windows(birth: Birth | None) -> list[str]:
+    """Two-year windows holding any possible birth year; years one apart share a window."""
+    if birth is None:
+        return []
+    windows: set[str] = set()
+    for year in range(birth.year_lo, birth.year_hi + 1):
+        windows.add(f"e{year // 2}")  # {2k, 2k+1}
+        windows.add(f"o{(year + 1) // 2}")  # {2k-1, 2k}
+    return sorted(windows)
+
+
+def years(birth: Birth | None) -> list[str]:
+    if birth is None:
+        return []
+    return [str(y) for y in range(birth.year_lo, birth.year_hi + 1)]
+
+
+def full_date(birth: Birth | None) -> list[str]:
+    """Year with day and month unordered; empty unless the whole date is known."""
+    if birth is None or birth.day_month() is None:
+        return []
+    low, high = birth.day_month()
+    return [f"{birth.year_lo}-{low:02d}-{high:02d}"]
+
+
+def _codes(tokens: Iterable[str], encode: Callable[[str], str]) -> list[str]:
+    return sorted({code for t in tokens if (code := encode(t))})
+
+
+def _name_pairs(person: Person, encode: Callable[[str], str]) -> list[str]:
+    """Unordered pairs of name sounds, plus each given name with each of the father's names;
+    the one sound itself when a person has only one."""
+    own = _codes(person.names, encode)
+    # A person known by one name sound ("Saidi", "Nganga Ng'ang'a") still gets name keys.
+    pairs = {f"{a}+{b}" for a, b in combinations(own, 2)} if len(own) > 1 else set(own)
+    for g in _codes(person.given + person.other, encode):
+        for f in _codes(person.father, encode):
+            if g != f:
+                pairs.add("+".join(sorted((g, f))))
+    return sorted(pairs)
+
+
+def _combine(*parts: list[str]) -> list[str]:
+    out = [""]
+    for part in parts:
+        if not part:
+            return []
+        out = [f"{a}|{b}" if a else b for a in out for b in part]
+    return out
+
+
+def _one(value: str | None) -> list[str]:
+    return [value] if value else []
+
+
+def _family_prefix(person: Person) -> list[str]:
+    return sorted({t[:2] for t in person.family})
+
+
+def _candidate_functions() -> dict[str, KeyFunction]:
+    functions: dict[str, KeyFunction] = {"phone": lambda p: _one(p.phone)}
+    functions["dob_place"] = lambda p: _combine(full_date(p.birth), _one(p.place))
+    functions["dob_dist"] = lambda p: _combine(full_date(p.birth), _one(p.district))
+    for tag, enc in ENCODERS.items():
+
+        def fam(p: Person, enc=enc) -> list[str]:
+            return _codes(p.family, enc)
+
+        def nam(p: Person, enc=enc) -> list[str]:
+            return _codes(p.names, enc)
+
+        def given(p: Person, enc=enc) -> list[str]:
+            return _codes(p.given + p.other, enc)
+
+        def pair(p: Person, enc=enc) -> list[str]:
+            return _name_pairs(p, enc)
+
+        def mother(p: Person, enc=enc) -> list[str]:
+            return _codes(p.mother[:1], enc)
+
+        functions[f"fam_{tag}_yw"] = lambda p, f=fam: _combine(f(p), year_windows(p.birth))
+        functions[f"fam_{tag}_yr"] = lambda p, f=fam: _combine(f(p), years(p.birth))
+        functions[f"nam_{tag}_yw"] = lambda p, f=nam: _combine(f(p), year_windows(p.birth))
+        functions[f"nam_{tag}_yr"] = lambda p, f=nam: _combine(f(p), years(p.birth))
+        functions[f"nam_{tag}_dob"] = lambda p, f=nam: _combine(f(p), full_date(p.birth))
+        functions[f"nam_{tag}_place"] = lambda p, f=nam: _combine(f(p), _one(p.place))
+        functions[f"pair_{tag}"] = pair
+        functions[f"pair_{tag}_yw"] = lambda p, f=pair: _combine(f(p), year_windows(p.birth))
+        functions[f"pair_{tag}_dist"] = lambda p, f=pair: _combine(f(p), _one(p.district))
+        functions[f"gvn_{tag}_fp2_dist"] = lambda p, g=given: _combine(
+            g(p), _family_prefix(p), _one(p.district)
+        )
+        functions[f"gvn_{tag}_mother"] = lambda p, g=given, m=mother: _combine(g(p), m(p))
+        functions[f"pair_{tag}_place"] = lambda p, f=pair: _combine(f(p), _one(p.place))
+        functions[f"fam_{tag}_dist"] = lambda p, f=fam: _combine(f(p), _one(p.district))
+    return functions
+
+
+KEY_FUNCTIONS: dict[str, KeyFunction] = _candidate_functions()
+CANDIDATE_KEY_TYPES: tuple[str, ...] = tuple(sorted(KEY_FUNCTIONS))
+
+# The key set in use (KEYSET_VERSION 1), chosen by benchmarks/key_selection.py; see
+# docs/matching.md for the recall and collision figures behind each choice.
+KEY_TYPES: tuple[str, ...] = (
+    "pair_mph_yw",
+    "pair_sdx_dist",
+    "pair_sdx_place",
+    "nam_mph_dob",
+    "dob_dist",
+    "phone",
+)
+
+
+def match_keys(person: Person, key_types: Iterable[str] = KEY_TYPES) -> list[tuple[str, str]]:
+    """The record's keys as sorted, unique (key_type, value) pairs."""
+    keys: set[tuple[str, str]] = set()
+    for key_type in key_types:
+        function = KEY_FUNCTIONS.get(key_type)
+        if function is None:
+            raise KeySetError(f"unknown match key type {key_type!r}")
+        keys.update((key_type, value) for value in function(person))
+    return sorted(keys)

@@ -1,0 +1,699 @@
+"""Synthetic East-African-style registers with a known truth, for choosing match keys, testing
+and benchmarking the linker, and the demo network. No real person is in them.
+
+Real missing-person and victim registers cannot be shared, so the linker is tuned and measured on
+registers generated here. They are built to be as hard as the field (record-format.md):
+
+* a **missing** register (rural NGO, reported by family: full names, parents, a birth date, the
+  family's phone) and a **found** register (urban shelter or authority: names as the person gave
+  them, an estimated age, fewer parents and phones, sometimes the shelter's own phone);
+* the same person is written differently on each side: spelling variants (Mohamed / Muhammad),
+  typos, given and family names swapped, a given name left out, the father's name as family name,
+  nicknames, case, apostrophes, hyphens, accents, an age instead of a birth date, day and month
+  swapped, a birth year off by one, village spellings, phone formats or one digit wrong, and many
+  empty cells;
+* different people share names: names are drawn by rank (Zipf), and on purpose some found people
+  are **namesakes** of a missing person (same names, same district, birth year within two) or
+  **siblings** (same family name, parents, village and phone).
+
+Everything is a pure function of its arguments and seed: ``generate(...)`` (or the tuple-returning
+``generate_registers(...)``) gives the same registers for the same seed, on any machine. Names and
+places come from ``matching/data/synthetic_*.txt``, independent of the matcher's own variant lists.
+
+    >>> regs = generate(1000, 800, overlap=0.4, seed=7)
+    >>> len(regs.true_pairs)
+    320
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from importlib import resources
+from typing import NamedTuple
+
+__all__ = [
+    "FOUND_STYLE",
+    "MISSING_STYLE",
+    "REFERENCE_DATE",
+    "NameBank",
+    "Registers",
+    "Style",
+    "generate",
+    "generate_registers",
+    "load_bank",
+]
+
+# Every date the generator writes is on or before this day, so that runs are reproducible and
+# every record passes node.canonical.clean_record on any later day.
+REFERENCE_DATE = date(2025, 6, 30)
+
+FIELDS = (
+    "ref", "kind", "given_names", "family_name", "other_names", "sex", "birth_date", "age",
+    "age_on", "origin_place", "origin_district", "origin_country", "mother_name", "father_name",
+    "last_seen_date", "last_seen_place", "phone", "languages", "notes",
+)  # fmt: skip
+
+# Where the found register's people were found (destination towns of trafficking in the region).
+FOUND_PLACES = (
+    "Nairobi", "Mombasa", "Eastleigh", "Kampala", "Dar es Salaam", "Malindi", "Nakuru", "Kisumu",
+    "Thika", "Arusha", "Mtwapa", "Ukunda", "Busia", "Namanga", "Zanzibar", "Jinja",
+)  # fmt: skip
+SHELTER_PHONES = ("0722 000 111", "+254 733 200 300", "0709 555 010", "+256 772 100 200")
+NOTES = (
+    "reported by mother", "reported by uncle", "left for a housework job in town",
+    "promised school fees", "travelled with an agent", "found at the bus stage",
+    "referred by police", "speaks little Swahili", "walked in to the shelter", "",
+)  # fmt: skip
+SEX_SPELLINGS = {"F": ("F", "F", "F", "f", "female", "Mwanamke", "girl"),
+                 "M": ("M", "M", "M", "m", "male", "Mwanaume", "boy")}  # fmt: skip
+ACCENTED = {"a": "á", "e": "é", "i": "ï", "o": "ö", "u": "ũ"}
+NEIGHBOUR_LETTERS = "aeiou" * 2 + "bcdfghjklmnprstwy"
+
+
+# --- the name and place bank ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tradition:
+    """One naming tradition with its home places (a section of synthetic_groups.txt)."""
+
+    name: str
+    weight: float
+    country: str
+    phone_code: str
+    muslim: float
+    languages: tuple[str, ...]
+    family: tuple[str, ...]  # empty when the family name is the father's given name
+    female: tuple[str, ...]
+    male: tuple[str, ...]
+    districts: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def father_naming(self) -> bool:
+        return not self.family
+
+
+@dataclass(frozen=True)
+class NameBank:
+    """Everything the generator draws from; loaded once per run by ``load_bank``."""
+
+    traditions: tuple[Tradition, ...]
+    religious: dict[str, tuple[str, ...]]  # "muslim.female", "christian.male", ...
+    variants: dict[str, tuple[str, ...]]  # spelling -> other spellings of the same name or place
+    nicknames: dict[str, tuple[str, ...]]
+
+
+def _split(value: str, sep: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(sep) if part.strip())
+
+
+def load_bank() -> NameBank:
+    """Read the bank from matching/data (a few KB; cheap enough to read per run)."""
+    data = resources.files("matching") / "data"
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for raw in (data / "synthetic_groups.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, _, value = line.partition("=")
+        current[key.strip()] = value.strip()
+    religious = {
+        f"{faith}.{sex}": _split(sections[faith][sex], ",")
+        for faith in ("muslim", "christian")
+        for sex in ("female", "male")
+    }
+    traditions = []
+    for name, s in sections.items():
+        if name in ("muslim", "christian"):
+            continue
+        districts = tuple(
+            (key.removeprefix("district ").strip(), _split(value, ","))
+            for key, value in s.items()
+            if key.startswith("district ")
+        )
+        family = () if s["family"] == "father" else _split(s["family"], ",")
+        traditions.append(
+            Tradition(
+                name=name,
+                weight=float(s["weight"]),
+                country=s["country"],
+                phone_code=s["phone"],
+                muslim=float(s["muslim"]),
+                languages=_split(s["languages"], "|"),
+                family=family,
+                female=_split(s["female"], ","),
+                male=_split(s["male"], ","),
+                districts=districts,
+            )
+        )
+    variants: dict[str, list[str]] = {}
+    nicknames: dict[str, tuple[str, ...]] = {}
+    for raw in (data / "synthetic_variants.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("nick "):
+            name, _, nicks = line.removeprefix("nick ").partition("=")
+            nicknames[name.strip()] = _split(nicks, ",")
+            continue
+        group = _split(line, "|")
+        others = variants.setdefault(group[0], [])
+        others.extend(g for g in group[1:] if g != group[0] and g not in others)
+    return NameBank(
+        tuple(traditions), religious, {k: tuple(v) for k, v in variants.items()}, nicknames
+    )
+
+
+def _below(rng: random.Random, n: int) -> int:
+    """A whole number in [0, n); a third of the cost of rng.randrange in this hot loop."""
+    return int(rng.random() * n)
+
+
+def _choice(rng: random.Random, items):
+    return items[int(rng.random() * len(items))]
+
+
+class _Picker:
+    """Draws from a list by Zipf rank weights (1/rank^s) or given weights, with one rng.random()."""
+
+    def __init__(self, items, weights=None, s: float = 0.9):
+        self.items = tuple(items)
+        ws = weights or [1.0 / (rank + 1) ** s for rank in range(len(self.items))]
+        total, self.cum = 0.0, []
+        for w in ws:
+            total += w
+            self.cum.append(total)
+        self.total = total
+
+    def __call__(self, rng: random.Random):
+        return self.items[bisect.bisect_right(self.cum, rng.random() * self.total)]
+
+
+# --- how messy each register is ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one register writes a person: each number is the probability of one messy case.
+
+    A probability applies to the records where the case can happen (a given name can only be
+    left out when there are two); ``Registers.messiness`` says which cases each record got.
+    """
+
+    # names
+    variant: float = 0.25  # per name token that has known spelling variants
+    typo: float = 0.05  # one edit in one name token
+    swap: float = 0.04  # written family name first, split at the first space
+    drop_given: float = 0.15  # one of several given names left out
+    father_as_family: float = 0.03  # the father's given name written as family name
+    nickname_as_given: float = 0.0  # a nickname instead of the given names
+    alias: float = 0.05  # nicknames in other_names
+    hyphen: float = 0.02  # two given names joined with a hyphen
+    drop_apostrophe: float = 0.3  # Ng'ombeni -> Ngombeni
+    accent: float = 0.01
+    upper: float = 0.15
+    lower: float = 0.03
+    # birth: full date, year-month, year only, age on a date; the rest has nothing
+    birth_full: float = 0.55
+    birth_month: float = 0.12
+    birth_year: float = 0.12
+    birth_age: float = 0.13
+    day_month_swap: float = 0.04  # of full dates whose day could be a month
+    year_off: float = 0.05  # written birth year (or age) one off
+    age_rounded: float = 0.2  # of ages over 20: rounded to a multiple of 5
+    # places and other cells (probabilities that the cell is filled)
+    sex: float = 0.95
+    village: float = 0.8
+    village_variant: float = 0.3  # of villages with known variants
+    place_typo: float = 0.03
+    district: float = 0.9
+    country: float = 0.6
+    mother: float = 0.6
+    mother_first_only: float = 0.3
+    father: float = 0.5
+    phone: float = 0.7
+    phone_family: float = 1.0  # of phones: the family's (else the person's own or the shelter's)
+    phone_shelter: float = 0.0  # of phones that are not the family's: the shelter's number
+    phone_digit_wrong: float = 0.03
+    languages: float = 0.5
+    notes: float = 0.1
+
+
+MISSING_STYLE = Style()
+FOUND_STYLE = Style(
+    variant=0.35, typo=0.08, swap=0.08, drop_given=0.3, father_as_family=0.08,
+    nickname_as_given=0.03, alias=0.08, hyphen=0.03, drop_apostrophe=0.5, accent=0.03,
+    upper=0.2, lower=0.05,
+    birth_full=0.25, birth_month=0.05, birth_year=0.15, birth_age=0.4,
+    day_month_swap=0.06, year_off=0.08, age_rounded=0.3,
+    sex=0.9, village=0.55, village_variant=0.4, place_typo=0.06, district=0.75, country=0.5,
+    mother=0.3, mother_first_only=0.5, father=0.2,
+    phone=0.35, phone_family=0.65, phone_shelter=0.4, phone_digit_wrong=0.1,
+    languages=0.6, notes=0.2,
+)  # fmt: skip
+
+
+# --- people (the truth) -----------------------------------------------------------------------
+
+
+class _Person(NamedTuple):
+    tradition: Tradition
+    sex: str
+    given: tuple[str, ...]
+    family: str
+    father_given: str
+    father_family: str  # the father's own family name (or his father's name)
+    mother: tuple[str, str]
+    birth: date
+    district: str
+    village: str
+    phone: str  # national number without the leading 0, 9 digits
+    languages: str
+    missing_since: date
+
+
+@dataclass
+class _Draw:
+    """The pickers for one bank, built once per run (kept out of module state on purpose)."""
+
+    bank: NameBank
+    tradition: _Picker = field(init=False)
+    names: dict[str, _Picker] = field(init=False)
+    villages: dict[str, tuple[str, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tradition = _Picker(self.bank.traditions, [t.weight for t in self.bank.traditions])
+        # Keyed by (tradition or faith, part) tuples: this runs a million times per 100k records.
+        self.names = {
+            tuple(key.split(".")): _Picker(names) for key, names in self.bank.religious.items()
+        }
+        self.villages = {d: v for t in self.bank.traditions for d, v in t.districts}
+        for t in self.bank.traditions:
+            for part in ("family", "female", "male"):
+                if getattr(t, part):
+                    self.names[t.name, part] = _Picker(getattr(t, part))
+            self.names[t.name, "district"] = _Picker([d for d, _ in t.districts], s=0.5)
+
+    def first(self, rng: random.Random, t: Tradition, part: str) -> str:
+        """One given name: Muslim or Christian by the tradition's share."""
+        return self.names["muslim" if rng.random() < t.muslim else "christian", part](rng)
+
+    def given(self, rng: random.Random, t: Tradition, sex: str) -> tuple[str, ...]:
+        """One to three given names: a religious one, then mostly the tradition's own."""
+        part = "female" if sex == "F" else "male"
+        first = self.first(rng, t, part)
+        r = rng.random()
+        if r < 0.4:
+            return (first,)
+        second = self.first(rng, t, part) if t.father_naming else self.names[t.name, part](rng)
+        if second == first:
+            return (first,)
+        if r < 0.9:
+            return (first, second)
+        third = self.names[t.name, part](rng)
+        return (first, second) if third in (first, second) else (first, second, third)
+
+    def family(self, rng: random.Random, t: Tradition) -> str:
+        if t.father_naming:
+            return (
+                self.first(rng, t, "male")
+                if rng.random() < 0.5
+                else self.names[t.name, "male"](rng)
+            )
+        return self.names[t.name, "family"](rng)
+
+    def phone(self, rng: random.Random, t: Tradition) -> str:
+        lead = "7" if t.phone_code != "255" or rng.random() < 0.6 else "6"
+        return f"{lead}{_below(rng, 90_000_000) + 10_000_000}"
+
+    def person(self, rng: random.Random) -> _Person:
+        t = self.tradition(rng)
+        sex = "F" if rng.random() < 0.62 else "M"  # most reported victims are women and girls
+        given = self.given(rng, t, sex)
+        father_given = self.first(rng, t, "male")
+        if t.father_naming:
+            family, father_family = father_given, self.family(rng, t)
+        else:
+            family = father_family = self.family(rng, t)
+        mother = (self.first(rng, t, "female"), self.family(rng, t))
+        district = self.names[t.name, "district"](rng)
+        villages = self.villages[district]
+        missing_since = REFERENCE_DATE - timedelta(days=_below(rng, 10 * 365 - 30) + 30)
+        age = max(6, min(45, int(rng.gauss(19, 6))))
+        birth = missing_since - timedelta(days=age * 365 + _below(rng, 365))
+        return _Person(t, sex, given, family, father_given, father_family, mother, birth,
+                       district, _choice(rng, villages), self.phone(rng, t),
+                       _choice(rng, t.languages), missing_since)  # fmt: skip
+
+    def namesake(self, rng: random.Random, of: _Person) -> _Person:
+        """A different person with the same names and district and a birth year within two."""
+        other = self.person(rng)
+        t = of.tradition
+        birth = date(of.birth.year + rng.randint(-2, 2), rng.randint(1, 12), rng.randint(1, 28))
+        since = of.missing_since + timedelta(days=rng.randint(-365, 365))
+        since = min(REFERENCE_DATE, max(since, birth + timedelta(days=6 * 365)))
+        village = of.village if rng.random() < 0.5 else _choice(rng, self.villages[of.district])
+        # In father-naming traditions the shared family name is the father's given name.
+        father_given = of.father_given if t.father_naming else other.father_given
+        father_family = other.father_family if t.father_naming else of.family
+        mother = (self.first(rng, t, "female"), self.family(rng, t))
+        return _Person(t, of.sex, of.given, of.family, father_given, father_family, mother,
+                       birth, of.district, village, self.phone(rng, t), other.languages,
+                       since)  # fmt: skip
+
+    def sibling(self, rng: random.Random, of: _Person) -> _Person:
+        """A brother or sister: same family, parents, village and family phone."""
+        sex = "F" if rng.random() < 0.62 else "M"
+        given = self.given(rng, of.tradition, sex)
+        while given[0] == of.given[0]:
+            given = self.given(rng, of.tradition, sex)
+        gap = _choice(rng, (-1, 1)) * rng.randint(1, 6) * 365 + rng.randint(-100, 100)
+        birth = min(of.birth + timedelta(days=gap), of.missing_since - timedelta(days=6 * 365))
+        return _Person(of.tradition, sex, given, of.family, of.father_given, of.father_family,
+                       of.mother, birth, of.district, of.village, of.phone, of.languages,
+                       of.missing_since + timedelta(days=rng.randint(-30, 30)))  # fmt: skip
+
+
+# --- writing a person into a register ---------------------------------------------------------
+
+
+def _typo(rng: random.Random, word: str) -> str:
+    if len(word) < 3:
+        return word
+    i = 1 + _below(rng, len(word) - 1)  # registers rarely get the first letter wrong
+    kind = rng.random()
+    if kind < 0.35:
+        return word[:i] + _choice(rng, NEIGHBOUR_LETTERS) + word[i + 1 :]
+    if kind < 0.6:
+        return word[:i] + word[i + 1 :]
+    if kind < 0.8:
+        return word[:i] + word[i] + word[i:]
+    if i < len(word) - 1:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i]
+
+
+class _Writer:
+    """Writes people into one register in one style, noting which messy cases each record got."""
+
+    def __init__(self, bank: NameBank, style: Style, kind: str, rng: random.Random):
+        self.bank, self.style, self.kind, self.rng = bank, style, kind, rng
+
+    def spell(self, word: str, labels: list[str], label: str = "variant") -> str:
+        others = self.bank.variants.get(word)
+        if others and self.rng.random() < self.style.variant:
+            labels.append(label)
+            return _choice(self.rng, others)
+        return word
+
+    def names(self, p: _Person, labels: list[str]) -> tuple[str, str, str | None]:
+        rng, st = self.rng, self.style
+        given = list(p.given)
+        family = p.family
+        other: list[str] = []
+        nicks = self.bank.nicknames.get(given[0], ())
+        if nicks and rng.random() < st.alias:
+            other.extend(nicks[: 1 + _below(rng, len(nicks))])
+            labels.append("alias")
+        if len(given) > 1 and rng.random() < st.drop_given:
+            del given[_below(rng, len(given))]
+            labels.append("drop_given")
+        if nicks and rng.random() < st.nickname_as_given:
+            given = [_choice(rng, nicks)]
+            labels.append("nickname_as_given")
+        if not p.tradition.father_naming and rng.random() < st.father_as_family:
+            family = p.father_given
+            labels.append("father_as_family")
+        given = [self.spell(g, labels) for g in given]
+        family = self.spell(family, labels)
+        if rng.random() < st.typo:
+            if rng.random() < 0.5:
+                j = _below(rng, len(given))
+                given[j] = _typo(rng, given[j])
+            else:
+                family = _typo(rng, family)
+            labels.append("typo")
+        if len(given) > 1 and rng.random() < st.hyphen:
+            given = ["-".join(given[:2]), *given[2:]]
+            labels.append("hyphen")
+        given_s, family_s = " ".join(given), family
+        if rng.random() < st.swap:
+            full = f"{family_s} {given_s}".split()
+            given_s, family_s = " ".join(full[:-1]), full[-1]
+            labels.append("swap")
+        if rng.random() < st.accent:
+            given_s = self.accent(given_s)
+            labels.append("accent")
+        return given_s, family_s, ";".join(other) or None
+
+    def accent(self, text: str) -> str:
+        spots = [i for i, ch in enumerate(text) if ch in ACCENTED]
+        if not spots:
+            return text
+        i = _choice(self.rng, spots)
+        return text[:i] + ACCENTED[text[i]] + text[i + 1 :]
+
+    def case(self, values: list[str | None], labels: list[str]) -> list[str | None]:
+        """Apostrophes dropped and upper or lower case, the same way for the whole record."""
+        rng, st = self.rng, self.style
+        if any(v and "'" in v for v in values) and rng.random() < st.drop_apostrophe:
+            values = [v.replace("'", "") if v else v for v in values]
+            labels.append("drop_apostrophe")
+        r = rng.random()
+        if r < st.upper:
+            labels.append("upper")
+            return [v.upper() if v else v for v in values]
+        if r < st.upper + st.lower:
+            labels.append("lower")
+            return [v.lower() if v else v for v in values]
+        return values
+
+    def birth(self, p: _Person, on: date, labels: list[str]) -> tuple[str | None, ...]:
+        """(birth_date, age, age_on)."""
+        rng, st = self.rng, self.style
+        b = p.birth
+        if rng.random() < st.year_off:
+            b = date(
+                b.year + _choice(rng, (-1, 1)), b.month, min(b.day, 28 if b.month == 2 else 31)
+            )
+            labels.append("year_off")
+        r = rng.random()
+        if r < st.birth_full:
+            month, day = b.month, b.day
+            if day <= 12 and day != month and rng.random() < st.day_month_swap:
+                month, day = day, month
+                labels.append("day_month_swap")
+            return f"{b.year:04d}-{month:02d}-{day:02d}", None, None
+        r -= st.birth_full
+        if r < st.birth_month:
+            labels.append("birth_month")
+            return f"{b.year:04d}-{b.month:02d}", None, None
+        r -= st.birth_month
+        if r < st.birth_year:
+            labels.append("birth_year")
+            return f"{b.year:04d}", None, None
+        r -= st.birth_year
+        if r < st.birth_age:
+            labels.append("age")
+            age = on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+            if age > 20 and rng.random() < st.age_rounded:
+                age = 5 * round(age / 5)
+                labels.append("age_rounded")
+            return None, str(age), on.isoformat()
+        labels.append("no_birth")
+        return None, None, None
+
+    def place(self, name: str, labels: list[str], label: str) -> str:
+        rng = self.rng
+        others = self.bank.variants.get(name)
+        if others and rng.random() < self.style.village_variant:
+            labels.append(f"{label}_variant")
+            name = _choice(rng, others)
+        if rng.random() < self.style.place_typo:
+            labels.append(f"{label}_typo")
+            name = _typo(rng, name)
+        return name
+
+    def phone(self, p: _Person, labels: list[str]) -> str | None:
+        rng, st = self.rng, self.style
+        if rng.random() >= st.phone:
+            labels.append("no_phone")
+            return None
+        if rng.random() >= st.phone_family:
+            if rng.random() < st.phone_shelter:
+                labels.append("phone_shelter")
+                return _choice(rng, SHELTER_PHONES)
+            labels.append("phone_other")
+            number = f"7{_below(rng, 90_000_000) + 10_000_000}"
+        else:
+            number = p.phone
+        if rng.random() < st.phone_digit_wrong:
+            i = 1 + _below(rng, len(number) - 1)
+            number = number[:i] + str((int(number[i]) + 1 + _below(rng, 9)) % 10) + number[i + 1 :]
+            labels.append("phone_digit_wrong")
+        cc, n = p.tradition.phone_code, number
+        style = _below(rng, 7)
+        if style >= 3:
+            labels.append("phone_international")
+        return (
+            f"0{n}", f"0{n[:3]} {n[3:6]} {n[6:]}", f"0{n[:3]}-{n[3:6]}-{n[6:]}",
+            f"+{cc} {n[:3]} {n[3:6]} {n[6:]}", f"+{cc}{n}", f"{cc}{n}", f"+{cc}-{n[:3]}-{n[3:]}",
+        )[style]  # fmt: skip
+
+    def record(self, p: _Person, ref: str) -> tuple[dict[str, str | None], tuple[str, ...]]:
+        rng, st = self.rng, self.style
+        labels: list[str] = []
+        if self.kind == "missing":
+            seen_on = p.missing_since
+            seen_at = p.village if rng.random() < 0.6 else p.district
+        else:
+            days_left = (REFERENCE_DATE - p.missing_since).days
+            seen_on = p.missing_since + timedelta(days=_below(rng, min(1500, days_left) + 1))
+            seen_at = _choice(rng, FOUND_PLACES)
+        given, family, other = self.names(p, labels)
+        mother = father = None
+        if rng.random() < st.mother:
+            first = self.spell(p.mother[0], labels, "parent_variant")
+            mother = first if rng.random() < st.mother_first_only else f"{first} {p.mother[1]}"
+        if rng.random() < st.father:
+            father = f"{self.spell(p.father_given, labels, 'parent_variant')} {p.father_family}"
+        given, family, other, mother, father = self.case(
+            [given, family, other, mother, father], labels
+        )
+        birth_date, age, age_on = self.birth(p, seen_on, labels)
+        village = self.place(p.village, labels, "village") if rng.random() < st.village else None
+        district = (
+            self.place(p.district, labels, "district") if rng.random() < st.district else None
+        )
+        if village is None:
+            labels.append("no_village")
+        if district is None:
+            labels.append("no_district")
+        record = {
+            "ref": ref,
+            "kind": self.kind,
+            "given_names": given,
+            "family_name": family,
+            "other_names": other,
+            "sex": _choice(rng, SEX_SPELLINGS[p.sex]) if rng.random() < st.sex else None,
+            "birth_date": birth_date,
+            "age": age,
+            "age_on": age_on,
+            "origin_place": village,
+            "origin_district": district,
+            "origin_country": p.tradition.country if rng.random() < st.country else None,
+            "mother_name": mother,
+            "father_name": father,
+            "last_seen_date": seen_on.isoformat(),
+            "last_seen_place": seen_at,
+            "phone": self.phone(p, labels),
+            "languages": p.languages if rng.random() < st.languages else None,
+            "notes": (_choice(rng, NOTES) or None) if rng.random() < st.notes else None,
+        }
+        return record, tuple(labels)
+
+
+# --- the public API ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registers:
+    """Two generated registers and the truth about them.
+
+    ``true_pairs`` holds (missing ref, found ref) for every person on both lists; each person
+    is on each list at most once. ``messiness`` maps every ref to the messy cases its record got
+    (labels such as ``variant``, ``swap``, ``age``, ``phone_digit_wrong``), so a benchmark can say
+    which kinds of error its misses have. ``hard_negatives`` maps found refs of namesakes and
+    siblings to the missing ref they were made to resemble.
+    """
+
+    missing: list[dict[str, str | None]]
+    found: list[dict[str, str | None]]
+    true_pairs: frozenset[tuple[str, str]]
+    messiness: dict[str, tuple[str, ...]]
+    hard_negatives: dict[str, tuple[str, str]]  # found ref -> ("namesake"|"sibling", missing ref)
+
+
+def generate(
+    n_missing: int,
+    n_found: int,
+    overlap: float = 0.4,
+    seed: int | random.Random = 0,
+    *,
+    namesakes: float = 0.15,
+    siblings: float = 0.03,
+    missing_style: Style = MISSING_STYLE,
+    found_style: Style = FOUND_STYLE,
+    bank: NameBank | None = None,
+) -> Registers:
+    """Generate a missing register and a found register with a known truth.
+
+    ``overlap`` is the share of the smaller register whose people are on both lists;
+    ``namesakes`` and ``siblings`` are the shares of the other found people made to resemble a
+    missing person (the hard negatives). The same seed gives the same registers.
+    """
+    if n_missing < 0 or n_found < 0 or not 0 <= overlap <= 1:
+        raise ValueError("register sizes must be >= 0 and overlap between 0 and 1")
+    # Synthetic data wants a seeded, reproducible generator, not a cryptographic one.
+    rng = seed if isinstance(seed, random.Random) else random.Random(seed)  # noqa: S311
+    bank = bank or load_bank()
+    draw = _Draw(bank)
+    missing_people: list[_Person] = []
+    for _ in range(n_missing):
+        if missing_people and rng.random() < siblings:
+            missing_people.append(
+                draw.sibling(rng, missing_people[_below(rng, len(missing_people))])
+            )
+        else:
+            missing_people.append(draw.person(rng))
+    n_pairs = round(overlap * min(n_missing, n_found))
+    shared = rng.sample(range(n_missing), n_pairs)
+    found_people: list[tuple[_Person, int | None, str | None, int | None]] = [
+        (missing_people[i], i, None, None) for i in shared
+    ]
+    for _ in range(n_found - n_pairs):
+        r = rng.random()
+        if missing_people and r < namesakes + siblings:
+            j = _below(rng, n_missing)
+            kind = "namesake" if r < namesakes else "sibling"
+            person = getattr(draw, kind)(rng, missing_people[j])
+            found_people.append((person, None, kind, j))
+        else:
+            found_people.append((draw.person(rng), None, None, None))
+    rng.shuffle(found_people)
+
+    missing_refs = [f"MIS-{i + 1:06d}" for i in range(n_missing)]
+    messiness: dict[str, tuple[str, ...]] = {}
+    writer = _Writer(bank, missing_style, "missing", rng)
+    missing = []
+    for person, ref in zip(missing_people, missing_refs, strict=True):
+        record, labels = writer.record(person, ref)
+        missing.append(record)
+        messiness[ref] = labels
+    writer = _Writer(bank, found_style, "found", rng)
+    found, pairs, hard = [], set(), {}
+    for k, (person, same_as, kind, like) in enumerate(found_people):
+        ref = f"FND-{k + 1:06d}"
+        record, labels = writer.record(person, ref)
+        found.append(record)
+        messiness[ref] = labels
+        if same_as is not None:
+            pairs.add((missing_refs[same_as], ref))
+        if kind is not None and like is not None:
+            hard[ref] = (kind, missing_refs[like])
+    return Registers(missing, found, frozenset(pairs), messiness, hard)
+
+
+def generate_registers(
+    n_missing: int, n_found: int, overlap: float = 0.4, seed: int = 0
+) -> tuple[list[dict], list[dict], set[tuple[str, str]]]:
+    """(missing records, found records, true pairs) — ``generate`` without the extras."""
+    regs = generate(n_missing, n_found, overlap, seed)
+    return regs.missing, regs.found, set(regs.true_pairs)
