@@ -114,6 +114,7 @@ class Federation:
     clock: Callable[[], int] = field(default=now_seconds)
     workers: int | None = None
     grace_days: int = 30
+    daily_cap: int | None = None  # keys blinded per peer per day; None: from announced records
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -272,7 +273,7 @@ class Federation:
         now = self.clock()
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         announced = payload["announced_records"]
-        cap = self.daily_cap(peer)
+        cap = self.blinding_cap(peer)
         used = self.store.blinded_today(peer.id, day)
         if used + keys > cap:
             detail = (
@@ -303,8 +304,10 @@ class Federation:
             via_bundle,
         )
 
-    def daily_cap(self, peer: Peer) -> int:
-        """Keys we blind for a peer per day: configurable, else from its announced records."""
+    def blinding_cap(self, peer: Peer) -> int:
+        """Keys we blind for a peer per day: configured, else from its announced records."""
+        if self.daily_cap is not None:
+            return self.daily_cap
         announced = self.store.peer_sync_state(peer.id)["announced_records"]
         return max(MIN_DAILY_CAP, announced * CAP_KEYS_PER_RECORD)
 

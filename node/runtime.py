@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from keys import Keyring
 from matching import Lexicon, load_lexicon
 
 from .federation import Federation
@@ -27,23 +28,31 @@ def node_lexicon(home: Home) -> Lexicon:
     return load_lexicon(home.path / NAME_VARIANTS_FILE, home.path / PLACE_VARIANTS_FILE)
 
 
+def federation_for(
+    home: Home, store: Store, keyring: Keyring, lexicon: Lexicon, workers: int | None = None
+) -> Federation:
+    """A Federation with the home's settings: ``[matching] threshold`` and
+    ``[federation] daily_blinding_cap`` in config.toml."""
+    federation = Federation(
+        store=store,
+        keyring=keyring,
+        lexicon=lexicon,
+        workers=workers,
+        grace_days=home.retired_key_grace_days,
+    )
+    threshold = home.config.get("matching", {}).get("threshold")
+    if threshold is not None:
+        federation.threshold = float(threshold)
+    cap = home.config.get("federation", {}).get("daily_blinding_cap")
+    if cap is not None:
+        federation.daily_cap = int(cap)
+    return federation
+
+
 @contextmanager
 def open_federation(
-    home: Home,
-    passphrase: str,
-    *,
-    workers: int | None = None,
+    home: Home, passphrase: str, *, workers: int | None = None
 ) -> Iterator[Federation]:
     keyring = unlock(home, passphrase)
-    threshold = float(home.config.get("matching", {}).get("threshold", 0) or 0) or None
     with Store.open(home.database_path) as store:
-        federation = Federation(
-            store=store,
-            keyring=keyring,
-            lexicon=node_lexicon(home),
-            workers=workers,
-            grace_days=home.retired_key_grace_days,
-        )
-        if threshold is not None:
-            federation.threshold = threshold
-        yield federation
+        yield federation_for(home, store, keyring, node_lexicon(home), workers)

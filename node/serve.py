@@ -26,7 +26,7 @@ from matching import Lexicon
 from .federation import Federation
 from .home import Home
 from .identity import unlock
-from .runtime import node_lexicon
+from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
 from .sync import sync_round
@@ -49,17 +49,7 @@ class NodeServices:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def federation(self, store: Store) -> Federation:
-        federation = Federation(
-            store=store,
-            keyring=self.keyring,
-            lexicon=self.lexicon,
-            workers=self.workers,
-            grace_days=self.home.retired_key_grace_days,
-        )
-        threshold = self.home.config.get("matching", {}).get("threshold")
-        if threshold is not None:
-            federation.threshold = float(threshold)
-        return federation
+        return federation_for(self.home, store, self.keyring, self.lexicon, self.workers)
 
 
 class InboxWorker:

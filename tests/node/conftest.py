@@ -1,0 +1,152 @@
+"""Fixtures for tests with several real nodes: homes, `tafuta serve` processes on free loopback
+ports, pairing through invitations and safety numbers, and CSV registers to import."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from keys import KdfParams
+from node.canonical import FIELDS
+from node.identity import create_node
+
+PASSPHRASE = "network test passphrase"
+TAFUTA = str(Path(sys.executable).parent / "tafuta")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_register(path: Path, records: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        for record in records:
+            writer.writerow({f: record.get(f) or "" for f in FIELDS})
+    return path
+
+
+@dataclass
+class Node:
+    """One node: a home, a passphrase file, a port, and (while running) a serve process."""
+
+    name: str
+    home: Path
+    passphrase_file: Path
+    port: int
+    log: Path
+    process: subprocess.Popen | None = None
+    env: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tafuta(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        env = {**os.environ, "TAFUTA_PASSPHRASE_FILE": str(self.passphrase_file), **self.env}
+        result = subprocess.run(
+            [TAFUTA, "--home", str(self.home), *map(str, args)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        if check:
+            assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result
+
+    def start(self, sync_interval: float = 0.5) -> None:
+        env = {**os.environ, "TAFUTA_PASSPHRASE_FILE": str(self.passphrase_file), **self.env}
+        with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [TAFUTA, "--home", str(self.home), "serve", "--port", str(self.port),
+                 "--sync-interval", str(sync_interval)],
+                stdout=log, stderr=log, env=env,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/v1/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not start: {self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def matches(self) -> list[dict]:
+        return json.loads(self.tafuta("matches", "--format", "json").stdout)
+
+
+def pair(a: Node, b: Node) -> None:
+    """Both coordinators exchange tokens, compare the safety number, and trust each other."""
+    token_a = a.tafuta("peers", "invite").stdout.strip().splitlines()[-1]
+    token_b = b.tafuta("peers", "invite").stdout.strip().splitlines()[-1]
+    a.tafuta("peers", "add", token_b)
+    b.tafuta("peers", "add", token_a)
+    digits_a = a.tafuta("peers", "fingerprint", b.name).stdout.strip().splitlines()[-1]
+    digits_b = b.tafuta("peers", "fingerprint", a.name).stdout.strip().splitlines()[-1]
+    assert digits_a == digits_b
+    a.tafuta("peers", "trust", b.name, "--fingerprint", digits_a)
+    b.tafuta("peers", "trust", a.name, "--fingerprint", digits_b)
+
+
+class Network:
+    """Makes nodes under one folder: ``network(name, records)``; ``close()`` kills them all."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.nodes: list[Node] = []
+        self.secret = root / "passphrase.txt"
+        self.secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
+
+    def __call__(self, name: str, records: list[dict] | None = None, *, start: bool = False):
+        port = free_port()
+        slug = name.lower().replace(" ", "-")
+        home = self.root / slug
+        create_node(home, name=name, url=f"http://127.0.0.1:{port}", passphrase=PASSPHRASE,
+                    kdf=KdfParams.cheap())  # fmt: skip
+        node = Node(name, home, self.secret, port, self.root / f"{slug}.log")
+        if records:
+            node.tafuta("import", write_register(self.root / f"{slug}.csv", records))
+        self.nodes.append(node)
+        if start:
+            node.start()
+        return node
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def network(tmp_path):
+    made = Network(tmp_path)
+    yield made
+    made.close()
+
+
+def wait_until(condition, timeout: float = 180, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,148 @@
+"""The peer API of a live `tafuta serve`: every bad envelope gets a clear 4xx and stores nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.error
+import urllib.request
+
+import pytest
+
+from node.federation import Federation
+from node.home import open_home
+from node.identity import now_seconds, unlock
+from node.runtime import node_lexicon
+from node.store import Store
+from protocol.envelope import MAX_ENVELOPE_BYTES, b64, new_message_id, unb64
+from tests.node.conftest import PASSPHRASE, Network, pair
+
+pytestmark = pytest.mark.slow
+
+TABLES = ("processed", "peer_blinded", "own_blinded", "outbox", "matches", "peer_events")
+RETRACTION = {"pseudonyms": ["A" * 22]}
+
+
+def snapshot(node) -> dict[str, int]:
+    db = sqlite3.connect(node.home / "tafuta.db")
+    try:
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        db.close()
+
+
+def post(node, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{node.url}/v1/inbox", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+class Sender:
+    """Seals envelopes as one node for another, with the node's real keys and a chosen clock."""
+
+    def __init__(self, sender, recipient_name: str):
+        home = open_home(sender.home)
+        self.store = Store.open(home.database_path)
+        self.federation = Federation(self.store, unlock(home, PASSPHRASE), node_lexicon(home))
+        self.peer = self.federation.peer_named(recipient_name)
+
+    def seal(self, kind: str = "retraction", payload: dict = RETRACTION, now: int | None = None):
+        self.federation.clock = (lambda: now) if now is not None else now_seconds
+        return self.federation.seal_for(self.peer, new_message_id(), kind, payload)
+
+
+def _flip(body: bytes, field: str) -> bytes:
+    """One bit changed in the middle of a base64url field."""
+    outer = json.loads(body)
+    raw = unb64(outer[field])
+    outer[field] = b64(raw[:5] + bytes([raw[5] ^ 0x10]) + raw[6:])
+    return json.dumps(outer).encode()
+
+
+def _with_header(body: bytes, **changes) -> bytes:
+    outer = json.loads(body)
+    outer["header"].update(changes)
+    return json.dumps(outer).encode()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """B serving; A trusted by B; C trusted then revoked; D never added."""
+    make = Network(tmp_path_factory.mktemp("inbox"))
+    a, b, revoked, stranger = (make(n) for n in ("Kwale Rescue", "Mombasa Shelter",
+                                                 "Revoked NGO", "Stranger"))  # fmt: skip
+    pair(a, b)
+    pair(revoked, b)
+    pair(stranger, a)
+    b.tafuta("peers", "revoke", "Revoked NGO", "--reason", "test")
+    b.start()
+    senders = {
+        "a": Sender(a, b.name),
+        "revoked": Sender(revoked, b.name),
+        "stranger_to_a": Sender(stranger, a.name),
+    }
+    yield b, senders
+    for sender in senders.values():
+        sender.store.close()
+    make.close()
+
+
+def _replayed(senders, b):
+    body = senders["a"].seal()
+    status, _ = post(b, body)
+    assert status == 200
+    return body
+
+
+CASES = {
+    "truncated": (lambda s, b: s["a"].seal()[:-30], 400, "malformed"),
+    "bit-flipped ciphertext": (lambda s, b: _flip(s["a"].seal(), "ct"), 403, "bad-signature"),
+    "bit-flipped signature": (lambda s, b: _flip(s["a"].seal(), "sig"), 403, "bad-signature"),
+    "wrong recipient": (
+        lambda s, b: _with_header(s["a"].seal(), recipient="nobody-here-000001"),
+        403,
+        "wrong-recipient",
+    ),
+    "unknown sender": (lambda s, b: s["stranger_to_a"].seal(), 403, "unknown-sender"),
+    "revoked sender": (lambda s, b: s["revoked"].seal(), 403, "unknown-sender"),
+    "stale": (lambda s, b: s["a"].seal(now=1_600_000_000), 400, "stale"),
+    "replayed": (lambda s, b: _replayed(s, b), 409, "replayed"),
+    "oversized": (lambda s, b: b"{" + b" " * (MAX_ENVELOPE_BYTES + 10) + b"}", 413, "too-large"),
+    "malformed JSON": (lambda s, b: b'{"header": {"v": 1', 400, "malformed"),
+    "not JSON at all": (lambda s, b: b"\x00\xff" * 50, 400, "malformed"),
+    "empty body": (lambda s, b: b"", 400, "malformed"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_envelope_gets_a_clear_4xx_and_stores_nothing(live, case):
+    b, senders = live
+    build, status, reason = CASES[case]
+    body = build(senders, b)
+    before = snapshot(b)
+    got, answer = post(b, body)
+    assert (got, answer.get("error")) == (status, reason), answer
+    assert answer.get("message")
+    assert snapshot(b) == before
+
+
+def test_a_good_envelope_is_acknowledged(live):
+    b, senders = live
+    status, answer = post(b, senders["a"].seal())
+    assert status == 200
+    assert answer["header"]["type"] == "ack"
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/v1/inbox", 405), ("POST", "/v1/health", 405), ("GET", "/nowhere", 404),
+])  # fmt: skip
+def test_wrong_routes_get_json_4xx(live, method, path, status):
+    b, _ = live
+    request = urllib.request.Request(f"{b.url}{path}", method=method)
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert err.value.code == status
+    assert "error" in json.loads(err.value.read())
