@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -228,7 +229,11 @@ def records_count(obj: CliContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 def status(obj: CliContext, as_json: bool) -> None:
-    """Print the node's name, records by kind, database size and schema version."""
+    """Print the node's name, records by kind, database size and schema version.
+
+    Also the messages waiting for peers, and the latest peer events a coordinator should see
+    (such as a peer refused for asking to blind more keys than its daily cap).
+    """
     with obj.store() as (home, store):
         info = {
             "name": home.name,
@@ -238,6 +243,8 @@ def status(obj: CliContext, as_json: bool) -> None:
             "retracted": store.retracted_count(),
             "database_bytes": store.size_bytes(home.database_path),
             "schema_version": store.schema_version,
+            "outbox": store.outbox_count(),
+            "peer_events": store.recent_peer_events(),
         }
     if as_json:
         click.echo(json.dumps(info, indent=1))
@@ -253,6 +260,10 @@ def status(obj: CliContext, as_json: bool) -> None:
     )
     click.echo(f"database size:   {_human_size(info['database_bytes'])}")
     click.echo(f"schema version:  {info['schema_version']}")
+    click.echo(f"outbox:          {info['outbox']} messages waiting for peers")
+    for event in info["peer_events"]:
+        when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
+        click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
 
 
 def _human_size(n: int) -> str:

@@ -294,6 +294,16 @@ class FederationTables:
                 (peer_id, now, kind, detail),
             )
 
+    def recent_peer_events(self, limit: int = 10) -> list[dict]:
+        """The latest events for the coordinator, newest first, with the peer's name."""
+        return list(
+            self.db.query(
+                "SELECT p.name AS peer, e.at, e.kind, e.detail FROM peer_events e "
+                "JOIN peers p ON p.id = e.peer_id ORDER BY e.id DESC LIMIT ?",
+                [limit],
+            )
+        )
+
     def peer_events(self, peer_id: int) -> list[dict]:
         return list(
             self.db.query(

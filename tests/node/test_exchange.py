@@ -3,6 +3,8 @@ idempotence, incremental sync, retraction and the daily blinding cap."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from keys import KdfParams
@@ -155,3 +157,17 @@ def test_blinding_over_the_daily_cap_is_refused_and_recorded(pair):
     assert counts(pair.b) == before
     events = pair.b.store.peer_events(pair.peer_of(pair.b).id)
     assert [e["kind"] for e in events] == ["over-cap"]
+
+
+def test_status_shows_the_over_cap_refusal_to_the_coordinator(pair, run):
+    pair.b.daily_cap = 10
+    peer = pair.peer_of(pair.a)
+    pair.a.prepare(peer)
+    message = pair.a.store.pending_messages(peer.id)[0]
+    with pytest.raises(OverCap):
+        pair.b.receive(
+            pair.a.seal_for(peer, message["message_id"], message["type"], message["payload"])
+        )
+    database = pair.b.store.conn.execute("PRAGMA database_list").fetchone()[2]
+    out = run("--home", Path(database).parent, "status").output
+    assert "Kwale Rescue: over-cap: asked to blind" in out
