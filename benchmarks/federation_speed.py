@@ -85,19 +85,20 @@ def make_nodes(root: Path, people: int) -> list[dict]:
 
 
 def settled(nodes) -> bool:
+    """Both sides' keys exchanged both ways, nothing waiting, every candidate scored."""
+    checks = (
+        "SELECT count(*) = 0 FROM outbox",
+        "SELECT count(*) > 0 FROM own_blinded",
+        "SELECT count(*) > 0 FROM peer_blinded",
+        "SELECT count(*) = 1 FROM peer_sync WHERE needs_scoring = 0 AND last_sync_at IS NOT NULL",
+    )
     for n in nodes:
         db = sqlite3.connect(n["home"].database_path)
         try:
-            busy = (
-                db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-                + db.execute(
-                    "SELECT count(*) FROM peer_sync WHERE needs_scoring = 1 OR last_sync_at IS NULL"
-                ).fetchone()[0]
-            )
+            if not all(db.execute(sql).fetchone()[0] for sql in checks):
+                return False
         finally:
             db.close()
-        if busy:
-            return False
     return True
 
 
@@ -153,8 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--keep", type=Path, help="Keep the nodes in this new folder.")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(args.keep or scratch)
         root = Path(tmp)
         (root / "pass").write_text(PASSPHRASE + "\n")
         nodes = make_nodes(root, args.people)

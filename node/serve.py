@@ -71,8 +71,9 @@ class InboxWorker:
         federation = self._federation()
         before = federation.store.outbox_count()
         received = federation.receive(body)
-        if federation.store.outbox_count() != before:
-            self.services.wake.set()  # a reply is waiting: send it now, not at the next tick
+        retried = federation.store.retry_now(received.peer_id, federation.clock())
+        if retried or federation.store.outbox_count() != before:
+            self.services.wake.set()  # something is waiting for a peer that is up: send it now
         return received.ack
 
     def close(self) -> None:

@@ -131,6 +131,14 @@ class FederationTables:
             )
         return bool(deleted)
 
+    def retry_now(self, peer_id: int, now: int) -> int:
+        """The peer just spoke to us, so it is up: end the backoff of what waits for it."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE peer_id = ? AND next_attempt_at > ?",
+                (now, peer_id, now),
+            ).rowcount
+
     def postpone(self, peer_id: int, message_id: str, next_at: int, error: str) -> None:
         with self.transaction() as conn:
             conn.execute(
