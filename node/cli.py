@@ -12,6 +12,7 @@ from .cli_federation import bundle_group, matches_command, serve_command, sync_c
 from .cli_link import dedup_command, link_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
+from .cli_users import audit, users
 from .exporter import write_canonical_csv
 from .home import DEFAULT_HOME, check_new_home, resolve_home_path
 from .identity import create_node, write_new_passphrase_file
@@ -283,3 +284,5 @@ main.add_command(matches_command)
 main.add_command(bundle_group)
 main.add_command(link_command)
 main.add_command(dedup_command)
+main.add_command(users)
+main.add_command(audit)

@@ -4,9 +4,16 @@
     ├── HomeError                the node home is missing, already exists, or is unreadable
     ├── StoreError               the database cannot be opened, migrated or written
     ├── RecordNotFound           no record with that ref
-    └── ImportRefused            the input file cannot be imported; carries one message per problem
+    ├── ImportRefused            the input file cannot be imported; carries one message per problem
+    ├── UserError                a user cannot be added or changed (bad name, weak password, …)
+    ├── LoginFailed              wrong name or password, or the account is disabled
+    ├── LoginThrottled           too many failed logins for this name or address just now
+    ├── Forbidden                the user's role does not allow this
+    └── ReviewRefused            a decision that the match's state does not allow
+        └── MatchNotFound        no match with that id
 
-Every NodeError carries an exit code so the CLI does not need to know the subclasses.
+Every NodeError carries an exit code for the CLI and an HTTP status for the web UI, so neither
+edge needs to know the subclasses.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ class NodeError(Exception):
     """A problem the user can fix; the message says what and how."""
 
     exit_code = 1
+    http_status = 400
 
 
 class HomeError(NodeError):
@@ -28,6 +36,8 @@ class StoreError(NodeError):
 
 class RecordNotFound(NodeError):
     """No record with the requested ref."""
+
+    http_status = 404
 
 
 class ImportRefused(NodeError):
@@ -42,3 +52,40 @@ class ImportRefused(NodeError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class UserError(NodeError):
+    """A user cannot be added or changed as asked; nothing was changed."""
+
+    exit_code = 2
+
+
+class LoginFailed(NodeError):
+    """Wrong user name or password, or a disabled account: one message for all, on purpose."""
+
+    http_status = 401
+
+
+class LoginThrottled(NodeError):
+    """Too many failed logins for this user name or client address in the window."""
+
+    http_status = 429
+
+
+class Forbidden(NodeError):
+    """The user's role does not allow this page or action."""
+
+    http_status = 403
+
+
+class ReviewRefused(NodeError):
+    """A decision the match's current state does not allow (or a note is missing)."""
+
+    exit_code = 2
+    http_status = 409
+
+
+class MatchNotFound(ReviewRefused):
+    """No match with that id on this node."""
+
+    http_status = 404

@@ -255,12 +255,8 @@ class Federation:
             self.store.apply_own_keys(peer.id, header.id, records, now, via_bundle)
         elif kind == "retraction":
             self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
-        elif kind == "review-decision":
-            update = ("peer_decision", payload["match_id"], payload["decision"])
-            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle, update)
-        elif kind == "contact-handover":
-            update = ("peer_contact", payload["match_id"], json.dumps(payload["contact"]))
-            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle, update)
+        elif kind in ("review-decision", "contact-handover"):
+            self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
         else:  # node-document and match-notice: recorded; their handling is the node's
             self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
         return self.ack_for(peer, header.id, "applied")
@@ -317,9 +313,7 @@ class Federation:
         """Score every candidate pair with this peer; store those at or above the threshold."""
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
-        own = self.store.blinded_keys("own_blinded", peer.id)
-        theirs = self.store.blinded_keys("peer_blinded", peer.id)
-        refs = self.store.refs_for_pseudonyms(peer.id)
+        generation, own, theirs, refs = self.store.scoring_input(peer.id)
         suggestions = []
         if own and theirs:
             for scored in score_key_candidates(own, theirs):
@@ -335,7 +329,7 @@ class Federation:
                         "evidence": scored.evidence,
                     }
                 )
-        self.store.replace_suggestions(peer.id, suggestions, self.clock())
+        self.store.replace_suggestions(peer.id, suggestions, self.clock(), generation)
         return len(suggestions)
 
 

@@ -249,6 +249,92 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX matches_peer ON matches (peer_id, status)",
         ),
     ),
+    Migration(
+        5,
+        "caseworker review: users, sessions, login failures, decisions, the audit log",
+        (
+            # People who use the web UI. The contact fields are what a peer's caseworker receives
+            # once both sides confirmed a match; nothing else about a user ever leaves the node.
+            """
+            CREATE TABLE users (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                role TEXT NOT NULL CHECK (role IN ('caseworker', 'coordinator', 'admin')),
+                password_hash TEXT NOT NULL,
+                full_name TEXT NOT NULL DEFAULT '',
+                organisation TEXT NOT NULL DEFAULT '',
+                phone TEXT NOT NULL DEFAULT '',
+                email TEXT NOT NULL DEFAULT '',
+                language TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'sw')),
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            # Server-side sessions: only a hash of the session id is stored, so a copy of the
+            # database does not let anyone log in as a caseworker.
+            """
+            CREATE TABLE sessions (
+                id_hash TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users (id),
+                csrf_token TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_seen_at INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE login_failures (
+                id INTEGER PRIMARY KEY,
+                user_name TEXT NOT NULL,
+                address TEXT NOT NULL,
+                at INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX login_failures_at ON login_failures (at)",
+            # Every decision on a match, ours and the peer's, in order; an undo marks a decision
+            # undone instead of deleting it, so the history stays whole.
+            """
+            CREATE TABLE decisions (
+                id INTEGER PRIMARY KEY,
+                match_id TEXT NOT NULL REFERENCES matches (match_id),
+                side TEXT NOT NULL CHECK (side IN ('local', 'peer')),
+                decision TEXT NOT NULL
+                    CHECK (decision IN ('confirm', 'reject', 'unsure', 'undo', 'close')),
+                outcome TEXT,
+                note TEXT NOT NULL DEFAULT '',
+                user_id INTEGER REFERENCES users (id),
+                at INTEGER NOT NULL,
+                undone_at INTEGER
+            )
+            """,
+            "CREATE INDEX decisions_match ON decisions (match_id, id)",
+            "ALTER TABLE matches ADD COLUMN outcome TEXT",
+            "ALTER TABLE matches ADD COLUMN handover_sent INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX matches_status_score ON matches (status, score DESC)",
+            # The append-only, hash-chained audit log: each row carries the hash of the one
+            # before, and triggers refuse any change, so an edit made around the triggers
+            # breaks the chain where 'tafuta audit verify' finds it.
+            """
+            CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+            """,
+            """
+            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -30,6 +30,9 @@ from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
 from .sync import sync_round
+from .users import default_hasher
+from .web.app import MAX_UPLOAD_BYTES, add_ui
+from .web.context import WebContext
 
 log = logging.getLogger("tafuta.serve")
 
@@ -142,7 +145,18 @@ def serve(
     if tls_cert or tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
-    app = create_app(inbox, health_info(services), executor=inbox.executor)
+    app = create_app(
+        inbox, health_info(services), executor=inbox.executor, client_max_size=MAX_UPLOAD_BYTES
+    )
+    add_ui(
+        app,
+        WebContext(
+            home=home,
+            hasher=default_hasher(),
+            lexicon=services.lexicon,
+            secure=ssl_context is not None or home.url.startswith("https://"),
+        ),
+    )
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )

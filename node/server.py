@@ -28,6 +28,7 @@ PEER_LIMITER = web.AppKey("peer_limiter", RateLimiter)
 ADDRESS_LIMITER = web.AppKey("address_limiter", RateLimiter)
 HEALTH = web.AppKey("health", object)
 EXECUTOR = web.AppKey("executor", object)
+MAX_BODY = web.AppKey("max_body", int)
 
 
 class Receiver(Protocol):
@@ -50,10 +51,15 @@ async def inbox(request: web.Request) -> web.Response:
     address = request.remote or "unknown"
     if not request.app[ADDRESS_LIMITER].allow(address):
         return error_response(429, "rate-limited", "too many requests from this address")
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        return error_response(413, "too-large", f"body exceeds {limit} bytes")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return error_response(413, "too-large", f"body exceeds {MAX_ENVELOPE_BYTES} bytes")
+        return error_response(413, "too-large", f"body exceeds {limit} bytes")
+    if len(body) > limit:
+        return error_response(413, "too-large", f"body exceeds {limit} bytes")
     try:
         sender = parse(body).header.sender
     except EnvelopeRefused as refused:
@@ -79,7 +85,12 @@ async def health(request: web.Request) -> web.Response:
 
 @web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
-    """aiohttp's own refusals (404, 405, 413) as JSON too, and never a traceback page."""
+    """aiohttp's own refusals (404, 405, 413) as JSON too, and never a traceback page.
+
+    Only for the peer API; the web UI (every path outside /v1/) has its own error pages.
+    """
+    if not request.path.startswith("/v1/"):
+        return await handler(request)
     try:
         return await handler(request)
     except web.HTTPException as http:
@@ -96,13 +107,16 @@ def create_app(
     address_limiter: RateLimiter | None = None,
     max_body: int = MAX_ENVELOPE_BYTES,
     executor: Executor | None = None,
+    client_max_size: int = 0,
 ) -> web.Application:
     """The peer API. ``receiver.receive`` runs on ``executor`` (one thread owning its database
     connection), so the event loop keeps answering while a batch is blinded and stored."""
-    app = web.Application(client_max_size=max_body, middlewares=[json_errors])
+    # The inbox checks its own, smaller limit; a larger client_max_size is for the web UI's uploads.
+    app = web.Application(client_max_size=max(max_body, client_max_size), middlewares=[json_errors])
     app[RECEIVER] = receiver
     app[HEALTH] = health_info
     app[EXECUTOR] = executor
+    app[MAX_BODY] = max_body
     app[PEER_LIMITER] = peer_limiter or RateLimiter(rate=20, burst=200)
     app[ADDRESS_LIMITER] = address_limiter or RateLimiter(rate=50, burst=500)
     app.router.add_post("/v1/inbox", inbox)

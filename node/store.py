@@ -18,6 +18,7 @@ from .canonical import FIELDS
 from .errors import RecordNotFound, StoreError
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
 from .store_federation import FederationTables
+from .store_review import ReviewTables, append_audit
 
 RECORD_COLUMNS: tuple[str, ...] = (
     *FIELDS,
@@ -32,7 +33,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
 CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw")
 
 
-class Store(FederationTables):
+class Store(FederationTables, ReviewTables):
     """One node database. Use as a context manager or call close()."""
 
     def __init__(self, conn: sqlite3.Connection):
@@ -102,6 +103,10 @@ class Store(FederationTables):
             if migration.version <= current:
                 continue
             with self.transaction() as conn:
+                # Another process (serve and a CLI command started together) may have applied
+                # it since we looked: re-read the version under the write lock.
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= migration.version:
+                    continue
                 for statement in migration.statements:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {int(migration.version)}")
@@ -130,6 +135,7 @@ class Store(FederationTables):
         source_file: str,
         now: str,
         counts: dict[str, int],
+        actor: str = "cli",
     ) -> None:
         """Insert new records and update changed ones in one transaction, and log the run."""
         insert_columns = (*CONTENT_COLUMNS, "source_file", "imported_at", "updated_at", "version")
@@ -171,6 +177,10 @@ class Store(FederationTables):
                         counts["rejected"],
                     ),
                 )
+                summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+                refs = [r["ref"] for r in (*added, *updated)]
+                detail = f"{summary}; refs {', '.join(refs[:20])}{' …' if len(refs) > 20 else ''}"
+                append_audit(conn, actor, "records-written", source_file, detail, now)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"the import was not saved ({err}); nothing was changed") from err
 
@@ -348,3 +358,6 @@ class Store(FederationTables):
             "reason, version, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (peer_id, at, actor, action, from_state, to_state, reason, version, key_id),
         )
+        name = conn.execute("SELECT name FROM peers WHERE id = ?", (peer_id,)).fetchone()[0]
+        change = f"{from_state or '-'} -> {to_state}; version {version}; key {key_id}"
+        append_audit(conn, actor, f"peer-{action}", name, f"{change}; {reason}".strip("; "), at)

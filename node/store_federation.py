@@ -10,6 +10,12 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from .store_review import append_audit, peer_actor
+
+# Every change to either side's keys bumps the peer's scoring generation; a scoring pass clears it
+# only if nothing changed while it ran, so a change that lands mid-pass is never forgotten.
+MARK_DIRTY = "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_id = ?"
+
 
 class FederationTables:
     """SQL for exchanging blinded keys with peers. Expects ``self.conn`` and ``self.db``."""
@@ -77,7 +83,7 @@ class FederationTables:
                 retracted,
             )
             if sent:
-                conn.execute("UPDATE peer_sync SET needs_scoring = 1 WHERE peer_id = ?", (peer_id,))
+                conn.execute(MARK_DIRTY, (peer_id,))
 
     @staticmethod
     def _enqueue(conn, peer_id: int, messages: Iterable[tuple[str, str, dict]], now: int) -> None:
@@ -123,9 +129,16 @@ class FederationTables:
     def acknowledge(self, peer_id: int, message_id: str, now: int) -> bool:
         """Delete an acknowledged message; False if it was not (or no longer) in the outbox."""
         with self.transaction() as conn:
+            sent = conn.execute(
+                "SELECT type FROM outbox WHERE peer_id = ? AND message_id = ?",
+                (peer_id, message_id),
+            ).fetchone()
             deleted = conn.execute(
                 "DELETE FROM outbox WHERE peer_id = ? AND message_id = ?", (peer_id, message_id)
             ).rowcount
+            if sent:
+                append_audit(conn, "node", "message-sent", message_id,
+                             f"{sent[0]} to {peer_actor(conn, peer_id)}", now)  # fmt: skip
             conn.execute(
                 "UPDATE peer_sync SET last_contact_at = ? WHERE peer_id = ?", (now, peer_id)
             )
@@ -166,6 +179,9 @@ class FederationTables:
             "VALUES (?, ?, ?, ?, ?)",
             (peer_id, message_id, kind, now, int(ack_due)),
         )
+        via = "bundle" if ack_due else "network"
+        append_audit(conn, peer_actor(conn, peer_id), "message-received", message_id,
+                     f"{kind} via {via}", now)  # fmt: skip
         conn.execute(
             "INSERT INTO peer_sync (peer_id, last_contact_at) VALUES (?, ?) "
             "ON CONFLICT (peer_id) DO UPDATE SET last_contact_at = excluded.last_contact_at",
@@ -215,7 +231,8 @@ class FederationTables:
                 (peer_id, day, keys),
             )
             conn.execute(
-                "UPDATE peer_sync SET announced_records = ?, needs_scoring = 1 WHERE peer_id = ?",
+                "UPDATE peer_sync SET announced_records = ?, needs_scoring = needs_scoring + 1 "
+                "WHERE peer_id = ?",
                 (announced, peer_id),
             )
 
@@ -231,7 +248,7 @@ class FederationTables:
         with self.transaction() as conn:
             self._mark_processed(conn, peer_id, message_id, "blinded-reply", now, ack_due)
             self._replace_keys(conn, "own_blinded", peer_id, records)
-            conn.execute("UPDATE peer_sync SET needs_scoring = 1 WHERE peer_id = ?", (peer_id,))
+            conn.execute(MARK_DIRTY, (peer_id,))
 
     def apply_retraction(
         self, peer_id: int, message_id: str, pseudonyms: Sequence[str], now: int, ack_due: bool
@@ -246,9 +263,12 @@ class FederationTables:
                 "AND status = 'suggested'",
                 pairs,
             )
+            # A case both sides confirmed keeps its status: the peer closing its side (reunited,
+            # referred) retracts the record's keys, but our caseworker still holds the contact.
             conn.executemany(
                 "UPDATE matches SET status = 'withdrawn', updated_at = ? "
-                "WHERE peer_id = ? AND peer_pseudonym = ?",
+                "WHERE peer_id = ? AND peer_pseudonym = ? "
+                "AND status NOT IN ('contact exchanged', 'closed')",
                 [(now, peer_id, p) for p in pseudonyms],
             )
 
@@ -336,6 +356,23 @@ class FederationTables:
             }
         )
 
+    def scoring_input(self, peer_id: int) -> tuple[int, dict, dict, dict[str, str]]:
+        """Generation, own and peer keys, and pseudonym→ref, read from one consistent snapshot.
+
+        The inbox thread may apply a peer's keys while the sync thread scores; reading the three
+        tables in one read transaction keeps them consistent with each other and with the
+        generation that ``replace_suggestions`` later checks.
+        """
+        self.conn.execute("BEGIN")
+        try:
+            generation = self.peer_sync_state(peer_id)["needs_scoring"]
+            own = self.blinded_keys("own_blinded", peer_id)
+            theirs = self.blinded_keys("peer_blinded", peer_id)
+            refs = self.refs_for_pseudonyms(peer_id)
+        finally:
+            self.conn.execute("COMMIT")
+        return generation, own, theirs, refs
+
     def blinded_keys(self, table: str, peer_id: int) -> dict[str, list[tuple[str, bytes]]]:
         assert table in ("own_blinded", "peer_blinded")
         keys: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
@@ -346,18 +383,27 @@ class FederationTables:
             keys[pseudonym].append((key_type, bytes(token)))
         return dict(keys)
 
-    def replace_suggestions(self, peer_id: int, suggestions: Sequence[dict], now: int) -> None:
-        """Make the suggested matches for a peer exactly ``suggestions``; reviewed ones stay."""
+    def replace_suggestions(
+        self, peer_id: int, suggestions: Sequence[dict], now: int, generation: int | None = None
+    ) -> None:
+        """Make the suggested matches for a peer exactly ``suggestions``; reviewed ones stay.
+
+        ``generation`` is the scoring generation the suggestions were computed from; the peer
+        stays marked for scoring if its keys changed since (None: clear unconditionally).
+        """
         with self.transaction() as conn:
             reviewed = {
                 row[0]
                 for row in conn.execute(
-                    "SELECT match_id FROM matches WHERE peer_id = ? AND status != 'suggested'",
+                    "SELECT match_id FROM matches WHERE peer_id = ? "
+                    "AND (status != 'suggested' OR peer_decision IS NOT NULL)",
                     (peer_id,),
                 )
             }
             conn.execute(
-                "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested'", (peer_id,)
+                "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested' "
+                "AND peer_decision IS NULL AND match_id NOT IN (SELECT match_id FROM decisions)",
+                (peer_id,),
             )
             conn.executemany(
                 "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
@@ -380,8 +426,9 @@ class FederationTables:
                 ],
             )
             conn.execute(
-                "UPDATE peer_sync SET needs_scoring = 0, last_sync_at = ? WHERE peer_id = ?",
-                (now, peer_id),
+                "UPDATE peer_sync SET needs_scoring = CASE WHEN ? IS NULL OR needs_scoring = ? "
+                "THEN 0 ELSE needs_scoring END, last_sync_at = ? WHERE peer_id = ?",
+                (generation, generation, now, peer_id),
             )
 
     def list_matches(self, status: str | None = None) -> list[dict]:

@@ -27,7 +27,7 @@ def settled(*nodes) -> bool:
         db = sqlite3.connect(node.home / "tafuta.db")
         try:
             waiting = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-            dirty = db.execute("SELECT count(*) FROM peer_sync WHERE needs_scoring = 1")
+            dirty = db.execute("SELECT count(*) FROM peer_sync WHERE needs_scoring != 0")
             if waiting or dirty.fetchone()[0]:
                 return False
         finally:

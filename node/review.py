@@ -1,0 +1,106 @@
+"""The rules of caseworker review: who may decide what on a match, and what follows.
+
+A match moves through these states (``matches.status``):
+
+    suggested ─confirm─▶ confirmed ─(peer confirmed too, contacts sent)─▶ contact exchanged
+    suggested ─reject──▶ rejected          contact exchanged ─close─▶ closed (keys retracted)
+    suggested ─unsure──▶ unsure            any own decision ─undo (24 h, before handover)─▶ before
+
+Every decision goes to the peer as a ``review-decision`` message in the same transaction. Only
+when both sides confirmed does either side send a ``contact-handover`` with the confirming
+caseworker's contact profile (``store._maybe_hand_over``); nothing about the record itself ever
+crosses. Closing a case withdraws the record, so the next sync round retracts its keys at every
+peer.
+"""
+
+from __future__ import annotations
+
+import json
+
+from protocol.envelope import new_message_id
+
+from .errors import MatchNotFound, ReviewRefused
+from .store import Store
+
+DECISIONS = ("confirm", "reject", "unsure")
+OUTCOMES = ("reunited", "not-the-person", "referred")
+NOTE_REQUIRED = ("confirm", "reject")
+UNDO_SECONDS = 24 * 3600
+MAX_NOTE_CHARS = 2000
+DECIDABLE = ("suggested", "confirmed", "rejected", "unsure")
+DECISIONS_STATUSES = ("confirmed", "rejected", "unsure")
+
+
+def get_match(store: Store, match_id: str) -> dict:
+    match = store.match(match_id) if isinstance(match_id, str) else None
+    if match is None:
+        raise MatchNotFound(f"no match with id {match_id!r} on this node")
+    return match
+
+
+def _clean_note(note: str | None) -> str:
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise ReviewRefused(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    return note
+
+
+def decide(store: Store, match_id: str, decision: str, note: str, user: dict, now: int) -> dict:
+    """Record a caseworker's decision and tell the peer; returns the updated match."""
+    match = get_match(store, match_id)
+    if decision not in DECISIONS:
+        raise ReviewRefused(f"unknown decision {decision!r}; choose confirm, reject or unsure")
+    note = _clean_note(note)
+    if decision in NOTE_REQUIRED and not note:
+        raise ReviewRefused(f"a note is required to {decision}: say what you checked")
+    if match["status"] not in DECIDABLE:
+        raise ReviewRefused(f"this match is {match['status']}; it cannot be decided again")
+    message = {"match_id": match_id, "decision": decision, "at": now}
+    store.decide(match, decision, note, user, [(new_message_id(), "review-decision", message)], now)
+    return get_match(store, match_id)
+
+
+def undoable(store: Store, match: dict, user: dict, now: int) -> dict | None:
+    """The user's own latest decision on this match, if it may still be undone."""
+    if match["handover_sent"] or match["status"] not in DECISIONS_STATUSES:
+        return None
+    for decision in reversed(store.decisions(match["match_id"])):
+        if decision["side"] != "local" or decision["undone_at"] is not None:
+            continue
+        if decision["decision"] not in DECISIONS:
+            return None
+        if decision["user_id"] == user["id"] and now - decision["at"] <= UNDO_SECONDS:
+            return decision
+        return None
+    return None
+
+
+def undo(store: Store, match_id: str, user: dict, now: int) -> dict:
+    """Undo the user's own latest decision, within 24 hours and before any contact handover."""
+    match = get_match(store, match_id)
+    decision = undoable(store, match, user, now)
+    if decision is None:
+        raise ReviewRefused(
+            "there is no decision of yours on this match to undo: only your own latest decision, "
+            "within 24 hours and before contacts were handed over, can be undone"
+        )
+    message = {"match_id": match_id, "decision": "undo", "at": now}
+    store.undo(match, decision, user, [(new_message_id(), "review-decision", message)], now)
+    return get_match(store, match_id)
+
+
+def close(store: Store, match_id: str, outcome: str, note: str, user: dict, now: int) -> dict:
+    """Close a case once contacts were exchanged; the record's keys are retracted everywhere."""
+    match = get_match(store, match_id)
+    if outcome not in OUTCOMES:
+        raise ReviewRefused(f"unknown outcome {outcome!r}; choose {', '.join(OUTCOMES)}")
+    if match["status"] != "contact exchanged":
+        raise ReviewRefused(
+            "a case can be closed once both sides confirmed and contacts were exchanged"
+        )
+    store.close_case(match, outcome, _clean_note(note), user, retract=True, now=now)
+    return get_match(store, match_id)
+
+
+def peer_contact(match: dict) -> dict | None:
+    return json.loads(match["peer_contact"]) if match.get("peer_contact") else None
