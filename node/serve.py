@@ -30,7 +30,7 @@ from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
 from .sync import sync_round
-from .users import default_hasher
+from .users import hasher_from_config
 from .web.app import MAX_UPLOAD_BYTES, add_ui
 from .web.context import WebContext
 
@@ -152,7 +152,7 @@ def serve(
         app,
         WebContext(
             home=home,
-            hasher=default_hasher(),
+            hasher=hasher_from_config(home.config),
             lexicon=services.lexicon,
             secure=ssl_context is not None or home.url.startswith("https://"),
         ),

@@ -43,6 +43,18 @@ def default_hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+def hasher_from_config(config: dict) -> PasswordHasher:
+    """The node's hasher: argon2-cffi's defaults unless ``[web] argon2_*`` in config.toml says
+    otherwise (a small server may need less memory; tests and the demo use tiny settings)."""
+    web = config.get("web", {})
+    default = PasswordHasher()
+    return PasswordHasher(
+        time_cost=int(web.get("argon2_time_cost", default.time_cost)),
+        memory_cost=int(web.get("argon2_memory_kib", default.memory_cost)),
+        parallelism=int(web.get("argon2_parallelism", default.parallelism)),
+    )
+
+
 def cheap_hasher() -> PasswordHasher:
     """For tests and the demo only: fast to compute, not for production passwords."""
     return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

@@ -1,0 +1,128 @@
+"""Fixtures for the web UI: a real `tafuta serve` process with users, and a small cookie-keeping
+HTTP client that does not follow redirects (so tests see each 303 and where it points)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+import pytest
+
+from node.store import Store
+from node.users import Profile, add_user, cheap_hasher
+from tests.node.conftest import Network, network  # noqa: F401 - the fixture, for browser tests
+
+PASSWORD = "a long caseworker password"
+USERS = {"amina": "caseworker", "juma": "coordinator", "neema": "admin"}
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict
+    body: str
+
+    def csrf(self) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', self.body)
+        assert found, self.body[:500]
+        return found.group(1)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class WebClient:
+    """One browser: its own cookies; sends Origin like a browser unless told otherwise."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
+        )
+
+    def request(self, method: str, path: str, data: dict | None = None,
+                headers: dict | None = None) -> Reply:  # fmt: skip
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, method=method,
+                                     headers=headers or {})  # fmt: skip
+        try:
+            with self.opener.open(req, timeout=30) as response:
+                return Reply(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as err:
+            return Reply(err.code, dict(err.headers), err.read().decode())
+
+    def get(self, path: str) -> Reply:
+        return self.request("GET", path)
+
+    def post(self, path: str, data: dict, *, origin: str | None = "self") -> Reply:
+        headers = {"Origin": self.base} if origin == "self" else {}
+        if origin not in (None, "self"):
+            headers["Origin"] = origin
+        return self.request("POST", path, data, headers)
+
+    def login(self, name: str, password: str = PASSWORD) -> Reply:
+        token = self.get("/login").csrf()
+        return self.post("/login", {"csrf": token, "name": name, "password": password,
+                                    "next": "/queue"})  # fmt: skip
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
+
+
+FAST_HASHING = """
+[web]
+argon2_time_cost = 1
+argon2_memory_kib = 8
+argon2_parallelism = 1
+"""
+
+
+def add_users(home, users: dict[str, str] = USERS) -> None:
+    """Users with a known password; the node hashes passwords cheaply so tests stay fast."""
+    with (home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(FAST_HASHING)
+    with Store.open(home / "tafuta.db") as store:
+        for name, role in users.items():
+            add_user(store, name, role, PASSWORD,
+                     Profile(f"{name.title()} M.", "Test NGO", "+254 700 111 222", f"{name}@x.org"),
+                     actor="test", now=1_700_000_000, hasher=cheap_hasher())  # fmt: skip
+
+
+def _serve(root, sample_csv):
+    made = Network(root)
+    node = made("Web Test Node")
+    node.tafuta("import", sample_csv)
+    add_users(node.home)
+    node.start(sync_interval=3600)
+    return made, node
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One running node per test module, with the sample register and a caseworker,
+    coordinator and admin. Tests that change what others rely on (throttling, disabling a
+    user) use ``own_node`` instead."""
+    from tests.conftest import SAMPLE
+
+    made, node = _serve(tmp_path_factory.mktemp("web"), SAMPLE)
+    yield node
+    made.close()
+
+
+@pytest.fixture
+def own_node(tmp_path, sample_csv):
+    made, node = _serve(tmp_path, sample_csv)
+    yield node
+    made.close()
+
+
+@pytest.fixture
+def client(served) -> WebClient:
+    return WebClient(served.url)

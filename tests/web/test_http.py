@@ -1,0 +1,207 @@
+"""The web UI's security over real HTTP: CSRF and Origin, login throttling, roles, sessions,
+and the headers every page carries."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from tests.web.conftest import PASSWORD, WebClient
+
+
+def language_of(node, user: str) -> str:
+    db = sqlite3.connect(node.home / "tafuta.db")
+    try:
+        return db.execute("SELECT language FROM users WHERE name = ?", (user,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def query(node, sql: str, *params):
+    db = sqlite3.connect(node.home / "tafuta.db")
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def record_count(node) -> int:
+    return query(node, "SELECT count(*) FROM records WHERE retracted = 0")[0][0]
+
+
+class TestCsrf:
+    @pytest.mark.parametrize(
+        ("case", "token", "origin"),
+        [
+            ("no token", None, "self"),
+            ("wrong token", "not-the-token", "self"),
+            ("no origin", "valid", None),
+            ("another site's origin", "valid", "https://evil.example"),
+        ],
+    )
+    def test_unsafe_request_without_token_and_origin_is_refused(self, served, client, case,
+                                                                  token, origin):  # fmt: skip
+        """A POST that cannot prove it came from our own page gets 403 and changes nothing."""
+        client.login("amina")
+        valid = client.get("/queue").csrf()
+        data = {"language": "sw", "next": "/queue"}
+        if token is not None:
+            data["csrf"] = valid if token == "valid" else token
+        reply = client.post("/language", data, origin=origin)
+        assert reply.status == 403, case
+        assert language_of(served, "amina") == "en"
+
+    def test_the_same_request_with_token_and_origin_is_accepted(self, served, client):
+        client.login("juma")
+        token = client.get("/queue").csrf()
+        reply = client.post("/language", {"csrf": token, "language": "sw", "next": "/queue"})
+        assert reply.status == 303
+        assert language_of(served, "juma") == "sw"
+        assert "Foleni ya ukaguzi" in client.get("/queue").body
+
+    def test_login_form_without_its_token_is_refused(self, client):
+        reply = client.post("/login", {"name": "amina", "password": PASSWORD})
+        assert reply.status == 403
+
+
+class TestLogin:
+    def test_sixth_failed_login_gets_429_even_with_the_right_password(self, own_node):
+        client = WebClient(own_node.url)
+        for _ in range(5):
+            assert client.login("amina", "wrong password, long").status == 401
+        assert client.login("amina").status == 429
+        assert client.cookie("tafuta_session") is None
+
+    def test_failures_from_one_address_throttle_every_name(self, own_node):
+        client = WebClient(own_node.url)
+        for name in ("a1", "a2", "a3", "a4", "a5"):
+            assert client.login(name, "wrong password, long").status == 401
+        assert client.login("juma").status == 429
+
+    def test_login_starts_a_new_session_and_logout_ends_it(self, served, client):
+        assert client.login("amina").status == 303
+        first = next(c for c in client.jar if c.name == "tafuta_session")
+        token = client.get("/queue").csrf()
+        assert client.post("/logout", {"csrf": token}).status == 303
+        stale = WebClient(served.url)
+        stale.jar.set_cookie(first)  # the old cookie, kept by someone: the server forgot it
+        assert stale.get("/queue").status == 303
+        assert client.login("amina").status == 303
+        assert client.cookie("tafuta_session") != first.value
+
+    def test_session_cookie_is_httponly_and_strict(self, served):
+        client = WebClient(served.url)
+        token = client.get("/login").csrf()
+        reply = client.post("/login", {"csrf": token, "name": "amina", "password": PASSWORD})
+        cookie = reply.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+    def test_expired_session_is_sent_to_the_login_page(self, served, client):
+        client.login("amina")
+        assert client.get("/queue").status == 200
+        db = sqlite3.connect(served.home / "tafuta.db")
+        db.execute(
+            "UPDATE sessions SET last_seen_at = ? WHERE user_id = "
+            "(SELECT id FROM users WHERE name = 'amina')",
+            (int(time.time()) - 31 * 60,),
+        )
+        db.commit()
+        db.close()
+        reply = client.get("/queue")
+        assert reply.status == 303
+        assert reply.headers["Location"].startswith("/login?next=")
+
+    def test_disabled_user_cannot_log_in(self, own_node):
+        client = WebClient(own_node.url)
+        own_node.tafuta("users", "disable", "amina")
+        assert client.login("amina").status == 401
+
+
+class TestRoles:
+    @pytest.mark.parametrize(
+        ("user", "path", "status"),
+        [
+            ("amina", "/peers", 403),
+            ("amina", "/audit", 403),
+            ("juma", "/peers", 200),
+            ("juma", "/audit", 403),
+            ("neema", "/peers", 200),
+            ("neema", "/audit", 200),
+            ("amina", "/queue", 200),
+            ("amina", "/records", 200),
+        ],
+    )
+    def test_pages_follow_roles(self, client, user, path, status):
+        client.login(user)
+        assert client.get(path).status == status
+
+    def test_caseworker_cannot_post_to_a_coordinator_action(self, client):
+        client.login("amina")
+        token = client.get("/queue").csrf()
+        reply = client.post("/peers/revoke", {"csrf": token, "name": "x", "reason": "y"})
+        assert reply.status == 403
+
+    def test_anonymous_visitor_is_sent_to_login(self, client):
+        reply = client.get("/records/KW-2024-0113")
+        assert reply.status == 303
+        assert "/login" in reply.headers["Location"]
+
+
+class TestPages:
+    def test_every_page_carries_the_security_headers(self, client):
+        reply = client.get("/login")
+        csp = reply.headers["Content-Security-Policy"]
+        assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert reply.headers["Referrer-Policy"] == "no-referrer"
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert "<script" not in reply.body
+
+    def test_record_view_is_audited(self, served, client):
+        client.login("amina")
+        assert "Mwanaisha" in client.get("/records/KW-2024-0113").body
+        rows = query(served, "SELECT action, subject, actor FROM audit_log ORDER BY id DESC")
+        assert ("record-viewed", "KW-2024-0113", "user:amina") in rows
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("birth_date", "2008-13-40", "is not a date"),
+            ("sex", "banana", "sex"),
+            ("ref", "", "ref"),
+            ("given_names", "=HYPERLINK(1)", "formula"),
+        ],
+    )
+    def test_bad_record_form_shows_the_problem_and_saves_nothing(self, served, client, field,
+                                                                 value, message):  # fmt: skip
+        client.login("amina")
+        before = record_count(served)
+        token = client.get("/records/new").csrf()
+        data = {"csrf": token, "ref": "NEW-2", "kind": "missing", "given_names": "Asha"}
+        data[field] = value
+        reply = client.post("/records/new", data)
+        assert reply.status == 400
+        assert message in reply.body
+        assert record_count(served) == before
+
+    def test_added_record_is_shown_and_counted(self, served, client):
+        client.login("amina")
+        before = record_count(served)
+        token = client.get("/records/new").csrf()
+        data = {"csrf": token, "ref": "NEW-1", "kind": "found", "given_names": "Asha",
+                "family_name": "Mohamed", "age": "14", "age_on": "2025-01-01"}  # fmt: skip
+        reply = client.post("/records/new", data)
+        assert reply.status == 303
+        assert "Asha" in client.get(reply.headers["Location"]).body
+        assert record_count(served) == before + 1
+
+    def test_unknown_match_and_record_give_404_pages(self, client):
+        client.login("amina")
+        assert client.get("/matches/" + "0" * 32).status == 404
+        assert client.get("/records/NO-SUCH-REF").status == 404
+
+    def test_peer_api_still_answers_json(self, client):
+        reply = client.request("POST", "/v1/inbox", {"x": "y"})
+        assert reply.status == 400
+        assert reply.body.startswith("{")
