@@ -183,9 +183,8 @@ def main() -> None:
         },
     }  # fmt: skip
     print(json.dumps(result, indent=1))
-    print(
-        "\n| page | requests | p50 (ms) | p95 (ms) | p99 (ms) |\n| --- | ---: | ---: | ---: | ---: |"
-    )
+    print("\n| page | requests | p50 (ms) | p95 (ms) | p99 (ms) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for page, row in result["pages"].items():
         print(
             f"| {page} | {row['requests']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} |"
