@@ -15,8 +15,9 @@ from .cli_support import CliContext, TafutaGroup, progress_bar
 from .cli_users import audit, users
 from .exporter import write_canonical_csv
 from .home import DEFAULT_HOME, check_new_home, resolve_home_path
-from .identity import create_node, write_new_passphrase_file
+from .identity import create_node, now_seconds, write_new_passphrase_file
 from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
+from .peers import default_actor
 from .store import Store
 
 PROGRESS_THRESHOLD = 2000  # rows; smaller imports finish before a bar would help
@@ -210,6 +211,8 @@ def records_show(obj: CliContext, ref: str, as_json: bool) -> None:
     """Show every field of one record, with its provenance."""
     with obj.store() as (_home, store):
         record = store.get_record(ref)
+        store.audit(f"cli:{default_actor()}", "record-viewed", ref, "tafuta records show",
+                    now_seconds())  # fmt: skip
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False, indent=1))
         return

@@ -3,12 +3,15 @@ and the headers every page carries."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from tests.web.conftest import PASSWORD, WebClient
+from tests.web.conftest import PASSWORD, Reply, WebClient
 
 
 def language_of(node, user: str) -> str:
@@ -205,3 +208,83 @@ class TestPages:
         reply = client.request("POST", "/v1/inbox", {"x": "y"})
         assert reply.status == 400
         assert reply.body.startswith("{")
+
+
+def post_file(client: WebClient, path: str, fields: dict, filename: str, content: bytes) -> Reply:
+    """A multipart/form-data POST, as a browser sends a file upload."""
+    boundary = "----tafuta-test-boundary"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())  # fmt: skip
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+                 + content + b"\r\n")  # fmt: skip
+    parts.append(f"--{boundary}--\r\n".encode())
+    headers = {"Origin": client.base, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    req = urllib.request.Request(client.base + path, data=b"".join(parts), method="POST",
+                                 headers=headers)  # fmt: skip
+    try:
+        with client.opener.open(req, timeout=30) as response:
+            return Reply(response.status, dict(response.headers), response.read().decode())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, dict(err.headers), err.read().decode())
+
+
+class TestImportUpload:
+    def test_upload_shows_a_preview_then_imports(self, served, client):
+        client.login("amina")
+        token = client.get("/import").csrf()
+        before = record_count(served)
+        csv = b"ref,given_names,family_name,birth_date\nUP-1,Asha,Omar,2009\nUP-2,Juma,Ali,2010\n"
+        preview = post_file(client, "/import", {"csrf": token, "kind": "found"}, "new.csv", csv)
+        assert preview.status == 200
+        assert 'id="preview"' in preview.body and record_count(served) == before
+        upload = re.search(r'name="upload" value="([^"]+)"', preview.body).group(1)
+        reply = client.post("/import/confirm", {"csrf": token, "upload": upload, "kind": "found",
+                                                "original": "new.csv"})  # fmt: skip
+        assert reply.status == 303
+        assert record_count(served) == before + 2
+
+    def test_bad_upload_shows_the_clis_messages_and_imports_nothing(self, served, client):
+        client.login("amina")
+        token = client.get("/import").csrf()
+        before = record_count(served)
+        csv = b"ref,kind,birth_date\nBAD-1,missing,2008-13-40\n"
+        reply = post_file(client, "/import", {"csrf": token}, "records.csv", csv)
+        assert reply.status == 400
+        assert "line 2, birth_date: &#39;2008-13-40&#39; is not a date" in reply.body
+        assert record_count(served) == before
+
+    @pytest.mark.parametrize("upload", ["../config.toml", "nothing.csv", ".hidden.csv"])
+    def test_confirming_an_unknown_upload_is_refused(self, client, upload):
+        client.login("amina")
+        token = client.get("/import").csrf()
+        reply = client.post("/import/confirm", {"csrf": token, "upload": upload})
+        assert reply.status == 400
+
+
+class TestCoordinatorAndAdminPages:
+    def test_bad_invitation_token_is_refused_with_a_message(self, served, client):
+        client.login("juma")
+        token = client.get("/peers").csrf()
+        reply = client.post("/peers/add", {"csrf": token, "token": "tafuta1-garbage"})
+        assert reply.status == 400
+        assert query(served, "SELECT count(*) FROM peers")[0][0] == 0
+
+    def test_invite_shows_this_nodes_token(self, client):
+        client.login("juma")
+        assert "tafuta1-" in client.get("/peers?invite=1").body
+
+    def test_admin_verifies_the_audit_chain_in_the_browser(self, client):
+        client.login("neema")
+        token = client.get("/audit").csrf()
+        reply = client.post("/audit/verify", {"csrf": token})
+        assert reply.status == 200
+        assert 'id="verify-result"' in reply.body and "The chain verifies" in reply.body
+
+    def test_duplicates_page_lists_likely_duplicates(self, client):
+        client.login("amina")
+        reply = client.get("/duplicates")
+        assert reply.status == 200
+        assert "records compared" in reply.body
