@@ -34,7 +34,14 @@ from protocol.errors import ProtocolError
 from .. import review, sessions
 from ..audit import verify_chain
 from ..canonical import FIELDS, KINDS, clean_record
-from ..errors import Forbidden, ImportRefused, NodeError, RecordNotFound
+from ..errors import (
+    Forbidden,
+    ImportRefused,
+    LoginFailed,
+    LoginThrottled,
+    NodeError,
+    RecordNotFound,
+)
 from ..identity import invite_token
 from ..importer import apply_import, plan_import
 from ..linking import dedup_records
@@ -217,9 +224,14 @@ def record_url(ref: str) -> str:
 async def login_page(request: web.Request) -> web.Response:
     if request.get("session"):
         raise redirect(safe_next(request.query.get("next")))
+    return _login_form(request, safe_next(request.query.get("next")), "", 200)
+
+
+def _login_form(request: web.Request, next_path: str, error: str, status: int) -> web.Response:
+    """The login page with a fresh login-CSRF token in both the form and its cookie."""
     token = secrets.token_urlsafe(32)
     request["login_csrf"] = token
-    response = render(request, "login.html", next=safe_next(request.query.get("next")), error="")
+    response = render(request, "login.html", status=status, next=next_path, error=error)
     response.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -236,11 +248,16 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name, password = text(form, "name", 64), text(form, "password", 1024)
     address = request.remote or "unknown"
-    user = await ctx.run(
-        lambda store: authenticate(
-            store, name, password, address, now=ctx.clock(), hasher=ctx.hasher
+    try:
+        user = await ctx.run(
+            lambda store: authenticate(
+                store, name, password, address, now=ctx.clock(), hasher=ctx.hasher
+            )
         )
-    )
+    except (LoginFailed, LoginThrottled) as refused:
+        return _login_form(
+            request, safe_next(text(form, "next", 500)), str(refused), refused.http_status
+        )
     old = request.cookies.get(SESSION_COOKIE)
     session_id, _session = await ctx.run(
         lambda store: sessions.start(store, user, replaces=old, now=ctx.clock())
