@@ -133,8 +133,7 @@ def edit_profile(
     changes nothing) on any problem, listing every one.
     """
     current = store.own_directory_entry()
-    profile = merged_profile(json.loads(current["entry"])["profile"] if current else None,
-                             changes)  # fmt: skip
+    profile = merged_profile(json.loads(current["entry"])["profile"] if current else None, changes)
     if not changes.get("last_verified"):
         profile["last_verified"] = today.isoformat()
     problems = _profile_problems(profile, today)
@@ -343,8 +342,13 @@ def directory_search(
     language: str | None = None,
 ) -> list[dict]:
     """What a page or the CLI shows: the ranked hits as plain dicts (see Hit.to_dict)."""
-    found = search_entries(listings(store, today, own_key_ids), gazetteer, service=service,
-                           district=district, language=language)  # fmt: skip
+    found = search_entries(
+        listings(store, today, own_key_ids),
+        gazetteer,
+        service=service,
+        district=district,
+        language=language,
+    )
     return [hit.to_dict() for hit in found]
 
 
@@ -365,8 +369,9 @@ def export_text(rows: list[dict], fmt: str) -> str:
         flat = dict(row)
         flat["services"] = "; ".join(row["services"])
         flat["languages"] = "; ".join(row["languages"])
-        flat["regions"] = "; ".join(f"{r['country']}: {', '.join(r['districts'])}"
-                                    for r in row["regions"])  # fmt: skip
+        flat["regions"] = "; ".join(
+            f"{r['country']}: {', '.join(r['districts'])}" for r in row["regions"]
+        )
         flat["stale"] = "yes" if row["stale"] else "no"
         writer.writerow({k: _csv_safe(v) for k, v in flat.items()})
     return out.getvalue()

@@ -79,8 +79,9 @@ def _parse(text: str, source: str) -> list[District]:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180) or not row["district"]:
             raise GazetteerError(f"{source}, row {number}: needs a district and valid lat/lon")
         country = (row["country"] or "").strip().upper()
-        districts.append(District(country, row["district"].strip(),
-                                  (row["parent"] or "").strip(), lat, lon))  # fmt: skip
+        districts.append(
+            District(country, row["district"].strip(), (row["parent"] or "").strip(), lat, lon)
+        )
     return districts
 
 
