@@ -362,3 +362,34 @@ def test_the_directory_travels_in_a_bundle(chain, tmp_path):
     report = import_bundle(chain.fed["B"], tmp_path / "a-to-b.tafuta")
     assert report.applied >= 1 and not report.refused
     assert shown(chain, "B")["Kwale Rescue"].trust == "verified"
+
+
+@pytest.mark.slow
+def test_a_profile_edited_with_the_cli_on_a_reaches_c_through_b_in_bundles(network, tmp_path):
+    """The whole path with real `tafuta` processes: edit on A, bundles A→B and B→C."""
+    from tests.node.conftest import pair as pair_nodes
+
+    a, b, c = network("Node A"), network("Node B"), network("Node C")
+    pair_nodes(a, b)
+    pair_nodes(b, c)
+    a.tafuta("directory", "edit", *edit_args(PROFILE))
+    a.tafuta("bundle", "export", "--peer", "Node B", tmp_path / "ab.tafuta")
+    b.tafuta("bundle", "import", tmp_path / "ab.tafuta")
+    b.tafuta("bundle", "export", "--peer", "Node C", tmp_path / "bc.tafuta")
+    c.tafuta("bundle", "import", tmp_path / "bc.tafuta")
+    own = json.loads(a.tafuta("directory", "show", "--json").stdout)
+    hits = json.loads(
+        c.tafuta(
+            "directory",
+            "search",
+            "--service",
+            "family-tracing",
+            "--district",
+            "Msambweni",
+            "--json",
+        ).stdout
+    )
+    assert [h["name"] for h in hits] == ["Kwale Rescue"]
+    assert hits[0]["signature"] == own["signature"]
+    assert hits[0]["trust_note"] == "relayed via Node B, not verified by us directly"
+    assert hits[0]["match"] == "district"
