@@ -344,10 +344,12 @@ def test_bad_edits_are_refused_clearly_and_change_nothing(run, node_home, tmp_pa
         (["search", "--district", " "], "needs a district"),
         (["show"], "no directory profile yet"),
         (["export", "out.txt", "--format", "xml"], "Invalid value"),
+        (["export", "no-such-folder/out.json"], "cannot write"),
     ],
-    ids=["service", "district", "no-profile", "format"],
+    ids=["service", "district", "no-profile", "format", "unwritable"],
 )
-def test_bad_directory_commands_give_one_clear_error(run, node_home, args, expected):
+def test_bad_directory_commands_give_one_clear_error(run, node_home, tmp_path, args, expected):
+    args = [str(tmp_path / a) if "/" in a else a for a in args]
     result = run("--home", node_home, "directory", *args)
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
