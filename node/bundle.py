@@ -42,6 +42,7 @@ class ImportReport:
 def export_bundle(federation: Federation, peer: Peer, target: Path) -> int:
     """Write every message pending for the peer (and acknowledgements owed to it) to target."""
     federation.prepare(peer)
+    federation.prepare_shared(peer)
     store = federation.store
     envelopes = [
         federation.seal_for(peer, m["message_id"], m["type"], m["payload"]).decode("ascii")

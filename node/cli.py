@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .cli_directory import directory_group, stats_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_link import dedup_command, link_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
@@ -289,3 +290,5 @@ main.add_command(link_command)
 main.add_command(dedup_command)
 main.add_command(users)
 main.add_command(audit)
+main.add_command(directory_group)
+main.add_command(stats_command)

@@ -50,6 +50,8 @@ from protocol.errors import (
 )
 from protocol.messages import validate
 
+from . import directory, stats
+from .districts import Gazetteer
 from .identity import now_seconds
 from .peers import trusted_peer_for_key
 from .store import Store
@@ -115,6 +117,9 @@ class Federation:
     workers: int | None = None
     grace_days: int = 30
     daily_cap: int | None = None  # keys blinded per peer per day; None: from announced records
+    gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
+    stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
+    share_stats: bool = True  # send our published tables to peers ([stats] share)
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -187,6 +192,18 @@ class Federation:
         self.store.enqueue_outgoing(peer.id, messages, sent + retracted, self.clock())
         return len(sent) + len(retracted)
 
+    def prepare_shared(self, peer: Peer) -> int:
+        """Queue directory entries the peer lacks and our statistics if they changed."""
+        messages = directory.queue_entries(self, peer)
+        held = [(m[2]["entry"]["origin"], m[2]["entry"]["version"]) for m in messages]
+        digest = None
+        if self.share_stats and self.gazetteer is not None:
+            tables, digest = stats.queue_published(self, peer, self.gazetteer)
+            messages += tables
+        if messages:
+            self.store.enqueue_shared(peer.id, messages, held, digest, self.clock())
+        return len(messages)
+
     def seal_for(self, peer: Peer, message_id: str, kind: str, payload: dict) -> bytes:
         """Seal a queued message for sending now (re-sealed per attempt; the id stays)."""
         suite = common_suite(self.keyring.document.document.suites, peer.document.suites)
@@ -257,6 +274,10 @@ class Federation:
             self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
         elif kind in ("review-decision", "contact-handover"):
             self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
+        elif kind == "directory-entry":
+            directory.apply_entry(self, peer, header.id, payload, via_bundle)
+        elif kind == "stats-table":
+            stats.apply_published(self, peer, header.id, payload, via_bundle)
         else:  # node-document and match-notice: recorded; their handling is the node's
             self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
         return self.ack_for(peer, header.id, "applied")

@@ -335,6 +335,54 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        6,
+        "the network directory of organisations, and published statistics tables",
+        (
+            # One signed directory entry per origin (its signing key id), exactly as signed, with
+            # the origin's node document that binds the key. via_peer_id: the peer it came from;
+            # NULL for this node's own entry.
+            """
+            CREATE TABLE directory_entries (
+                origin TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                entry TEXT NOT NULL,
+                document TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                signed_at INTEGER NOT NULL,
+                via_peer_id INTEGER REFERENCES peers (id),
+                received_at INTEGER NOT NULL
+            )
+            """,
+            # Which version of each entry a peer already has (sent to it, or received from it),
+            # so every version crosses every link at most once: gossip that ends.
+            """
+            CREATE TABLE directory_sent (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                origin TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (peer_id, origin)
+            )
+            """,
+            # The latest suppressed tables each peer published to us.
+            """
+            CREATE TABLE peer_stats (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                published TEXT NOT NULL,
+                computed_at INTEGER NOT NULL,
+                received_at INTEGER NOT NULL
+            )
+            """,
+            # A digest of the tables last queued for each peer: send again only when they change.
+            """
+            CREATE TABLE stats_sent (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                digest TEXT NOT NULL,
+                sent_at INTEGER NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

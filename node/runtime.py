@@ -11,10 +11,14 @@ from contextlib import contextmanager
 from keys import Keyring
 from matching import Lexicon, load_lexicon
 
+from .districts import HOME_FILE as DISTRICTS_FILE
+from .districts import Gazetteer, load_gazetteer
+from .errors import HomeError
 from .federation import Federation
 from .home import Home
 from .identity import unlock
 from .store import Store
+from .suppression import DEFAULT_K
 
 NAME_VARIANTS_FILE = "name_variants.txt"
 PLACE_VARIANTS_FILE = "place_variants.txt"
@@ -28,11 +32,24 @@ def node_lexicon(home: Home) -> Lexicon:
     return load_lexicon(home.path / NAME_VARIANTS_FILE, home.path / PLACE_VARIANTS_FILE)
 
 
+def node_gazetteer(home: Home, lexicon: Lexicon) -> Gazetteer:
+    """The bundled districts extended by <home>/districts.csv, if present."""
+    return load_gazetteer(lexicon, home.path / DISTRICTS_FILE)
+
+
+def stats_k(home: Home) -> int:
+    """The smallest count published: ``[stats] k`` in config.toml, default 10."""
+    k = home.config.get("stats", {}).get("k", DEFAULT_K)
+    if type(k) is not int or not 2 <= k <= 1000:
+        raise HomeError(f"[stats] k in {home.config_path} must be a whole number from 2 to 1000")
+    return k
+
+
 def federation_for(
     home: Home, store: Store, keyring: Keyring, lexicon: Lexicon, workers: int | None = None
 ) -> Federation:
-    """A Federation with the home's settings: ``[matching] threshold`` and
-    ``[federation] daily_blinding_cap`` in config.toml."""
+    """A Federation with the home's settings: ``[matching] threshold``,
+    ``[federation] daily_blinding_cap`` and ``[stats] k`` and ``share`` in config.toml."""
     federation = Federation(
         store=store,
         keyring=keyring,
@@ -43,6 +60,10 @@ def federation_for(
     threshold = home.config.get("matching", {}).get("threshold")
     if threshold is not None:
         federation.threshold = float(threshold)
+    federation.gazetteer = node_gazetteer(home, lexicon)
+    settings = home.config.get("stats", {})
+    federation.stats_k = stats_k(home)
+    federation.share_stats = bool(settings.get("share", True))
     cap = home.config.get("federation", {}).get("daily_blinding_cap")
     if cap is not None:
         federation.daily_cap = int(cap)

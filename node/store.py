@@ -17,6 +17,7 @@ import sqlite_utils
 from .canonical import FIELDS
 from .errors import RecordNotFound, StoreError
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
+from .store_directory import DirectoryTables
 from .store_federation import FederationTables
 from .store_review import ReviewTables, append_audit
 
@@ -33,7 +34,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
 CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw")
 
 
-class Store(FederationTables, ReviewTables):
+class Store(FederationTables, ReviewTables, DirectoryTables):
     """One node database. Use as a context manager or call close()."""
 
     def __init__(self, conn: sqlite3.Connection):

@@ -146,7 +146,7 @@ async def sync_round(
     try:
         for peer in peers:
             report = PeerReport(peer.name)
-            report.queued = federation.prepare(peer)
+            report.queued = federation.prepare(peer) + federation.prepare_shared(peer)
             if peer.url:
                 await deliver(federation, peer, session, report)
             else:

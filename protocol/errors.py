@@ -11,6 +11,7 @@
     │   ├── ReplayedEnvelope         replay: a message id already processed
     │   ├── UndecryptableEnvelope    decrypt: HPKE open failed
     │   └── BadPayload               schema: decrypted payload is not a valid message
+    │       └── BadProfile             a directory entry or statistics table is refused
     └── BlindingError              a match key could not be blinded
 
 ``status`` on each EnvelopeRefused is the HTTP status the node answers with.
@@ -78,3 +79,14 @@ class BadPayload(EnvelopeRefused):
 
 class BlindingError(ProtocolError):
     """A match key could not be blinded (e.g. it hashed to a low-order point)."""
+
+
+class BadProfile(BadPayload):
+    """A directory profile or entry (or a published statistics table) is refused.
+
+    ``problems`` holds one sentence per problem, so an admin can fix a profile in one pass.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))

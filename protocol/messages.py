@@ -18,6 +18,9 @@ contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}
                    both sides confirmed
 retraction         ``pseudonyms``: records withdrawn or resolved; the peer deletes their keys and
                    candidates
+directory-entry    ``entry``: an organisation's signed directory entry (protocol/directory.py),
+                   passed on unchanged; ``document``: the origin's self-signed node document
+stats-table        ``published``: the sender's suppressed statistics tables (protocol/tables.py)
 ack                ``acked``: the message id processed, ``result``: applied | duplicate
 =================  ===========================================================================
 """
@@ -28,7 +31,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .directory import check_entry_shape
 from .errors import BadPayload
+from .tables import check_published
 
 PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 random bytes, base64url
 BLINDED_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32-byte X25519 output, base64url
@@ -105,6 +110,11 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     },
     "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
     "retraction": {"pseudonyms": _list_of(_matches(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
+    "directory-entry": {
+        "entry": check_entry_shape,
+        "document": lambda v: isinstance(v, str) and len(v) <= 16 * 1024,
+    },
+    "stats-table": {"published": check_published},
     "ack": {
         "acked": _matches(MESSAGE_ID),
         "result": lambda v: v in ("applied", "duplicate"),
