@@ -51,7 +51,7 @@ def build(workdir: Path, records: int, suggestions: int, users: int, port: int) 
     from matching.synthetic import generate
     from node.identity import create_node, invite_token
     from node.importer import apply_import, plan_import
-    from node.peers import add_peer, peer_fingerprint, trust_peer
+    from node.peers import add_peer
     from node.store import Store
     from node.users import Profile, add_user, cheap_hasher
     from tests.node.conftest import write_register
@@ -64,9 +64,10 @@ def build(workdir: Path, records: int, suggestions: int, users: int, port: int) 
     register = write_register(workdir / "register.csv", regs.missing + regs.found)
     with Store.open(home.database_path) as store:
         apply_import(plan_import(register, store), store)
+        # Added but left pending: a trusted peer would make the node's background sync blind
+        # 50,000 records and rescore during the measurement (and, with no real peer, replace
+        # these suggestions by none). The pages read matches whatever the peer's state.
         add_peer(home, store, invite_token(peer), actor="bench")
-        trust_peer(home, store, "Peer Node", peer_fingerprint(home, store, "Peer Node"),
-                   actor="bench")  # fmt: skip
         peer_id = store.peer_by_name("Peer Node")["id"]
         refs = [r["ref"] for r in store.iter_records()]
         rng = random.Random(9)
@@ -101,7 +102,8 @@ async def log_in(session: aiohttp.ClientSession, base: str, name: str) -> None:
 
 
 async def user_loop(base: str, name: str, match_ids: list[str], until: float, seed: int,
-                    timings: dict[str, list[float]], errors: list[str]) -> None:  # fmt: skip
+                    timings: dict[str, list[float]], errors: list[str],
+                    think: float = 0.0) -> None:  # fmt: skip
     rng = random.Random(seed)
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as session:
@@ -119,6 +121,8 @@ async def user_loop(base: str, name: str, match_ids: list[str], until: float, se
                     if r.status != 200:
                         errors.append(f"{path}: {r.status}")
                 timings[page].append((time.perf_counter() - start) * 1000)
+                if think:
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -131,6 +135,12 @@ def main() -> None:
     parser.add_argument("--suggestions", type=int, default=5_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds each user pauses after a page (0: as fast as served)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,21 +171,25 @@ def main() -> None:
 
             async def run_all() -> None:
                 await asyncio.gather(*(
-                    user_loop(base, f"user{n}", match_ids, until, n, timings, errors)
+                    user_loop(base, f"user{n}", match_ids, until, n, timings, errors, args.think)
                     for n in range(args.users)
                 ))  # fmt: skip
 
             asyncio.run(run_all())
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
     result = {
         "date": datetime.now(UTC).date().isoformat(),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
         f"Python {platform.python_version()}",
         "records": args.records, "suggestions": args.suggestions, "users": args.users,
-        "seconds": args.seconds, "errors": len(errors), "first_errors": errors[:5],
+        "seconds": args.seconds, "think_seconds": args.think,
+        "errors": len(errors), "first_errors": errors[:5],
         "pages": {
             page: {"requests": len(v), "p50_ms": round(percentile(v, 50), 1),
                    "p95_ms": round(percentile(v, 95), 1), "p99_ms": round(percentile(v, 99), 1)}

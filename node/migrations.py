@@ -309,7 +309,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX decisions_match ON decisions (match_id, id)",
             "ALTER TABLE matches ADD COLUMN outcome TEXT",
             "ALTER TABLE matches ADD COLUMN handover_sent INTEGER NOT NULL DEFAULT 0",
-            "CREATE INDEX matches_status_score ON matches (status, score DESC)",
+            # The review queue pages through matches best first, with or without a status filter.
+            "CREATE INDEX matches_status_score ON matches (status, score DESC, match_id)",
+            "CREATE INDEX matches_score ON matches (score DESC, match_id)",
+            "CREATE INDEX matches_local_ref ON matches (local_ref)",
+            # Covers the queue's filter by kind without reading whole record rows.
+            "CREATE INDEX records_ref_kind ON records (ref, kind)",
             # The append-only, hash-chained audit log: each row carries the hash of the one
             # before, and triggers refuse any change, so an edit made around the triggers
             # breaks the chain where 'tafuta audit verify' finds it.

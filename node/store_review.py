@@ -204,16 +204,34 @@ class ReviewTables:
                 where.append(clause)
                 params.append(value)
         condition = f"WHERE {' AND '.join(where)}" if where else ""
-        base = (
-            "FROM matches m JOIN peers p ON p.id = m.peer_id "
-            f"LEFT JOIN records r ON r.ref = m.local_ref {condition}"
-        )
-        total = self.conn.execute(f"SELECT count(*) {base}", params).fetchone()[0]
+        # Join peers and records for the count only when a filter needs them.
+        joins = ""
+        if peer:
+            joins += " JOIN peers p ON p.id = m.peer_id"
+        if kind:
+            # CROSS JOIN keeps SQLite walking matches in score order and looking each record up
+            # by its primary key, instead of scanning every record of that kind.
+            joins += " CROSS JOIN records r ON r.ref = m.local_ref"
+        total = self.conn.execute(
+            f"SELECT count(*) FROM matches m{joins} {condition}", params
+        ).fetchone()[0]
+        # Page through match ids first (an index walk), then fetch the page's details.
+        page = [
+            row[0]
+            for row in self.conn.execute(
+                f"SELECT m.match_id FROM matches m{joins} {condition} "
+                "ORDER BY m.score DESC, m.match_id LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        ]
+        marks = ", ".join("?" * len(page))
         rows = self.db.query(
             "SELECT m.match_id, m.local_ref, m.score, m.evidence, m.status, m.peer_decision, "
             "p.name AS peer, r.kind, r.given_names, r.family_name "
-            f"{base} ORDER BY m.score DESC, m.match_id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            "FROM matches m JOIN peers p ON p.id = m.peer_id "
+            f"LEFT JOIN records r ON r.ref = m.local_ref WHERE m.match_id IN ({marks}) "
+            "ORDER BY m.score DESC, m.match_id",
+            page,
         )
         return list(rows), total
 
