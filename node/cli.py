@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .cli_demo import demo_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_link import dedup_command, link_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
@@ -283,3 +284,4 @@ main.add_command(matches_command)
 main.add_command(bundle_group)
 main.add_command(link_command)
 main.add_command(dedup_command)
+main.add_command(demo_command)
