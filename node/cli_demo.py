@@ -71,13 +71,12 @@ def demo_command(root: Path, nodes: int, people: int, port_base: int, no_browser
     """
     root = root.expanduser().absolute()
     started = time.monotonic()
-    click.echo(f"building a demo network of {nodes} nodes with {people} people each in {root}")
     built = build_demo(
         root,
         nodes=nodes,
         people=people,
         port_base=port_base,
-        progress=lambda line: click.echo(f"  {line}"),
+        progress=click.echo,
     )
     accounts = {b.node.name: create_demo_users(b.home, b.node.name) for b in built}
     running = [

@@ -178,8 +178,9 @@ def prepare_dir(root: Path) -> bool:
         return False
     manifest = root / MANIFEST_NAME
     try:
-        made = json.loads(manifest.read_text(encoding="utf-8"))["made"]
-        names = [str(n) for n in made]
+        names = json.loads(manifest.read_text(encoding="utf-8"))["made"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise TypeError("'made' is not a list of names")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DemoError(
             f"cannot read {manifest}; remove the folder {root} by hand or choose another --dir"
@@ -197,16 +198,20 @@ def prepare_dir(root: Path) -> bool:
     return True
 
 
-def demo_registers(nodes: list[DemoNode], people: int, seed: int = SEED) -> dict[str, list[dict]]:
+def demo_registers(
+    nodes: list[DemoNode], people: int, seed: int = SEED
+) -> tuple[dict[str, list[dict]], int]:
     """Each node's records: about ``people`` each, with true matches for every rural-urban pair.
 
     A rural node's list is cut into one share per urban node; each share is generated together
     with the matching share of that urban node's register, so every pair has people on both
-    lists (and namesakes and siblings to tell apart). Refs carry the node's prefix.
+    lists (and namesakes and siblings to tell apart). Refs carry the node's prefix. Also
+    returns how many people are on both a rural and an urban list (the generator's truth).
     """
     rural = [n for n in nodes if n.kind == "rural"]
     urban = [n for n in nodes if n.kind == "urban"]
     records: dict[str, list[dict]] = {n.name: [] for n in nodes}
+    shared = 0
     for i, r in enumerate(rural):
         for j, u in enumerate(urban):
             n_missing = _share(people, len(urban), j)
@@ -214,10 +219,11 @@ def demo_registers(nodes: list[DemoNode], people: int, seed: int = SEED) -> dict
             regs = generate(n_missing, n_found, OVERLAP, seed + 1000 * i + j)
             records[r.name].extend(regs.missing)
             records[u.name].extend(regs.found)
+            shared += len(regs.true_pairs)
     for node in nodes:
         for k, record in enumerate(records[node.name], start=1):
             record["ref"] = f"{node.prefix}-{k:05d}"
-    return records
+    return records, shared
 
 
 def _share(total: int, parts: int, index: int) -> int:
@@ -245,12 +251,15 @@ def build_demo(
     if people < 10:
         raise DemoError(f"the demo needs at least 10 people per node, not {people}")
     planned = plan_nodes(nodes, port_base)
-    if prepare_dir(root):
-        progress(f"removed the previous demo in {root}")
+    rebuilt = prepare_dir(root)
+    progress(f"building a demo network of {nodes} nodes with {people} people each in {root}")
+    if rebuilt:
+        progress(f"  removed the previous demo in {root}")
     made: list[str] = []
     _write_manifest(root, made, planned, people)
     built = []
-    registers = demo_registers(planned, people)
+    registers, shared = demo_registers(planned, people)
+    progress(f"  generated synthetic registers: {shared} people are on a rural and an urban list")
     for node in planned:
         secret = root / f"{node.slug}.passphrase"
         register = root / f"{node.slug}.csv"
@@ -265,10 +274,10 @@ def build_demo(
             plan = plan_import(register, store)
             apply_import(plan, store)
         built.append(BuiltNode(node, home.path, secret, register, len(plan.added)))
-        progress(f"created {node.name} ({node.kind}) with {len(plan.added)} {node.record_kind}")
+        progress(f"  created {node.name} ({node.kind}) with {len(plan.added)} {node.record_kind}")
     for a, b in pairs(built):
         pair_nodes(a, b)
-        progress(f"paired {a.node.name} and {b.node.name} (safety numbers verified)")
+        progress(f"  paired {a.node.name} and {b.node.name} (safety numbers verified)")
     exchange(built, progress)
     return built
 
@@ -325,7 +334,7 @@ def exchange(built: list[BuiltNode], progress: Callable[[str], None]) -> None:
                 federation.rescore(peer, force=True)
             b.suggestions = len(federation.store.list_matches())
         total = sum(b.suggestions for b in built) // 2
-        progress(f"exchanged blinded keys between every pair: {total} suggested matches")
+        progress(f"  exchanged blinded keys between every pair: {total} suggested matches")
     finally:
         for federation in sides.values():
             federation.store.close()
