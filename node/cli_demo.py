@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 import webbrowser
 from pathlib import Path
@@ -103,12 +106,27 @@ def demo_command(root: Path, nodes: int, people: int, port_base: int, no_browser
             f"Try: tafuta --home {first.home} matches    "
             f"(or peers list, status; add --passphrase-file {first.passphrase_file} for sync)"
         )
-        click.echo("Press Ctrl-C to stop.")
         if not no_browser:
-            webbrowser.open(first.node.url)
+            open_browser(first.node.url)
+        click.echo("Press Ctrl-C to stop.")
 
     run_nodes(running, ready)
     click.echo("stopped the demo nodes; run 'tafuta demo' again to rebuild them")
+
+
+def open_browser(url: str) -> None:
+    """Open ``url`` in a graphical browser, off the event loop's thread; on a machine without a
+    desktop (a server over SSH) say where to point one instead of starting a text browser that
+    would take over the terminal."""
+    desktop = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY")
+    )
+    if not desktop:
+        click.echo(f"No desktop here: open {url} in a browser on this machine.")
+        return
+    click.echo(f"Opening {url} in your browser.")
+    opener = threading.Thread(target=webbrowser.open, args=(url,), daemon=True)
+    opener.start()
 
 
 def print_table(built: list[BuiltNode]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from node.cli_demo import open_browser
 from node.demo import (
     MANIFEST_NAME,
     DemoError,
@@ -245,3 +246,33 @@ def test_demo_command_serves_linked_nodes_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert process.returncode == 0, output + rest
     assert "Traceback" not in output + rest
     assert "stopped the demo nodes" in rest
+
+
+class TestBrowser:
+    """The browser opens only where there is a desktop; never a text browser over SSH."""
+
+    @pytest.fixture
+    def browser(self, tmp_path, monkeypatch):
+        """BROWSER set to a command that leaves a file naming the URL it was given."""
+        marker = tmp_path / "opened"
+        script = tmp_path / "browser.sh"
+        script.write_text(f'#!/bin/sh\necho "$1" > {marker}\n')
+        script.chmod(0o700)
+        monkeypatch.setenv("BROWSER", str(script))
+        for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+            monkeypatch.delenv(name, raising=False)
+        return marker
+
+    def test_without_a_desktop_it_says_where_to_go_and_starts_nothing(self, browser, capsys):
+        open_browser("http://127.0.0.1:8470")
+        assert "No desktop here: open http://127.0.0.1:8470" in capsys.readouterr().out
+        time.sleep(0.5)
+        assert not browser.exists()
+
+    def test_with_a_desktop_it_opens_the_url(self, browser, monkeypatch):
+        monkeypatch.setenv("DISPLAY", ":0")
+        open_browser("http://127.0.0.1:8471")
+        deadline = time.monotonic() + 10
+        while not browser.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert browser.read_text().strip() == "http://127.0.0.1:8471"
