@@ -21,6 +21,7 @@ from .demo import (
     create_demo_users,
 )
 from .home import open_home
+from .identity import read_passphrase_file
 from .serve import RunningNode, prepare_node, run_nodes
 
 DEMO_SYNC_INTERVAL = 30.0
@@ -85,7 +86,7 @@ def demo_command(root: Path, nodes: int, people: int, port_base: int, no_browser
     running = [
         prepare_node(
             open_home(b.home),
-            b.passphrase_file.read_text(encoding="utf-8").strip(),
+            read_passphrase_file(b.passphrase_file),
             port=b.node.port,
             sync_interval=DEMO_SYNC_INTERVAL,
         )

@@ -28,7 +28,13 @@ from .canonical import FIELDS
 from .errors import NodeError
 from .federation import Federation
 from .home import open_home
-from .identity import create_node, invite_token, unlock, write_new_passphrase_file
+from .identity import (
+    create_node,
+    invite_token,
+    read_passphrase_file,
+    unlock,
+    write_new_passphrase_file,
+)
 from .importer import apply_import, plan_import
 from .peers import add_peer, peer_fingerprint, trust_peer
 from .runtime import federation_for, node_lexicon
@@ -313,16 +319,18 @@ def exchange(built: list[BuiltNode], progress: Callable[[str], None]) -> None:
     sides = {}
     for b in built:
         home = open_home(b.home)
-        passphrase = b.passphrase_file.read_text(encoding="utf-8").strip()
+        passphrase = read_passphrase_file(b.passphrase_file)
         store = Store.open(home.database_path)
         sides[b.node.name] = federation_for(home, store, unlock(home, passphrase),
                                             node_lexicon(home))  # fmt: skip
     try:
+        for sender in sides.values():  # the records do not change while the demo is built
+            for peer in sender.trusted_peers():
+                sender.prepare(peer)
         for _ in range(MAX_EXCHANGE_ROUNDS):
             moved = 0
             for sender in sides.values():
                 for peer in sender.trusted_peers():
-                    sender.prepare(peer)
                     moved += _carry(sender, peer, sides[peer.name])
             if not moved:
                 break
