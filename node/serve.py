@@ -126,7 +126,7 @@ def health_info(services: NodeServices) -> Callable[[], dict]:
 class RunningNode:
     """One node ready to serve: its app, inbox worker and sync thread, and where it listens.
 
-    ``serve`` runs one; the demo (node/demo_serve.py) runs several in one event loop.
+    ``serve`` runs one; ``tafuta demo`` (node/cli_demo.py) runs several in one event loop.
     """
 
     services: NodeServices
