@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_link import dedup_command, link_command
@@ -292,3 +293,4 @@ main.add_command(users)
 main.add_command(audit)
 main.add_command(directory_group)
 main.add_command(stats_command)
+main.add_command(demo_command)

@@ -125,7 +125,35 @@ def health_info(services: NodeServices) -> Callable[[], dict]:
     return info
 
 
-def serve(
+@dataclass
+class RunningNode:
+    """One node ready to serve: its app, inbox worker and sync thread, and where it listens.
+
+    ``serve`` runs one; ``tafuta demo`` (node/cli_demo.py) runs several in one event loop.
+    """
+
+    services: NodeServices
+    inbox: InboxWorker
+    app: web.Application
+    syncer: threading.Thread
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        """Stop the sync thread and the inbox worker (after the HTTP side has stopped)."""
+        self.services.stop.set()
+        self.services.wake.set()
+        if self.syncer.is_alive():
+            self.syncer.join(timeout=30)
+        self.inbox.close()
+
+
+def prepare_node(
     home: Home,
     passphrase: str,
     *,
@@ -134,17 +162,16 @@ def serve(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve until SIGINT or SIGTERM; then stop the workers and close cleanly."""
+) -> RunningNode:
+    """Unlock the keys, migrate the database and build the app; nothing listens yet."""
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection
-    inbox = InboxWorker(services)
     ssl_context = None
     if tls_cert or tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
+    inbox = InboxWorker(services)
     app = create_app(
         inbox, health_info(services), executor=inbox.executor, client_max_size=MAX_UPLOAD_BYTES
     )
@@ -160,30 +187,68 @@ def serve(
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )
+    return RunningNode(services, inbox, app, syncer, host, port, ssl_context)
+
+
+def run_nodes(
+    nodes: list[RunningNode], on_ready: Callable[[list[RunningNode]], None] | None = None
+) -> None:
+    """Serve every node in one event loop until SIGINT or SIGTERM; then close them all cleanly.
+
+    ``on_ready`` is called once every node listens, before the sync threads start.
+    """
 
     async def run() -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
-        await site.start()
+        runners = []
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopped.set)
-        scheme = "https" if ssl_context else "http"
-        if on_ready:
-            on_ready(f"{scheme}://{host}:{port}")
-        syncer.start()
         try:
+            for node in nodes:
+                runner = web.AppRunner(node.app, access_log=None)
+                await runner.setup()
+                runners.append(runner)
+                site = web.TCPSite(runner, node.host, node.port, ssl_context=node.ssl_context)
+                await site.start()
+            if on_ready:
+                on_ready(nodes)
+            for node in nodes:
+                node.syncer.start()
             await stopped.wait()
         finally:
-            services.stop.set()
-            services.wake.set()
-            await runner.cleanup()
+            for node in nodes:
+                node.services.stop.set()
+                node.services.wake.set()
+            for runner in runners:
+                await runner.cleanup()
 
     try:
         asyncio.run(run())
     finally:
-        if syncer.is_alive():
-            syncer.join(timeout=30)
-        inbox.close()
+        for node in nodes:
+            node.close()
+
+
+def serve(
+    home: Home,
+    passphrase: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    sync_interval: float = DEFAULT_SYNC_INTERVAL,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM; then stop the workers and close cleanly."""
+    node = prepare_node(
+        home,
+        passphrase,
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        sync_interval=sync_interval,
+    )
+    run_nodes([node], (lambda nodes: on_ready(nodes[0].url)) if on_ready else None)

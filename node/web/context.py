@@ -66,14 +66,26 @@ class WebContext:
         return await loop.run_in_executor(self.executor, lambda: fn(self.store(), *args))
 
     def close(self) -> None:
-        def _close_all() -> None:
-            with self._lock:
-                for store in self._stores:
-                    store.close()
-                self._stores.clear()
+        """Close every thread's connection on its own thread (SQLite insists), then stop."""
+        with self._lock:
+            count = len(self._stores)
+        if count:
+            # One task per thread: each closes its own store, then waits at the barrier so that
+            # no thread takes a second task while another thread has not closed yet.
+            barrier = threading.Barrier(count)
 
+            def close_own() -> None:
+                store = getattr(self._local, "store", None)
+                if store is not None:
+                    store.close()
+                    self._local.store = None
+                barrier.wait(timeout=30)
+
+            for future in [self.executor.submit(close_own) for _ in range(count)]:
+                future.result(timeout=60)
         self.executor.shutdown(wait=True)
-        _close_all()
+        with self._lock:
+            self._stores.clear()
 
 
 WEB = web.AppKey("web", WebContext)
