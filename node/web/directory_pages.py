@@ -36,7 +36,7 @@ from ..directory import (
     today_utc,
 )
 from ..runtime import node_gazetteer, stats_k
-from ..stats import KINDS, network_stats, own_stats, own_view
+from ..stats import network_stats, own_stats, own_view
 from ..store import Store
 from .app import actor, redirect, render, requires, text
 from .context import WEB
@@ -296,29 +296,22 @@ def width_class(value: int | None, largest: int) -> str:
 
 
 def chart_rows(table: dict) -> list[dict]:
-    """One chart row per table row (without the total row): a bar per kind, scaled to the
-    largest count shown in the table's body."""
-    kinds = [c for c in table["columns"] if c in KINDS]
+    """One chart row per table row (without the total row): a bar per kind and one for the
+    row's total, scaled to the largest count the table shows (the grand total, unless it is
+    hidden), so a bar reads as a share of all records. Most small tables hide their cells by
+    kind, so the row totals are often the only bars."""
     body = [
         (label, cells)
         for label, cells in zip(table["rows"], table["cells"], strict=True)
         if label != "total"
     ]
-    columns = {c: table["columns"].index(c) for c in kinds}
-    largest = max(
-        (cells[i]["value"] or 0 for _label, cells in body for i in columns.values()),
-        default=0,
-    )
+    largest = max((cell["value"] or 0 for cells in table["cells"] for cell in cells), default=0)
     return [
         {
             "label": label,
             "bars": [
-                {
-                    "kind": kind,
-                    "cell": cells[i],
-                    "width": width_class(cells[i]["value"], largest),
-                }
-                for kind, i in columns.items()
+                {"kind": kind, "cell": cell, "width": width_class(cell["value"], largest)}
+                for kind, cell in zip(table["columns"], cells, strict=True)
             ],
         }
         for label, cells in body
