@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from keys import read_document
 from protocol.directory import ORGANISATION_TYPES, SERVICES
 from protocol.errors import BadProfile
 
@@ -24,6 +23,7 @@ from .directory import (
     export_rows,
     export_text,
     listings,
+    own_key_ids,
     parse_region,
     read_profile_file,
     today_utc,
@@ -35,8 +35,7 @@ from .store import Store
 
 
 def _own_key_ids(home) -> set[str]:
-    document = read_document(home.identity_path).document
-    return {document.key_id, *([document.previous_key_id] if document.previous_key_id else [])}
+    return own_key_ids(home.identity_path)
 
 
 @click.group("directory")

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keys import DocumentRefused, Keyring, parse_signed_document, verify_update
+from keys import DocumentRefused, Keyring, parse_signed_document, read_document, verify_update
 from protocol.directory import (
     ORGANISATION_TYPES,
     PROFILE_FIELDS,
@@ -210,6 +210,13 @@ class Listing:
 
 def is_stale(last_verified: str, today: date) -> bool:
     return (today - date.fromisoformat(last_verified)).days > STALE_AFTER_DAYS
+
+
+def own_key_ids(identity_path: Path) -> set[str]:
+    """This node's key ids (the current one and the one it rotated from): entries under them
+    are its own."""
+    document = read_document(identity_path).document
+    return {document.key_id, *([document.previous_key_id] if document.previous_key_id else [])}
 
 
 def listings(store: Store, today: date, own_key_ids: Iterable[str] = ()) -> list[Listing]:
@@ -469,6 +476,7 @@ __all__ = [
     "export_text",
     "listings",
     "merged_profile",
+    "own_key_ids",
     "parse_region",
     "queue_entries",
     "read_profile_file",

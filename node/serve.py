@@ -182,6 +182,7 @@ def prepare_node(
             hasher=hasher_from_config(home.config),
             lexicon=services.lexicon,
             secure=ssl_context is not None or home.url.startswith("https://"),
+            keyring=services.keyring,
         ),
     )
     syncer = threading.Thread(

@@ -718,6 +718,8 @@ async def home_page(request: web.Request) -> web.StreamResponse:
 
 def add_ui(app: web.Application, ctx: WebContext) -> None:
     """Add the UI's routes and middlewares to the node's aiohttp application."""
+    from .directory_pages import add_directory_pages  # it imports this module's helpers
+
     app[WEB] = ctx
     app.middlewares.extend([headers_middleware, errors_middleware, session_middleware])
     router = app.router
@@ -746,6 +748,7 @@ def add_ui(app: web.Application, ctx: WebContext) -> None:
     router.add_post("/peers/{action}", peers_action)
     router.add_get("/audit", audit_page)
     router.add_post("/audit/verify", audit_verify)
+    add_directory_pages(router)
     router.add_static("/static", Path(__file__).parent / "static", show_index=False)
     app.on_cleanup.append(_close(ctx))
 

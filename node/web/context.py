@@ -18,6 +18,7 @@ import jinja2
 from aiohttp import web
 from argon2 import PasswordHasher
 
+from keys import Keyring
 from matching import Lexicon
 
 from ..home import Home
@@ -44,6 +45,7 @@ class WebContext:
     lexicon: Lexicon
     clock: Callable[[], int] = field(default=now_seconds)
     secure: bool = False
+    keyring: Keyring | None = None  # the unlocked keys, to sign the directory profile
     templates: jinja2.Environment = field(default_factory=template_environment)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="tafuta-web")
