@@ -55,6 +55,8 @@ from .security import UNSAFE_METHODS, add_security_headers, check_origin, check_
 
 log = logging.getLogger("tafuta.web")
 
+SESSION = web.RequestKey("session", object)  # the Session, or None when not logged in
+LOGIN_CSRF = web.RequestKey("login_csrf", str)
 SESSION_COOKIE = "tafuta_session"
 LOGIN_COOKIE = "tafuta_login"
 PAGE_SIZE = 50
@@ -121,7 +123,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     ctx = request.app[WEB]
     cookie = request.cookies.get(SESSION_COOKIE)
-    request["session"] = (
+    request[SESSION] = (
         await ctx.run(lambda store: sessions.resume(store, cookie, now=ctx.clock()))
         if cookie
         else None
@@ -132,8 +134,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         given = form.get("csrf") if isinstance(form.get("csrf"), str) else None
         if request.path == "/login":
             check_token(request.cookies.get(LOGIN_COOKIE), given)
-        elif request["session"] is not None:
-            check_token(request["session"].csrf, given)
+        elif request[SESSION] is not None:
+            check_token(request[SESSION].csrf, given)
         else:
             raise web.HTTPSeeOther("/login")
     return await handler(request)
@@ -144,13 +146,13 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def render(request: web.Request, template: str, *, status: int = 200, **values) -> web.Response:
     ctx = request.app[WEB]
-    session = request.get("session")
+    session = request.get(SESSION)
     user = session.user if session else None
-    language = user["language"] if user else request.get("language", "en")
+    language = user["language"] if user else "en"
     html = ctx.templates.get_template(template).render(
         _=translator(language),
         user=user,
-        csrf=session.csrf if session else request.get("login_csrf", ""),
+        csrf=session.csrf if session else request.get(LOGIN_CSRF, ""),
         language=language,
         languages=LANGUAGE_NAMES,
         may=(lambda role: bool(user) and may(user, role)),
@@ -167,7 +169,7 @@ def requires(role: str = "caseworker") -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         @wraps(handler)
         async def inner(request: web.Request) -> web.StreamResponse:
-            session = request.get("session")
+            session = request.get(SESSION)
             if session is None:
                 target = request.path_qs if request.method == "GET" else "/queue"
                 raise web.HTTPSeeOther("/login?" + urlencode({"next": target}))
@@ -181,7 +183,7 @@ def requires(role: str = "caseworker") -> Callable[[Handler], Handler]:
 
 
 def actor(request: web.Request) -> str:
-    return f"user:{request['session'].user['name']}"
+    return f"user:{request[SESSION].user['name']}"
 
 
 def safe_next(target: str | None) -> str:
@@ -222,7 +224,7 @@ def record_url(ref: str) -> str:
 
 
 async def login_page(request: web.Request) -> web.Response:
-    if request.get("session"):
+    if request.get(SESSION):
         raise redirect(safe_next(request.query.get("next")))
     return _login_form(request, safe_next(request.query.get("next")), "", 200)
 
@@ -230,7 +232,7 @@ async def login_page(request: web.Request) -> web.Response:
 def _login_form(request: web.Request, next_path: str, error: str, status: int) -> web.Response:
     """The login page with a fresh login-CSRF token in both the form and its cookie."""
     token = secrets.token_urlsafe(32)
-    request["login_csrf"] = token
+    request[LOGIN_CSRF] = token
     response = render(request, "login.html", status=status, next=next_path, error=error)
     response.set_cookie(
         LOGIN_COOKIE,
@@ -272,7 +274,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is not None:
         await ctx.run(lambda store: sessions.end(store, session, now=ctx.clock()))
     response = web.HTTPSeeOther("/login")
@@ -287,7 +289,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     language = text(form, "language", 5)
     if language not in LANGUAGES:
         raise NodeError(f"unknown language {language!r}")
-    user = request["session"].user
+    user = request[SESSION].user
     await ctx.run(
         lambda store: store.set_user_language(
             user["id"], language, actor=actor(request), now=ctx.clock()
@@ -340,7 +342,7 @@ async def queue(request: web.Request) -> web.Response:
 async def match_detail(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
-    user = request["session"].user
+    user = request[SESSION].user
 
     def load(store: Store):
         match = review.get_match(store, match_id)
@@ -383,7 +385,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
     form = await request.post()
-    user = request["session"].user
+    user = request[SESSION].user
     await ctx.run(
         lambda store: review.decide(
             store, match_id, text(form, "decision", 20), text(form, "note"), user, ctx.clock()
@@ -396,7 +398,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
 async def undo(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
-    user = request["session"].user
+    user = request[SESSION].user
     await ctx.run(lambda store: review.undo(store, match_id, user, ctx.clock()))
     raise redirect(f"/matches/{match_id}")
 
@@ -406,7 +408,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
     form = await request.post()
-    user = request["session"].user
+    user = request[SESSION].user
     await ctx.run(
         lambda store: review.close(
             store, match_id, text(form, "outcome", 40), text(form, "note"), user, ctx.clock()
@@ -710,7 +712,7 @@ async def audit_verify(request: web.Request) -> web.Response:
 
 
 async def home_page(request: web.Request) -> web.StreamResponse:
-    raise redirect("/queue" if request.get("session") else "/login")
+    raise redirect("/queue" if request.get(SESSION) else "/login")
 
 
 # -- the app --------------------------------------------------------------------------------

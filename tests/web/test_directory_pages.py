@@ -316,19 +316,12 @@ def keyless(tmp_path):
     thread.start()
     assert started.wait(10)
     yield f"http://127.0.0.1:{port}", home
-    # WebContext.close closes the stores from the loop's thread, which SQLite refuses (the same
-    # happens when `tafuta serve` stops); close the one store on its own thread first.
-    ctx.executor.submit(lambda: ctx.store().close()).result(10)
-    ctx._stores.clear()
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
 
 
-# In this process (unlike under `tafuta serve`) warnings are errors; app.py keeps its session
-# under a string request key, which aiohttp warns about. Not this page's concern.
-@pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 def test_without_the_keys_the_edit_page_says_so_and_saves_nothing(keyless):
     url, home = keyless
     client = WebClient(url)
