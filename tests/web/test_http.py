@@ -288,3 +288,52 @@ class TestCoordinatorAndAdminPages:
         reply = client.get("/duplicates")
         assert reply.status == 200
         assert "records compared" in reply.body
+
+
+class TestRecordsAndPeersInTheBrowser:
+    def test_editing_a_record_bumps_its_version_and_retracting_withdraws_it(self, served, client):
+        client.login("amina")
+        ref = "KW-2024-0113"
+        version = query(served, "SELECT version FROM records WHERE ref = ?", ref)[0][0]
+        form = client.get(f"/records/{ref}/edit")
+        assert "Mwakio" in form.body
+        data = {"csrf": form.csrf(), "kind": "missing", "given_names": "Mwanaisha",
+                "family_name": "Mwakyo", "birth_date": "2008-03"}  # fmt: skip
+        assert client.post(f"/records/{ref}/edit", data).status == 303
+        row = query(served, "SELECT family_name, version FROM records WHERE ref = ?", ref)[0]
+        assert row == ("Mwakyo", version + 1)
+        token = client.get(f"/records/{ref}").csrf()
+        assert client.post(f"/records/{ref}/retract", {"csrf": token, "reason": ""}).status == 400
+        reply = client.post(f"/records/{ref}/retract", {"csrf": token, "reason": "found at home"})
+        assert reply.status == 303
+        assert query(served, "SELECT retracted FROM records WHERE ref = ?", ref)[0][0] == 1
+
+    def test_coordinator_adds_and_trusts_a_peer_only_with_the_right_digits(self, served, client,
+                                                                           tmp_path):  # fmt: skip
+        from keys import KdfParams
+        from node.identity import create_node, invite_token
+        from node.peers import peer_fingerprint
+        from node.store import Store
+
+        other = create_node(tmp_path / "other", name="Other NGO", passphrase="x" * 12,
+                            kdf=KdfParams.cheap())  # fmt: skip
+        client.login("juma")
+        token = client.get("/peers").csrf()
+        assert (
+            client.post("/peers/add", {"csrf": token, "token": invite_token(other)}).status == 303
+        )
+        wrong = client.post("/peers/trust", {"csrf": token, "name": "Other NGO",
+                                             "fingerprint": "1" * 60})  # fmt: skip
+        assert wrong.status == 400
+        assert "nothing was changed" in wrong.body
+        assert query(served, "SELECT state FROM peers WHERE name = 'Other NGO'")[0][0] == "pending"
+        from node.home import open_home
+
+        with Store.open(served.home / "tafuta.db") as store:
+            digits = peer_fingerprint(open_home(served.home), store, "Other NGO")
+        right = client.post("/peers/trust", {"csrf": token, "name": "Other NGO",
+                                             "fingerprint": digits})  # fmt: skip
+        assert right.status == 303
+        assert query(served, "SELECT state FROM peers WHERE name = 'Other NGO'")[0][0] == "trusted"
+        actions = query(served, "SELECT action, actor FROM audit_log WHERE subject = 'Other NGO'")
+        assert {actor for _, actor in actions} == {"user:juma"} and len(actions) == 2
