@@ -10,6 +10,7 @@ import click
 
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_link import dedup_command, link_command
+from .cli_ops import backup_command, restore_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .exporter import write_canonical_csv
@@ -283,3 +284,5 @@ main.add_command(matches_command)
 main.add_command(bundle_group)
 main.add_command(link_command)
 main.add_command(dedup_command)
+main.add_command(backup_command)
+main.add_command(restore_command)

@@ -4,7 +4,8 @@
     ├── HomeError                the node home is missing, already exists, or is unreadable
     ├── StoreError               the database cannot be opened, migrated or written
     ├── RecordNotFound           no record with that ref
-    └── ImportRefused            the input file cannot be imported; carries one message per problem
+    ├── ImportRefused            the input file cannot be imported; carries one message per problem
+    └── BackupError              a backup cannot be written, or a backup file cannot be restored
 
 Every NodeError carries an exit code so the CLI does not need to know the subclasses.
 """
@@ -42,3 +43,10 @@ class ImportRefused(NodeError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class BackupError(NodeError):
+    """A backup cannot be written, or a backup file is refused (wrong passphrase, altered,
+    truncated, too new); the home was not changed."""
+
+    exit_code = 2

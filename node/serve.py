@@ -23,9 +23,12 @@ from aiohttp import web
 from keys import Keyring
 from matching import Lexicon
 
+from .errors import HomeError
 from .federation import Federation
 from .home import Home
 from .identity import unlock
+from .lock import home_lock
+from .ratelimit import RateLimiter
 from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
@@ -122,6 +125,22 @@ def health_info(services: NodeServices) -> Callable[[], dict]:
     return info
 
 
+def rate_limiters(home: Home) -> dict[str, RateLimiter]:
+    """Optional ``[server]`` limits in config.toml: ``peer_rate``/``peer_burst`` (messages per
+    second per peer key) and ``address_rate``/``address_burst`` (requests per second per client
+    address; behind a reverse proxy every peer shares the proxy's address, so raise these)."""
+    settings = home.config.get("server", {})
+    limiters = {}
+    for kind in ("peer", "address"):
+        if f"{kind}_rate" in settings or f"{kind}_burst" in settings:
+            rate = settings.get(f"{kind}_rate", 20 if kind == "peer" else 50)
+            burst = settings.get(f"{kind}_burst", 200 if kind == "peer" else 500)
+            if not all(isinstance(v, int | float) and v > 0 for v in (rate, burst)):
+                raise HomeError(f"{home.config_path}: [server] {kind} limits must be positive")
+            limiters[f"{kind}_limiter"] = RateLimiter(rate=float(rate), burst=float(burst))
+    return limiters
+
+
 def serve(
     home: Home,
     passphrase: str,
@@ -133,7 +152,15 @@ def serve(
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; then stop the workers and close cleanly."""
+    """Serve until SIGINT or SIGTERM; then stop the workers and close cleanly.
+
+    Holds the home's lock (node/lock.py) while running, so a restore cannot swap the home away.
+    """
+    with home_lock(home.path, "restore over it or serve it twice"):
+        _serve(home, passphrase, host, port, tls_cert, tls_key, sync_interval, on_ready)
+
+
+def _serve(home, passphrase, host, port, tls_cert, tls_key, sync_interval, on_ready) -> None:
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection
@@ -142,7 +169,7 @@ def serve(
     if tls_cert or tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
-    app = create_app(inbox, health_info(services), executor=inbox.executor)
+    app = create_app(inbox, health_info(services), executor=inbox.executor, **rate_limiters(home))
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )
