@@ -272,7 +272,7 @@ def _read_header(data: bytes, name: str) -> tuple[bytes, dict]:
         version = header["version"]
         if header["format"] != FORMAT:
             raise ValueError("format")
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise BackupError(f"{name} is damaged (its header cannot be read)") from err
     if version != VERSION:
         raise BackupError(

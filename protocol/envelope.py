@@ -194,7 +194,7 @@ def parse(data: bytes, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
         raise EnvelopeTooLarge(f"envelope of {len(data)} bytes exceeds the limit of {max_size}")
     try:
         outer = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # deep nesting: not a crash
         raise MalformedEnvelope("envelope is not UTF-8 JSON") from err
     if not isinstance(outer, dict) or set(outer) != {"header", "ct", "sig"}:
         raise MalformedEnvelope("envelope must have exactly header, ct and sig")
@@ -263,7 +263,7 @@ def open_envelope(
         raise UndecryptableEnvelope("ciphertext cannot be decrypted") from err
     try:
         payload = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BadPayload("payload is not UTF-8 JSON") from err
     return Opened(header, validate(header.type, payload))
 

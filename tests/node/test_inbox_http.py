@@ -114,6 +114,8 @@ CASES = {
     "malformed JSON": (lambda s, b: b'{"header": {"v": 1', 400, "malformed"),
     "not JSON at all": (lambda s, b: b"\x00\xff" * 50, 400, "malformed"),
     "empty body": (lambda s, b: b"", 400, "malformed"),
+    # Regression (reliability campaign): json.loads' RecursionError escaped as an HTTP 500.
+    "deeply nested JSON": (lambda s, b: b"[" * 100_000, 400, "malformed"),
 }
 
 

@@ -151,3 +151,11 @@ def test_signature_is_checked_before_anything_is_decrypted(bob, forger):
     """A forged envelope under a trusted sender's key id never reaches HPKE decryption."""
     with pytest.raises(BadSignature):
         open_as(bob, seal(forger, bob))
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_deeply_nested_json_is_malformed_not_a_crash(depth):
+    """Regression (reliability campaign): 1000+ nested brackets made json.loads raise
+    RecursionError, which escaped parse() and became an HTTP 500 on POST /v1/inbox."""
+    with pytest.raises(MalformedEnvelope):
+        env.parse(b"[" * depth)
