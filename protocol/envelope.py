@@ -208,7 +208,7 @@ def parse(data: bytes, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
         "recipient": lambda v: isinstance(v, str) and bool(_KEY_ID.match(v)),
         "id": lambda v: isinstance(v, str) and bool(_MESSAGE_ID.match(v)),
         "created": lambda v: type(v) is int and 0 <= v < 2**40,
-        "suite": lambda v: v in SUITES,
+        "suite": lambda v: isinstance(v, str) and v in SUITES,  # a list is unhashable
     }
     for name, ok in checks.items():
         if not ok(raw[name]):

@@ -116,6 +116,8 @@ CASES = {
     "empty body": (lambda s, b: b"", 400, "malformed"),
     # Regression (reliability campaign): json.loads' RecursionError escaped as an HTTP 500.
     "deeply nested JSON": (lambda s, b: b"[" * 100_000, 400, "malformed"),
+    # Regression (campaign fuzzing): an unhashable suite ([]) raised TypeError, an HTTP 500.
+    "list as suite": (lambda s, b: _with_header(s["a"].seal(), suite=[]), 400, "malformed"),
 }
 
 

@@ -159,3 +159,16 @@ def test_deeply_nested_json_is_malformed_not_a_crash(depth):
     RecursionError, which escaped parse() and became an HTTP 500 on POST /v1/inbox."""
     with pytest.raises(MalformedEnvelope):
         env.parse(b"[" * depth)
+
+
+@pytest.mark.parametrize("value", [[], {}, ["x25519"]])
+def test_an_unhashable_suite_is_malformed_not_a_crash(value):
+    """Regression (campaign fuzzing, hypothesis): a header whose suite was a list or an object
+    made ``v in SUITES`` raise TypeError, which escaped parse() as an HTTP 500."""
+    outer = {
+        "header": {"v": 1, "type": "ack", "sender": "A" * 16, "recipient": "B" * 16,
+                   "id": "0" * 32, "created": 1, "suite": value},
+        "ct": "", "sig": "A" * 86,
+    }  # fmt: skip
+    with pytest.raises(MalformedEnvelope):
+        env.parse(json.dumps(outer).encode())
