@@ -8,10 +8,19 @@ import re
 import sqlite3
 from pathlib import Path
 
-from tests.node.conftest import PASSPHRASE, Network, Node, pair, wait_until, write_register
+from tests.node.conftest import (
+    PASSPHRASE,
+    TAFUTA,
+    Network,
+    Node,
+    pair,
+    wait_until,
+    write_register,
+)
 
 __all__ = [
     "PASSPHRASE",
+    "TAFUTA",
     "Network",
     "Node",
     "crashes_in_log",
