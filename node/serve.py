@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import ssl
 import threading
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from aiohttp import web
 from keys import Keyring
 from matching import Lexicon
 
-from .errors import HomeError
+from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
 from .identity import unlock
@@ -106,6 +107,8 @@ def sync_forever(services: NodeServices, interval: float) -> None:
                             report.pending,
                             report.error,
                         )
+            except (sqlite3.DatabaseError, NodeError) as err:  # e.g. a full disk: one clear line
+                log.error("sync round stopped: %s; the next round retries", err)
             except Exception:  # the loop must outlive one bad round; the next retries
                 log.exception("sync round failed")
             services.wake.wait(interval)
