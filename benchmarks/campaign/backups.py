@@ -16,12 +16,12 @@ import threading
 import time
 from pathlib import Path
 
-from .common import TAFUTA, Network
+from .common import TAFUTA, new_network
 from .killcycles import _add_records, _people
 
 
 def run(root: Path, backups: int) -> dict:
-    make = Network(root)
+    make = new_network(root)
     node = make("Backup Node", _people("BASE", 200))
     node.start(sync_interval=0.5)
     stop = threading.Event()

@@ -14,6 +14,7 @@ method, path and headers.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import random
 import time
@@ -36,6 +37,7 @@ from .common import (
     PASSPHRASE,
     Network,
     crashes_in_log,
+    new_network,
     pair,
     raise_limits,
     table_counts,
@@ -222,8 +224,10 @@ def plan(total: int, categories: list[Category], rng: random.Random) -> list[Cat
 
 
 async def _send(session, url: str, request: BadRequest) -> int:
+    # aiohttp warns about large bytes bodies; a file-like body is streamed instead
+    body = io.BytesIO(request.body) if len(request.body) > 1 << 20 else request.body
     async with session.request(
-        request.method, url + request.path, data=request.body, headers=request.headers
+        request.method, url + request.path, data=body, headers=request.headers
     ) as response:
         await response.read()
         return response.status
@@ -254,7 +258,7 @@ async def _fire(ctx: Context, order: list[Category], rng: random.Random, concurr
 
 
 def setup(root: Path) -> tuple[Network, object, Context]:
-    make = Network(root)
+    make = new_network(root)
     a, b, revoked, stranger = (make(n) for n in ("Kwale Rescue", "Mombasa Shelter",
                                                  "Revoked NGO", "Stranger"))  # fmt: skip
     pair(a, b)

@@ -27,6 +27,7 @@ __all__ = [
     "crashes_in_log",
     "free_port",
     "integrity",
+    "new_network",
     "pair",
     "pair_in_process",
     "raise_limits",
@@ -38,6 +39,12 @@ __all__ = [
 # What an unhandled exception leaves in a node's log: Python's traceback, aiohttp's
 # "Error handling request" (it answers 500), or our own "sync round failed".
 CRASH = re.compile(r"Traceback \(most recent call last\)|Error handling request|round failed")
+
+
+def new_network(root: Path) -> Network:
+    """The test suite's Network in a folder made for it."""
+    root.mkdir(parents=True, exist_ok=True)
+    return Network(root)
 
 
 def table_counts(database: Path) -> dict[str, int]:

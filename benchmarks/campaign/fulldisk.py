@@ -28,9 +28,9 @@ from node.importer import apply_import, plan_import
 from node.store import Store
 
 from .common import (
-    Network,
     crashes_in_log,
     integrity,
+    new_network,
     pair,
     raise_limits,
     table_counts,
@@ -87,7 +87,7 @@ def import_full(root: Path, rows: int = 5000) -> dict:
     with small_disk(disk, "4m") as mounted:
         if not mounted:
             return _import_full_fallback(root, rows)
-        make = Network(disk)
+        make = new_network(disk)
         node = make("Full Node", _people("BASE", 100))
         database = node.home / "tafuta.db"
         register = write_register(root / "big.csv", _people("BIG", rows))
@@ -120,7 +120,7 @@ def import_full(root: Path, rows: int = 5000) -> dict:
 
 def _import_full_fallback(root: Path, rows: int) -> dict:
     """In-process import with the database capped by PRAGMA max_page_count."""
-    make = Network(root / "fallback")
+    make = new_network(root / "fallback")
     node = make("Full Node", _people("BASE", 100))
     register = write_register(root / "big.csv", _people("BIG", rows))
     home = open_home(node.home)
@@ -157,7 +157,7 @@ def sync_full(root: Path, records: int = 3000) -> dict:
     with small_disk(disk, "3m") as mounted:
         if not mounted:
             return {"method": "not run: no permission to mount a tmpfs"}
-        make = Network(root)
+        make = new_network(root)
         a = make("Kwale Rescue", _people("A", records))
         make.root = disk  # B's home on the small disk
         b = make("Mombasa Shelter", _people("B", 20))

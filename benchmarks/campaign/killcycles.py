@@ -28,7 +28,15 @@ from pathlib import Path
 from node.home import open_home
 from node.store import Store
 
-from .common import TAFUTA, Network, integrity, pair, raise_limits, wait_until, write_register
+from .common import (
+    TAFUTA,
+    integrity,
+    new_network,
+    pair,
+    raise_limits,
+    wait_until,
+    write_register,
+)
 
 
 def _people(prefix: str, n: int) -> list[dict]:
@@ -43,7 +51,7 @@ def _people(prefix: str, n: int) -> list[dict]:
 
 def import_cycles(root: Path, cycles: int, rows: int = 2000, seed: int = 11) -> dict:
     rng = random.Random(seed)
-    make = Network(root)
+    make = new_network(root)
     node = make("Import Node")
     env = {"TAFUTA_PASSPHRASE_FILE": str(node.passphrase_file)}
     database = node.home / "tafuta.db"
@@ -138,7 +146,7 @@ def _column(node, sql: str, *args) -> list:
 
 def sync_cycles(root: Path, cycles: int, batch: int = 30, seed: int = 13) -> dict:
     rng = random.Random(seed)
-    make = Network(root)
+    make = new_network(root)
     a = make("Kwale Rescue", _people("BASE-A", 50))
     b = make("Mombasa Shelter", _people("BASE-B", 50))
     pair(a, b)

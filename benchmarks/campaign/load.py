@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from .common import Network, crashes_in_log, free_port, pair_in_process, raise_limits
+from .common import crashes_in_log, free_port, new_network, pair_in_process, raise_limits
 from .killcycles import _add_records, _column, _people
 
 
@@ -46,6 +46,7 @@ class RecordingProxy:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self._serve())
         self.loop.run_forever()
+        self.loop.close()
 
     async def _serve(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
@@ -98,7 +99,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def run(root: Path, peers: int, seconds: float, *, seed: int = 17, every: float = 2.0) -> dict:
     rng = random.Random(seed)
-    make = Network(root)
+    make = new_network(root)
     hub = make("Hub Shelter", _people("HUB", 200))
     others = [make(f"Peer {i:02d}", _people(f"P{i}", 100)) for i in range(peers)]
     routes = {}
