@@ -126,9 +126,14 @@ def b64(data: bytes) -> str:
 
 
 def unb64(text: str) -> bytes:
+    """Decode unpadded base64url, refusing any encoding but the one b64() writes: the unused
+    low bits of the last character must be zero, so one message has exactly one wire form."""
     if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def new_message_id() -> str:

@@ -172,3 +172,16 @@ def test_an_unhashable_suite_is_malformed_not_a_crash(value):
     }  # fmt: skip
     with pytest.raises(MalformedEnvelope):
         env.parse(json.dumps(outer).encode())
+
+
+def test_a_second_encoding_of_the_same_signature_is_malformed():
+    """Regression (campaign, 10,000 bad requests): flipping an unused low bit of the last base64
+    character of 'sig' or 'ct' left the decoded bytes unchanged, so a bit-flipped envelope was
+    accepted (HTTP 200) as a second wire form of a signed message. Only canonical base64url is
+    accepted now."""
+    sig = env.b64(bytes(range(64)))
+    other = sig[:-1] + chr(ord(sig[-1]) ^ 0x40)  # 'w' -> '7': the same 64 bytes
+    assert env.base64.urlsafe_b64decode(other + "==") == bytes(range(64))
+    with pytest.raises(ValueError, match="canonical"):
+        env.unb64(other)
+    assert env.unb64(sig) == bytes(range(64))
