@@ -188,7 +188,7 @@ def parse_signed_document(data: bytes) -> SignedDocument:
         raise MalformedDocument(f"a node document must be at most {MAX_DOCUMENT_BYTES} bytes")
     try:
         outer = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # deep nesting: not a crash
         raise MalformedDocument("the node document is not UTF-8 JSON") from err
     if not isinstance(outer, dict) or set(outer) != {"document", "signatures"}:
         raise MalformedDocument("a signed node document has exactly 'document' and 'signatures'")

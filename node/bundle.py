@@ -107,7 +107,7 @@ def _read(source: Path) -> list[str]:
         raise BundleError(f"{source}: no such file") from err
     except OSError as err:
         raise BundleError(f"cannot read {source}: {err.strerror}") from err
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BundleError(f"{source} is not a Tafuta bundle (not JSON)") from err
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("v") != 1:
         raise BundleError(f"{source} is not a Tafuta bundle (format {FORMAT!r} version 1)")

@@ -12,6 +12,7 @@ from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_link import dedup_command, link_command
+from .cli_ops import backup_command, restore_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .cli_users import audit, users
@@ -294,3 +295,5 @@ main.add_command(audit)
 main.add_command(directory_group)
 main.add_command(stats_command)
 main.add_command(demo_command)
+main.add_command(backup_command)
+main.add_command(restore_command)

@@ -9,8 +9,9 @@
     ├── LoginFailed              wrong name or password, or the account is disabled
     ├── LoginThrottled           too many failed logins for this name or address just now
     ├── Forbidden                the user's role does not allow this
-    └── ReviewRefused            a decision that the match's state does not allow
-        └── MatchNotFound        no match with that id
+    ├── ReviewRefused            a decision that the match's state does not allow
+    │   └── MatchNotFound        no match with that id
+    └── BackupError              a backup cannot be written, or a backup file cannot be restored
 
 Every NodeError carries an exit code for the CLI and an HTTP status for the web UI, so neither
 edge needs to know the subclasses.
@@ -89,3 +90,10 @@ class MatchNotFound(ReviewRefused):
     """No match with that id on this node."""
 
     http_status = 404
+
+
+class BackupError(NodeError):
+    """A backup cannot be written, or a backup file is refused (wrong passphrase, altered,
+    truncated, too new); the home was not changed."""
+
+    exit_code = 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import ssl
 import threading
 from collections.abc import Callable
@@ -23,9 +24,12 @@ from aiohttp import web
 from keys import Keyring
 from matching import Lexicon
 
+from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
 from .identity import unlock
+from .lock import home_lock
+from .ratelimit import RateLimiter
 from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
@@ -106,6 +110,8 @@ def sync_forever(services: NodeServices, interval: float) -> None:
                             report.pending,
                             report.error,
                         )
+            except (sqlite3.DatabaseError, NodeError) as err:  # e.g. a full disk: one clear line
+                log.error("sync round stopped: %s; the next round retries", err)
             except Exception:  # the loop must outlive one bad round; the next retries
                 log.exception("sync round failed")
             services.wake.wait(interval)
@@ -123,6 +129,22 @@ def health_info(services: NodeServices) -> Callable[[], dict]:
         }
 
     return info
+
+
+def rate_limiters(home: Home) -> dict[str, RateLimiter]:
+    """Optional ``[server]`` limits in config.toml: ``peer_rate``/``peer_burst`` (messages per
+    second per peer key) and ``address_rate``/``address_burst`` (requests per second per client
+    address; behind a reverse proxy every peer shares the proxy's address, so raise these)."""
+    settings = home.config.get("server", {})
+    limiters = {}
+    for kind in ("peer", "address"):
+        if f"{kind}_rate" in settings or f"{kind}_burst" in settings:
+            rate = settings.get(f"{kind}_rate", 20 if kind == "peer" else 50)
+            burst = settings.get(f"{kind}_burst", 200 if kind == "peer" else 500)
+            if not all(isinstance(v, int | float) and v > 0 for v in (rate, burst)):
+                raise HomeError(f"{home.config_path}: [server] {kind} limits must be positive")
+            limiters[f"{kind}_limiter"] = RateLimiter(rate=float(rate), burst=float(burst))
+    return limiters
 
 
 @dataclass
@@ -173,7 +195,11 @@ def prepare_node(
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
     inbox = InboxWorker(services)
     app = create_app(
-        inbox, health_info(services), executor=inbox.executor, client_max_size=MAX_UPLOAD_BYTES
+        inbox,
+        health_info(services),
+        executor=inbox.executor,
+        client_max_size=MAX_UPLOAD_BYTES,
+        **rate_limiters(home),
     )
     add_ui(
         app,
@@ -242,14 +268,18 @@ def serve(
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; then stop the workers and close cleanly."""
-    node = prepare_node(
-        home,
-        passphrase,
-        host=host,
-        port=port,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        sync_interval=sync_interval,
-    )
-    run_nodes([node], (lambda nodes: on_ready(nodes[0].url)) if on_ready else None)
+    """Serve until SIGINT or SIGTERM; then stop the workers and close cleanly.
+
+    Holds the home's lock (node/lock.py) while running, so a restore cannot swap the home away.
+    """
+    with home_lock(home.path, "restore over it or serve it twice"):
+        node = prepare_node(
+            home,
+            passphrase,
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            sync_interval=sync_interval,
+        )
+        run_nodes([node], (lambda nodes: on_ready(nodes[0].url)) if on_ready else None)

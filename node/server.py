@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Protocol
@@ -19,6 +20,7 @@ from aiohttp import web
 from protocol.envelope import MAX_ENVELOPE_BYTES, parse
 from protocol.errors import EnvelopeRefused
 
+from .errors import NodeError
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("tafuta.server")
@@ -74,6 +76,13 @@ async def inbox(request: web.Request) -> web.Response:
     except EnvelopeRefused as refused:
         log.info("refused envelope from %s: %s", address, refused.reason)
         return refusal_response(refused)
+    except (sqlite3.DatabaseError, NodeError) as err:
+        # The store cannot write (disk full, database locked): nothing was stored, the sender
+        # keeps the message and retries. The details stay in our log, not in the answer.
+        log.error("cannot store a message from %s: %s", address, err)
+        return error_response(
+            503, "unavailable", "this node cannot store the message now; try again later"
+        )
     if ack is None:  # an acknowledgement needs none
         return web.json_response({"result": "accepted"})
     return web.Response(body=ack, content_type="application/json")

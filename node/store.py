@@ -70,19 +70,27 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all or nothing."""
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all or nothing.
+
+        SQLite may already have rolled the transaction back itself (a full disk at COMMIT), so
+        ROLLBACK runs only while one is open: the error the caller sees is the real one.
+        """
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.DatabaseError:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     # -- schema -------------------------------------------------------------------------
 

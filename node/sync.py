@@ -115,7 +115,7 @@ def _ack_from(status: int, answer: bytes) -> bytes | None:
     if status == 409:
         try:
             ack = json.loads(answer).get("ack")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return None
         return ack.encode() if isinstance(ack, str) else None
     return None

@@ -126,9 +126,14 @@ def b64(data: bytes) -> str:
 
 
 def unb64(text: str) -> bytes:
+    """Decode unpadded base64url, refusing any encoding but the one b64() writes: the unused
+    low bits of the last character must be zero, so one message has exactly one wire form."""
     if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def new_message_id() -> str:
@@ -194,7 +199,7 @@ def parse(data: bytes, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
         raise EnvelopeTooLarge(f"envelope of {len(data)} bytes exceeds the limit of {max_size}")
     try:
         outer = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # deep nesting: not a crash
         raise MalformedEnvelope("envelope is not UTF-8 JSON") from err
     if not isinstance(outer, dict) or set(outer) != {"header", "ct", "sig"}:
         raise MalformedEnvelope("envelope must have exactly header, ct and sig")
@@ -208,7 +213,7 @@ def parse(data: bytes, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
         "recipient": lambda v: isinstance(v, str) and bool(_KEY_ID.match(v)),
         "id": lambda v: isinstance(v, str) and bool(_MESSAGE_ID.match(v)),
         "created": lambda v: type(v) is int and 0 <= v < 2**40,
-        "suite": lambda v: v in SUITES,
+        "suite": lambda v: isinstance(v, str) and v in SUITES,  # a list is unhashable
     }
     for name, ok in checks.items():
         if not ok(raw[name]):
@@ -263,7 +268,7 @@ def open_envelope(
         raise UndecryptableEnvelope("ciphertext cannot be decrypted") from err
     try:
         payload = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BadPayload("payload is not UTF-8 JSON") from err
     return Opened(header, validate(header.type, payload))
 

@@ -72,3 +72,16 @@ def test_text_after_the_token_is_refused_as_damage(alice):
 def test_damaged_token_is_refused(alice, damage, message):
     with pytest.raises(BadToken, match=message):
         decode_token(damage(encode_token(alice.document)))
+
+
+def test_a_token_holding_deeply_nested_json_is_refused_not_a_crash():
+    """Regression (reliability campaign): a token whose document was 5000 nested brackets made
+    json.loads raise RecursionError, which escaped decode_token as an unexpected error."""
+    import hashlib
+
+    from keys._encoding import b64
+
+    payload = b"[" * 5000
+    token = TOKEN_PREFIX + b64(payload + hashlib.sha256(payload).digest()[:4])
+    with pytest.raises(BadToken, match="does not hold a valid node document"):
+        decode_token(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import urllib.error
@@ -62,6 +63,17 @@ def _flip(body: bytes, field: str) -> bytes:
     return json.dumps(outer).encode()
 
 
+def _second_encoding_of_sig(body: bytes) -> bytes:
+    """The same 64 signature bytes with another last base64 character: 86 characters carry 516
+    bits, so the lowest bits of the last one are unused, and flipping one keeps the bytes."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    outer = json.loads(body)
+    sig = outer["sig"]
+    outer["sig"] = sig[:-1] + alphabet[alphabet.index(sig[-1]) ^ 1]
+    assert base64.urlsafe_b64decode(outer["sig"] + "==") == unb64(sig)
+    return json.dumps(outer).encode()
+
+
 def _with_header(body: bytes, **changes) -> bytes:
     outer = json.loads(body)
     outer["header"].update(changes)
@@ -114,6 +126,17 @@ CASES = {
     "malformed JSON": (lambda s, b: b'{"header": {"v": 1', 400, "malformed"),
     "not JSON at all": (lambda s, b: b"\x00\xff" * 50, 400, "malformed"),
     "empty body": (lambda s, b: b"", 400, "malformed"),
+    # Regression (reliability campaign): json.loads' RecursionError escaped as an HTTP 500.
+    "deeply nested JSON": (lambda s, b: b"[" * 100_000, 400, "malformed"),
+    # Regression (campaign fuzzing): an unhashable suite ([]) raised TypeError, an HTTP 500.
+    "list as suite": (lambda s, b: _with_header(s["a"].seal(), suite=[]), 400, "malformed"),
+    # Regression (campaign): a bit flip in the unused bits of the signature's last base64
+    # character decoded to the same bytes, and the envelope was accepted with HTTP 200.
+    "second encoding of the signature": (
+        lambda s, b: _second_encoding_of_sig(s["a"].seal()),
+        400,
+        "malformed",
+    ),
 }
 
 

@@ -59,3 +59,35 @@ def test_failed_write_leaves_no_partial_rows(tmp_path):
             store.write_import([good, bad], [], "f.csv", "2025-01-01", counts)
         assert store.count_records() == 0
         assert store.conn.execute("SELECT count(*) FROM import_runs").fetchone()[0] == 0
+
+
+def test_an_error_after_sqlite_rolled_back_by_itself_is_the_error_raised(tmp_path):
+    """Regression (campaign, full disk): when COMMIT failed with 'database or disk is full',
+    SQLite had already rolled back, so our ROLLBACK raised 'cannot rollback - no transaction is
+    active' and hid the real error from the user (and made the inbox answer 500)."""
+    with Store.open(tmp_path / "t.db") as store:
+        with pytest.raises(ValueError, match="the real error"), store.transaction() as conn:
+            conn.execute("ROLLBACK")  # as SQLite does by itself on some failures
+            raise ValueError("the real error")
+        with (
+            pytest.raises(sqlite3.OperationalError, match="cannot commit"),
+            store.transaction() as conn,
+        ):
+            conn.execute("ROLLBACK")
+        assert not store.conn.in_transaction
+        with store.transaction() as conn:  # and the store still works
+            conn.execute("PRAGMA user_version")
+
+
+def test_a_full_database_refuses_an_import_with_a_clear_message_and_no_rows(tmp_path):
+    """A database that cannot grow (PRAGMA max_page_count, as a full disk) refuses the import
+    whole, saying the disk is full."""
+    with Store.open(tmp_path / "t.db") as store:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        added = [{"ref": f"R{i}", "kind": "found", "given_names": "x" * 200} for i in range(500)]
+        counts = {"added": 500, "updated": 0, "unchanged": 0, "rejected": 0}
+        with pytest.raises(StoreError, match="full"):
+            store.write_import(added, [], "big.csv", "2026-01-01T00:00:00+00:00", counts)
+        assert store.count_records() == 0
+        assert store.conn.execute("SELECT count(*) FROM import_runs").fetchone()[0] == 0

@@ -151,3 +151,37 @@ def test_signature_is_checked_before_anything_is_decrypted(bob, forger):
     """A forged envelope under a trusted sender's key id never reaches HPKE decryption."""
     with pytest.raises(BadSignature):
         open_as(bob, seal(forger, bob))
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_deeply_nested_json_is_malformed_not_a_crash(depth):
+    """Regression (reliability campaign): 1000+ nested brackets made json.loads raise
+    RecursionError, which escaped parse() and became an HTTP 500 on POST /v1/inbox."""
+    with pytest.raises(MalformedEnvelope):
+        env.parse(b"[" * depth)
+
+
+@pytest.mark.parametrize("value", [[], {}, ["x25519"]])
+def test_an_unhashable_suite_is_malformed_not_a_crash(value):
+    """Regression (campaign fuzzing, hypothesis): a header whose suite was a list or an object
+    made ``v in SUITES`` raise TypeError, which escaped parse() as an HTTP 500."""
+    outer = {
+        "header": {"v": 1, "type": "ack", "sender": "A" * 16, "recipient": "B" * 16,
+                   "id": "0" * 32, "created": 1, "suite": value},
+        "ct": "", "sig": "A" * 86,
+    }  # fmt: skip
+    with pytest.raises(MalformedEnvelope):
+        env.parse(json.dumps(outer).encode())
+
+
+def test_a_second_encoding_of_the_same_signature_is_malformed():
+    """Regression (campaign, 10,000 bad requests): flipping an unused low bit of the last base64
+    character of 'sig' or 'ct' left the decoded bytes unchanged, so a bit-flipped envelope was
+    accepted (HTTP 200) as a second wire form of a signed message. Only canonical base64url is
+    accepted now."""
+    sig = env.b64(bytes(range(64)))
+    other = sig[:-1] + chr(ord(sig[-1]) ^ 0x40)  # 'w' -> '7': the same 64 bytes
+    assert env.base64.urlsafe_b64decode(other + "==") == bytes(range(64))
+    with pytest.raises(ValueError, match="canonical"):
+        env.unb64(other)
+    assert env.unb64(sig) == bytes(range(64))

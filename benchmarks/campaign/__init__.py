@@ -1,0 +1,1 @@
+"""The reliability and security campaign (docs/reliability.md): python -m benchmarks.campaign."""

@@ -1,0 +1,351 @@
+"""Thousands of bad requests against a live `tafuta serve` node, by category.
+
+Node B serves; A is a trusted peer, R was trusted and then revoked, S is a stranger (trusted by
+A, unknown to B). Every request is bad in one way; the node must answer each with a 4xx (never a
+5xx, never a 2xx), log no unhandled exception, and write no row (every table's row count is the
+same before and after). Replayed messages are sent once, before the first count.
+
+Categories are pluggable: a ``Category`` has a name, a weight, a builder that returns one
+``BadRequest`` and the statuses it may get. The web UI's bad-CSRF and bad-session requests are
+added by appending categories to ``CATEGORIES`` (or passing a list to ``run``), with their own
+method, path and headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from keys import KdfParams, Keyring
+from node.federation import Federation
+from node.home import open_home
+from node.identity import now_seconds, unlock
+from node.runtime import node_lexicon
+from node.store import Store
+from protocol.envelope import MAX_ENVELOPE_BYTES, new_message_id, seal
+
+from .common import (
+    PASSPHRASE,
+    Network,
+    crashes_in_log,
+    new_network,
+    pair,
+    raise_limits,
+    table_counts,
+)
+
+RETRACTION = {"pseudonyms": ["A" * 22]}
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    method: str
+    path: str
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    weight: float
+    build: Callable[[Context, random.Random], BadRequest]
+    allowed: Callable[[int], bool] = lambda status: 400 <= status < 500
+
+
+class Sender:
+    """Seals envelopes as one node for another, with the node's real keys and a chosen clock."""
+
+    def __init__(self, node, recipient_name: str):
+        home = open_home(node.home)
+        self.store = Store.open(home.database_path)
+        self.keyring = unlock(home, PASSPHRASE)
+        self.federation = Federation(self.store, self.keyring, node_lexicon(home))
+        self.peer = self.federation.peer_named(recipient_name)
+
+    def seal(self, kind="retraction", payload=RETRACTION, now=None, message_id=None) -> bytes:
+        self.federation.clock = (lambda: now) if now is not None else now_seconds
+        return self.federation.seal_for(self.peer, message_id or new_message_id(), kind, payload)
+
+
+@dataclass
+class Context:
+    url: str
+    senders: dict[str, Sender]
+    replayable: list[bytes]
+    impostor: Keyring
+    extra: dict = field(default_factory=dict)
+
+
+def _post(body: bytes) -> BadRequest:
+    return BadRequest("POST", "/v1/inbox", body, {"Content-Type": "application/json"})
+
+
+def _malformed(ctx: Context, rng: random.Random) -> BadRequest:
+    good = json.loads(ctx.senders["a"].seal())
+    choice = rng.randrange(10)
+    if choice == 0:
+        body = rng.randbytes(rng.randrange(0, 2000))
+    elif choice == 1:
+        body = b"[" * rng.randrange(500, 200_000)
+    elif choice == 2:
+        body = json.dumps(rng.choice([None, 1, "x", [], {}, {"header": {}}])).encode()
+    elif choice == 3:
+        del good["header"][rng.choice(sorted(good["header"]))]
+        body = json.dumps(good).encode()
+    elif choice == 4:
+        key = rng.choice(sorted(good["header"]))
+        good["header"][key] = rng.choice([None, [], {}, -1, 2**70, "", "x" * 300, 1.5, True])
+        body = json.dumps(good).encode()
+    elif choice == 5:
+        good[rng.choice(["ct", "sig"])] = rng.choice(["***", "", "A", 7, None, ["x"]])
+        body = json.dumps(good).encode()
+    elif choice == 6:
+        good["extra"] = "field"
+        body = json.dumps(good).encode()
+    elif choice == 7:
+        body = b"\xff\xfe" + rng.randbytes(100)
+    elif choice == 8:
+        body = json.dumps(good).encode()[: rng.randrange(1, 20)] + b"\x00" * 10
+    else:
+        body = b'{"header": ' + b'"' * rng.randrange(1, 5000)
+    return _post(body)
+
+
+def _oversized(ctx: Context, rng: random.Random) -> BadRequest:
+    return _post(b"{" + b" " * (MAX_ENVELOPE_BYTES + rng.randrange(1, 65536)) + b"}")
+
+
+def _truncated(ctx: Context, rng: random.Random) -> BadRequest:
+    body = ctx.senders["a"].seal()
+    return _post(body[: rng.randrange(0, len(body))])
+
+
+def _bit_flipped(ctx: Context, rng: random.Random) -> BadRequest:
+    body = bytearray(ctx.senders["a"].seal())
+    at = rng.randrange(len(body))
+    body[at] ^= 1 << rng.randrange(8)
+    return _post(bytes(body))
+
+
+def _wrong_key(ctx: Context, rng: random.Random) -> BadRequest:
+    """Claims to be A but is signed by another key, or is sealed to a key that is not B's."""
+    a = ctx.senders["a"]
+    document = a.peer.document
+    if rng.random() < 0.5:
+        signing, recipient_public = ctx.impostor.current.signing, document.hpke_public_key("x25519")
+    else:
+        other = ctx.impostor.document.document
+        signing, recipient_public = a.keyring.current.signing, other.hpke_public_key("x25519")
+    body = seal(
+        message_type="retraction",
+        payload=RETRACTION,
+        sender_key_id=a.keyring.key_id,
+        signing_key=signing,
+        recipient_key_id=document.key_id,
+        recipient_public_key=recipient_public,
+        suite="x25519",
+        now=now_seconds(),
+    )
+    return _post(body)
+
+
+def _revoked(ctx: Context, rng: random.Random) -> BadRequest:
+    return _post(ctx.senders["revoked"].seal())
+
+
+def _unknown_sender(ctx: Context, rng: random.Random) -> BadRequest:
+    return _post(ctx.senders["stranger"].seal())
+
+
+def _stale(ctx: Context, rng: random.Random) -> BadRequest:
+    offset = rng.choice([-1, 1]) * rng.randrange(301, 10 * 365 * 86400)
+    return _post(ctx.senders["a"].seal(now=now_seconds() + offset))
+
+
+def _replayed(ctx: Context, rng: random.Random) -> BadRequest:
+    return _post(rng.choice(ctx.replayable))
+
+
+def _bad_payload(ctx: Context, rng: random.Random) -> BadRequest:
+    """Signed and sealed by the trusted peer, but the payload breaks the message schema."""
+    kind, payload = rng.choice(
+        [
+            ("retraction", {"pseudonyms": "not a list"}),
+            ("retraction", {"pseudonyms": ["A" * 22], "extra": 1}),
+            ("blinded-keys", {"records": []}),
+            ("ack", {"acked": "nonsense"}),
+            ("no-such-type", {}),
+            ("review-decision", {"match_id": 5, "decision": None}),
+        ]
+    )
+    return _post(ctx.senders["a"].seal(kind=kind, payload=payload))
+
+
+def _wrong_route(ctx: Context, rng: random.Random) -> BadRequest:
+    method, path = rng.choice(
+        [("GET", "/v1/inbox"), ("PUT", "/v1/inbox"), ("POST", "/v1/health"),
+         ("GET", "/v1/../../etc/passwd"), ("GET", "/nowhere"), ("DELETE", "/v1/inbox")]
+    )  # fmt: skip
+    return BadRequest(method, path, b"x" if method != "GET" else b"")
+
+
+CATEGORIES: list[Category] = [
+    Category("malformed", 1.0, _malformed),
+    Category("oversized", 0.05, _oversized),
+    Category("truncated", 1.0, _truncated),
+    Category("bit-flipped", 1.0, _bit_flipped),
+    Category("wrong key", 1.0, _wrong_key),
+    Category("revoked sender", 1.0, _revoked),
+    Category("unknown sender", 1.0, _unknown_sender),
+    Category("stale", 1.0, _stale),
+    Category("replayed", 1.0, _replayed),
+    Category("bad payload", 1.0, _bad_payload),
+    Category("wrong route", 0.5, _wrong_route),
+]
+
+
+def plan(total: int, categories: list[Category], rng: random.Random) -> list[Category]:
+    """``total`` categories in random order, in proportion to their weights (each at least 5)."""
+    weights = sum(c.weight for c in categories)
+    counts = {c.name: max(5, int(total * c.weight / weights)) for c in categories}
+    heaviest = max(categories, key=lambda c: c.weight).name
+    counts[heaviest] += max(0, total - sum(counts.values()))  # at least ``total`` in all
+    order = [c for c in categories for _ in range(counts[c.name])]
+    rng.shuffle(order)
+    return order
+
+
+async def _send(session, url: str, request: BadRequest) -> int:
+    # aiohttp warns about large bytes bodies; a file-like body is streamed instead
+    body = io.BytesIO(request.body) if len(request.body) > 1 << 20 else request.body
+    async with session.request(
+        request.method, url + request.path, data=body, headers=request.headers
+    ) as response:
+        await response.read()
+        return response.status
+
+
+async def _fire(ctx: Context, order: list[Category], rng: random.Random, concurrency: int):
+    statuses: dict[str, Counter] = {c.name: Counter() for c in order}
+    unexpected: list[tuple[str, int]] = []
+    queue = list(enumerate(order))
+    timeout = aiohttp.ClientTimeout(total=120)
+
+    async def worker(session):
+        while queue:
+            _, category = queue.pop()
+            request = category.build(ctx, rng)
+            try:
+                status = await _send(session, ctx.url, request)
+            except aiohttp.ClientError as err:  # a dropped connection counts as a failure
+                status = 599
+                unexpected.append((category.name, f"connection: {err}"))
+            statuses[category.name][status] += 1
+            if not category.allowed(status):
+                unexpected.append((category.name, status))
+
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return statuses, unexpected
+
+
+def setup(root: Path) -> tuple[Network, object, Context]:
+    make = new_network(root)
+    a, b, revoked, stranger = (make(n) for n in ("Kwale Rescue", "Mombasa Shelter",
+                                                 "Revoked NGO", "Stranger"))  # fmt: skip
+    pair(a, b)
+    pair(revoked, b)
+    pair(stranger, a)
+    b.tafuta("peers", "revoke", "Revoked NGO", "--reason", "campaign")
+    raise_limits(b)
+    b.start(sync_interval=3600)
+    senders = {
+        "a": Sender(a, b.name),
+        "revoked": Sender(revoked, b.name),
+        "stranger": Sender(stranger, a.name),
+    }
+    impostor = Keyring.create(name="Impostor", url="", now=now_seconds(), kdf=KdfParams.cheap())
+    return make, b, Context(b.url, senders, [], impostor)
+
+
+def run(
+    root: Path,
+    total: int,
+    *,
+    seed: int = 7,
+    concurrency: int = 8,
+    categories: list[Category] | None = None,
+) -> dict:
+    """Send ``total`` bad requests; returns the figures (and the pass/fail verdicts)."""
+    rng = random.Random(seed)
+    make, b, ctx = setup(root)
+    try:
+        replayable = [ctx.senders["a"].seal() for _ in range(20)]
+        ctx.replayable.extend(_accept_once(ctx, replayable))
+        before = table_counts(b.home / "tafuta.db")
+        order = plan(total, categories or CATEGORIES, rng)
+        started = time.monotonic()
+        statuses, unexpected = asyncio.run(_fire(ctx, order, rng, concurrency))
+        elapsed = time.monotonic() - started
+        after = table_counts(b.home / "tafuta.db")
+        alive = asyncio.run(_health(ctx.url))
+    finally:
+        for sender in ctx.senders.values():
+            sender.store.close()
+        make.close()
+    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
+    server_errors = sum(n for c in statuses.values() for s, n in c.items() if s >= 500)
+    return {
+        "requests": sum(sum(c.values()) for c in statuses.values()),
+        "seconds": round(elapsed, 1),
+        "by_category": {
+            name: {"requests": sum(c.values()), "statuses": dict(sorted(c.items()))}
+            for name, c in sorted(statuses.items())
+        },
+        "http_5xx": server_errors,
+        "unexpected_statuses": len(unexpected),
+        "unexpected_examples": unexpected[:10],
+        "unhandled_exceptions_in_log": crashes_in_log(b.log),
+        "tables_changed": changed,
+        "rows_written": sum(abs((a or 0) - x) for x, a in changed.values()),
+        "healthy_after": alive,
+    }
+
+
+def _accept_once(ctx: Context, bodies: list[bytes]) -> list[bytes]:
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            for body in bodies:
+                status = await _send(session, ctx.url, _post(body))
+                assert status == 200, status
+
+    asyncio.run(go())
+    return bodies
+
+
+async def _health(url: str) -> bool:
+    async with aiohttp.ClientSession() as session, session.get(url + "/v1/health") as r:
+        return r.status == 200
+
+
+def passed(result: dict) -> bool:
+    return (
+        result["http_5xx"] == 0
+        and result["unexpected_statuses"] == 0
+        and result["unhandled_exceptions_in_log"] == 0
+        and result["rows_written"] == 0
+        and result["healthy_after"]
+    )
+
+
+__all__ = ["CATEGORIES", "BadRequest", "Category", "Context", "passed", "run"]

@@ -1,0 +1,109 @@
+"""What the campaign's parts share: real nodes (the test suite's Network: homes, `tafuta serve`
+processes on free loopback ports, pairing by invitation and safety number), row counts, and the
+node log checks."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from tests.node.conftest import (
+    PASSPHRASE,
+    TAFUTA,
+    Network,
+    Node,
+    free_port,
+    pair,
+    wait_until,
+    write_register,
+)
+
+__all__ = [
+    "PASSPHRASE",
+    "TAFUTA",
+    "Network",
+    "Node",
+    "crashes_in_log",
+    "free_port",
+    "integrity",
+    "new_network",
+    "pair",
+    "pair_in_process",
+    "raise_limits",
+    "table_counts",
+    "wait_until",
+    "write_register",
+]
+
+# What an unhandled exception leaves in a node's log: Python's traceback, aiohttp's
+# "Error handling request" (it answers 500), or our own "sync round failed".
+CRASH = re.compile(r"Traceback \(most recent call last\)|Error handling request|round failed")
+
+
+def new_network(root: Path) -> Network:
+    """The test suite's Network in a folder made for it."""
+    root.mkdir(parents=True, exist_ok=True)
+    return Network(root)
+
+
+def table_counts(database: Path) -> dict[str, int]:
+    """Rows in every table: the campaign's 'nothing was written' check."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {n: db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in sorted(names)}
+    finally:
+        db.close()
+
+
+def integrity(database: Path) -> str:
+    db = sqlite3.connect(str(database), timeout=30)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def crashes_in_log(log: Path) -> int:
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return len(CRASH.findall(text))
+
+
+def raise_limits(node: Node, rate: int = 100_000) -> None:
+    """Lift the node's rate limits ([server] in config.toml), so every request of a category
+    reaches the check it is meant to test instead of a 429."""
+    config = node.home / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    if "[server]" not in text:
+        config.write_text(
+            text + f"\n[server]\naddress_rate = {rate}\naddress_burst = {rate}\n"
+            f"peer_rate = {rate}\npeer_burst = {rate}\n",
+            encoding="utf-8",
+        )
+
+
+def pair_in_process(a: Node, b: Node) -> None:
+    """What `pair` does through the CLI (invite, add, compare safety numbers, trust), through
+    the same library calls in this process: many pairs in seconds instead of minutes."""
+    from node.home import open_home
+    from node.identity import invite_token
+    from node.peers import add_peer, peer_fingerprint, trust_peer
+    from node.store import Store
+
+    homes = {n.name: open_home(n.home) for n in (a, b)}
+    tokens = {name: invite_token(home) for name, home in homes.items()}
+    for me, other in ((a, b), (b, a)):
+        home = homes[me.name]
+        with Store.open(home.database_path) as store:
+            add_peer(home, store, tokens[other.name], actor="campaign")
+    digits = {}
+    for me, other in ((a, b), (b, a)):
+        home = homes[me.name]
+        with Store.open(home.database_path) as store:
+            digits[me.name] = peer_fingerprint(home, store, other.name)
+    assert digits[a.name] == digits[b.name]
+    for me, other in ((a, b), (b, a)):
+        home = homes[me.name]
+        with Store.open(home.database_path) as store:
+            trust_peer(home, store, other.name, digits[me.name], actor="campaign")

@@ -1,0 +1,39 @@
+"""The serve lock: one file in the home that a running `tafuta serve` holds an exclusive lock on.
+
+`tafuta restore` takes the same lock before it replaces a home, so it never swaps the database
+out from under a running node. An OS lock (flock) rather than a pid file: the kernel releases it
+when the process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import HomeError
+
+LOCK_NAME = "serve.lock"
+
+
+@contextmanager
+def home_lock(home_path: Path, purpose: str) -> Iterator[None]:
+    """Hold the home's lock for the duration; HomeError at once if another process holds it."""
+    path = Path(home_path) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise HomeError(f"cannot create the lock file {path}: {err.strerror}") from err
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise HomeError(
+                f"a Tafuta node is running on {home_path} (it holds {LOCK_NAME}); stop it "
+                f"before you {purpose}"
+            ) from err
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
