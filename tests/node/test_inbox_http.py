@@ -160,12 +160,23 @@ def test_a_good_envelope_is_acknowledged(live):
 
 
 @pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/v1/inbox", 405), ("POST", "/v1/health", 405), ("GET", "/nowhere", 404),
+    ("GET", "/v1/inbox", 405), ("POST", "/v1/health", 405), ("GET", "/v1/nowhere", 404),
 ])  # fmt: skip
-def test_wrong_routes_get_json_4xx(live, method, path, status):
+def test_wrong_peer_api_routes_get_json_4xx(live, method, path, status):
     b, _ = live
     request = urllib.request.Request(f"{b.url}{path}", method=method)
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=10)
-    assert err.value.code == status
-    assert "error" in json.loads(err.value.read())
+    with err.value:
+        assert err.value.code == status
+        assert "error" in json.loads(err.value.read())
+
+
+def test_a_wrong_page_outside_the_peer_api_gets_the_uis_404_page(live):
+    """Paths outside /v1/ belong to the web UI, which answers people with a page, not JSON."""
+    b, _ = live
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{b.url}/nowhere", timeout=10)
+    with err.value:
+        assert err.value.code == 404
+        assert err.value.headers["Content-Type"].startswith("text/html")
