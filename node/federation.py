@@ -322,9 +322,7 @@ class Federation:
         refs = self.store.refs_for_pseudonyms(peer.id)
         suggestions = []
         if own and theirs:
-            for scored in score_key_candidates(own, theirs):
-                if scored.score < self.threshold:
-                    break
+            for scored in score_key_candidates(own, theirs, min_score=self.threshold):
                 suggestions.append(
                     {
                         "match_id": match_id_for(scored.ref_a, scored.ref_b),

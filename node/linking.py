@@ -107,7 +107,9 @@ def link_records(
     else:
         keys_a = {p.ref: match_keys(p) for p in people_a}
         keys_b = {p.ref: match_keys(p) for p in people_b}
-        results = private_link(keys_a, keys_b, progress=progress, workers=workers)
+        results = private_link(
+            keys_a, keys_b, progress=progress, workers=workers, min_score=threshold
+        )
     return [r for r in results if r.score >= threshold]
 
 
@@ -118,8 +120,11 @@ def private_link(
     progress: Progress | None = None,
     workers: int | None = None,
     key_types: Sequence[str] = KEY_TYPES,
+    min_score: float = 0.0,
 ) -> list[LinkResult]:
-    """Both nodes' side of the blinded exchange, in one process, with two independent secrets."""
+    """Both nodes' side of the blinded exchange, in one process, with two independent secrets.
+
+    Pairs scoring below ``min_score`` are left out (they still count in the fit)."""
     scalar_a, scalar_b = blinding.new_scalar(), blinding.new_scalar()
     total = 2 * (_distinct(keys_a) + _distinct(keys_b))
     step = _counter(progress, total)
@@ -135,7 +140,8 @@ def private_link(
     # A's view: its own records (by ref) against B's pseudonyms; B's view is the mirror image.
     own = {refs_a[r.pseudonym]: r.keys for r in twice_a}
     theirs = {r.pseudonym: r.keys for r in twice_b}
-    scored = score_key_candidates(own, theirs, key_types)
+    del twice_a, twice_b, sent_a, sent_b
+    scored = score_key_candidates(own, theirs, key_types, min_score=min_score)
     return [LinkResult(s.ref_a, refs_b[s.ref_b], s.score, s.evidence) for s in scored]
 
 
