@@ -184,14 +184,14 @@ def _fit(
     model = fit([FIELDS[f].u for f in fields], False)
     if left is not None and right is not None and len(levels):
         for _ in range(U_ROUNDS):
-            u_hat = _non_best_u(model, unique, inverse, left, right, n_levels)
+            u_hat = non_best_u(model, unique, inverse, left, right, n_levels)
             if u_hat is None:
                 break
             model = fit(u_hat, True)
     return KeyScorer(model=model, key_types=key_types, fields=fields), unique, inverse
 
 
-def _non_best_u(model, unique, inverse, left, right, n_levels):
+def non_best_u(model, unique, inverse, left, right, n_levels):
     """Level frequencies among pairs scoring below the best candidate of both their records."""
     pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
     odds = pattern_odds[inverse]
