@@ -197,3 +197,14 @@ class TestSampleRegister:
         pairs = {tuple(sorted((r.ref_a, r.ref_b))) for r in duplicates}
         assert ("KW-2024-0116", "NB-2024-0504") in pairs
         assert not any("NB-2024-0509" in pair for pair in pairs)
+
+
+def test_keys_made_in_worker_processes_equal_keys_made_in_one(lexicon):
+    """Large registers are keyed on all cores; the keys must be the very same."""
+    from node.linking import record_keys
+
+    missing, _, _ = generate_registers(300, 10, seed=11)
+    one = record_keys(missing, lexicon, workers=1)
+    pooled = record_keys(missing, lexicon, workers=2, parallel_from=0)
+    assert pooled == one
+    assert list(pooled) == list(one)
