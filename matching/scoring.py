@@ -218,7 +218,9 @@ def fit_key_scorer(
 ) -> KeyScorer:
     """Estimate weights by EM from the candidate pairs themselves; no labelled data needed.
 
-    ``sizes`` are the record counts of both sides (both nodes know both), for EM's start.
+    ``sizes`` are the record counts of both sides (both nodes know both), for EM's start. The
+    pairs carry no record ids, so this is step 1 of ``_fit`` alone, and the scorer's scores are
+    the field model's, before the one-to-one step of ``score_candidates``.
     """
     key_types = tuple(key_types)
     fields = fields_for(key_types)
