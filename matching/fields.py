@@ -190,7 +190,7 @@ def field_levels(
             others = [col[o] for o in cs if o != c]
             known = differs & (yes[:, others].all(axis=1) if others else True)
             no[:, col[c]] |= known
-    for c in names:  # one differing name sound... no shared sound means no shared pair
+    for c in names:  # no shared name sound means no shared pair of name sounds
         if c.startswith("name1:"):
             implied(no, c, "names2:" + c.split(":")[1])
     implied(no, "year", "yearx")
