@@ -314,27 +314,40 @@ class Federation:
     # -- scoring ----------------------------------------------------------------------------
 
     def rescore(self, peer: Peer, force: bool = False) -> int:
-        """Score every candidate pair with this peer; store those at or above the threshold."""
+        """Score every candidate pair with this peer; store those at or above the threshold.
+
+        The inbox thread may store new keys while we score; storing the suggestions marks the
+        peer as scored, which would hide those keys until the next change. So the keys are read
+        again after storing, and if they changed the pairs are scored again.
+        """
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
         own = self.store.blinded_keys("own_blinded", peer.id)
         theirs = self.store.blinded_keys("peer_blinded", peer.id)
+        while True:
+            suggestions = self._suggestions(peer, own, theirs)
+            self.store.replace_suggestions(peer.id, suggestions, self.clock())
+            own_now = self.store.blinded_keys("own_blinded", peer.id)
+            theirs_now = self.store.blinded_keys("peer_blinded", peer.id)
+            if own_now == own and theirs_now == theirs:
+                return len(suggestions)
+            own, theirs = own_now, theirs_now
+
+    def _suggestions(self, peer: Peer, own: dict, theirs: dict) -> list[dict]:
+        if not (own and theirs):
+            return []
         refs = self.store.refs_for_pseudonyms(peer.id)
-        suggestions = []
-        if own and theirs:
-            for scored in score_key_candidates(own, theirs, min_score=self.threshold):
-                suggestions.append(
-                    {
-                        "match_id": match_id_for(scored.ref_a, scored.ref_b),
-                        "local_ref": refs[scored.ref_a],
-                        "local_pseudonym": scored.ref_a,
-                        "peer_pseudonym": scored.ref_b,
-                        "score": scored.score,
-                        "evidence": scored.evidence,
-                    }
-                )
-        self.store.replace_suggestions(peer.id, suggestions, self.clock())
-        return len(suggestions)
+        return [
+            {
+                "match_id": match_id_for(scored.ref_a, scored.ref_b),
+                "local_ref": refs[scored.ref_a],
+                "local_pseudonym": scored.ref_a,
+                "peer_pseudonym": scored.ref_b,
+                "score": scored.score,
+                "evidence": scored.evidence,
+            }
+            for scored in score_key_candidates(own, theirs, min_score=self.threshold)
+        ]
 
 
 class _Senders:
