@@ -10,7 +10,13 @@ What the other packages use::
     scored = plain_links(people_a, people_b)            # raw values; people_b None = dedup
 """
 
-from .candidates import MAX_BLOCK_PAIRS, candidate_pairs, present_types
+from .candidates import (
+    MAX_BLOCK_PAIRS,
+    Candidates,
+    candidate_arrays,
+    candidate_pairs,
+    present_types,
+)
 from .errors import KeySetError, LexiconError, MatchingError
 from .keys import CANDIDATE_KEY_TYPES, KEY_TYPES, KEYSET_VERSION, match_keys
 from .lexicon import Lexicon, load_lexicon
@@ -23,6 +29,7 @@ from .scoring import (
     KeyScorer,
     Scored,
     fit_key_scorer,
+    score_candidates,
     score_key_candidates,
 )
 
@@ -34,6 +41,7 @@ __all__ = [
     "MAX_BLOCK_PAIRS",
     "Agreement",
     "Birth",
+    "Candidates",
     "KeyScorer",
     "KeySetError",
     "Lexicon",
@@ -41,6 +49,7 @@ __all__ = [
     "MatchingError",
     "Person",
     "Scored",
+    "candidate_arrays",
     "candidate_pairs",
     "fit_key_scorer",
     "load_lexicon",
@@ -48,5 +57,6 @@ __all__ = [
     "normalise",
     "plain_links",
     "present_types",
+    "score_candidates",
     "score_key_candidates",
 ]

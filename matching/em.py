@@ -73,6 +73,7 @@ def fit(
     m_strength: float = 0.25,
     max_iterations: int = 500,
     tolerance: float = 1e-9,
+    pool_levels: bool = False,
 ) -> Model:
     """EM over an (n, k) integer array of comparison levels (MISSING = -1).
 
@@ -92,7 +93,49 @@ def fit(
         unique, counts = np.unique(patterns, axis=0, return_counts=True)
     else:
         unique, counts = np.zeros((0, k), dtype=np.int16), np.zeros(0, dtype=np.int64)
-    counts = counts.astype(float)
+    return fit_counted(
+        unique,
+        counts,
+        levels,
+        names,
+        m_start=m_start,
+        prior_start=prior_start,
+        prior_strength=prior_strength,
+        strength=strength,
+        m_strength=m_strength,
+        max_iterations=max_iterations,
+        tolerance=tolerance,
+        pool_levels=pool_levels,
+    )
+
+
+def fit_counted(
+    unique: np.ndarray,
+    counts: np.ndarray,
+    levels: Sequence[int],
+    names: Sequence[str],
+    *,
+    m_start: Sequence[Sequence[float]] | None = None,
+    u_start: Sequence[Sequence[float]] | None = None,
+    fix_u: bool = False,
+    u_prior: Sequence[Sequence[float]] | None = None,
+    u_strength: float | None = None,
+    prior_start: float = 0.05,
+    prior_strength: float = 1.0,
+    strength: float = 4.0,
+    m_strength: float = 0.25,
+    max_iterations: int = 500,
+    tolerance: float = 1e-9,
+    pool_levels: bool = False,
+) -> Model:
+    """``fit`` over distinct patterns (sorted, as ``np.unique`` gives them) and their counts.
+
+    Millions of candidate pairs have a few hundred distinct patterns; fitting over those is what
+    makes EM cheap, and sorting them is what makes it the same on both nodes.
+    """
+    k = len(levels)
+    unique = np.asarray(unique, dtype=np.int16).reshape(-1, k)
+    counts = np.asarray(counts).astype(float)
     m0 = [np.asarray(m_start[i], dtype=float) if m_start else _default_m(n) for i, n in
           enumerate(levels)]  # fmt: skip
     u0 = []
@@ -100,7 +143,9 @@ def fit(
         observed = np.array([counts[unique[:, i] == lv].sum() for lv in range(n)]) + 1.0
         u0.append(observed / observed.sum())
     m = [x.copy() for x in m0]
-    u = [x.copy() for x in u0]
+    # The non-match start: given (where candidates may be mostly matches, as when two clean
+    # registers overlap a lot), else the observed level frequencies.
+    u = [np.asarray(x, dtype=float) for x in u_start] if u_start else [x.copy() for x in u0]
     prior = prior_start
     iteration = 0
     for iteration in range(1, max_iterations + 1):  # noqa: B007 - reported in the model
@@ -122,20 +167,31 @@ def fit(
         for i, n in enumerate(levels):
             column = unique[:, i]
             am = np.array([gm[column == lv].sum() for lv in range(n)]) + anchor * m0[i]
-            au = np.array([gu[column == lv].sum() for lv in range(n)]) + strength * u0[i]
+            au = np.array([gu[column == lv].sum() for lv in range(n)]) + (
+                u_strength * np.asarray(u_prior[i]) if u_prior else strength * u0[i]
+            )
             new_m = np.clip(am / am.sum(), _EPS, 1 - _EPS)
             new_u = np.clip(au / au.sum(), _EPS, 1 - _EPS)
             change = max(
                 change, float(np.abs(new_m - m[i]).max()), float(np.abs(new_u - u[i]).max())
             )
+            if fix_u:
+                new_u = u[i]
             m[i], u[i] = new_m, new_u
         prior = float(np.clip(new_prior, _EPS, 1 - _EPS))
         if change < tolerance:
             break
-    if sum(float(np.dot(m[i] - u[i], np.arange(n))) for i, n in enumerate(levels)) < 0:
+    if (
+        not fix_u
+        and sum(float(np.dot(m[i] - u[i], np.arange(n))) for i, n in enumerate(levels)) < 0
+    ):
         # EM found the classes the wrong way round: matches agree more, by definition.
         m, u, prior = u, m, 1 - prior
-    weights = tuple(_monotone(np.log(m[i] / u[i])) for i in range(k))
+    seen = [np.array([counts[unique[:, i] == lv].sum() for lv in range(n)]) for i, n in
+            enumerate(levels)]  # fmt: skip
+    weights = tuple(
+        _monotone(np.log(m[i] / u[i]), seen[i] if pool_levels else None) for i in range(k)
+    )
     return Model(
         names=tuple(names),
         prior=prior,
@@ -154,9 +210,26 @@ def _default_m(n: int) -> np.ndarray:
     return np.array([*rest, 0.9])
 
 
-def _monotone(weights: np.ndarray) -> tuple[float, ...]:
-    """Non-decreasing in level, and full agreement at least 0 (= a missing value)."""
-    out = np.maximum.accumulate(weights)
+def _monotone(weights: np.ndarray, seen: np.ndarray | None = None) -> tuple[float, ...]:
+    """Non-decreasing in level, and full agreement at least 0 (= a missing value).
+
+    Without ``seen`` a level's weight is lifted to the best weight below it. With ``seen`` (the
+    pairs observed at each level) weights that go down with the level are pooled instead
+    (isotonic regression, each level weighing as its pairs), so a level seen in a handful of
+    pairs cannot lift every level above it to its own extreme weight.
+    """
+    if seen is None:
+        out = np.maximum.accumulate(weights)
+        out[-1] = max(out[-1], 0.0)
+        return tuple(float(x) for x in out)
+    blocks: list[list[float]] = []  # [mean, weight, size]
+    for w, n in zip(weights.tolist(), (np.asarray(seen, float) + 1.0).tolist(), strict=True):
+        blocks.append([w, n, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean2, n2, size2 = blocks.pop()
+            mean1, n1, size1 = blocks[-1]
+            blocks[-1] = [(mean1 * n1 + mean2 * n2) / (n1 + n2), n1 + n2, size1 + size2]
+    out = np.concatenate([np.full(size, mean) for mean, _, size in blocks])
     out[-1] = max(out[-1], 0.0)
     return tuple(float(x) for x in out)
 

@@ -26,7 +26,7 @@ import jellyfish
 from .errors import KeySetError
 from .normalise import Birth, Person
 
-KEYSET_VERSION = 1
+KEYSET_VERSION = 2
 
 ENCODERS: dict[str, Callable[[str], str]] = {
     "sdx": jellyfish.soundex,
@@ -35,7 +35,7 @@ ENCODERS: dict[str, Callable[[str], str]] = {
     "mrc": jellyfish.match_rating_codex,
 }
 
-KeyFunction = Callable[[Person], Iterable[str]]
+KeyFunction = Callable[["_Parts"], Iterable[str]]
 
 
 def year_windows(birth: Birth | None) -> list[str]:
@@ -97,56 +97,96 @@ def _family_prefix(person: Person) -> list[str]:
     return sorted({t[:2] for t in person.family})
 
 
+class _Parts:
+    """One record's key parts (name sounds, year windows, …), each computed once however many
+    key types use it: 100,000 records × a dozen key types is where key generation spends its
+    time otherwise."""
+
+    def __init__(self, person: Person):
+        self.person = person
+        self._memo: dict[tuple[str, str], list[str]] = {}
+
+    def get(self, part: str, tag: str, compute: Callable[[Person], list[str]]) -> list[str]:
+        key = (part, tag)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = compute(self.person)
+        return found
+
+
 def _candidate_functions() -> dict[str, KeyFunction]:
-    functions: dict[str, KeyFunction] = {"phone": lambda p: _one(p.phone)}
-    functions["dob_place"] = lambda p: _combine(full_date(p.birth), _one(p.place))
-    functions["dob_dist"] = lambda p: _combine(full_date(p.birth), _one(p.district))
+    def windows(p: _Parts) -> list[str]:
+        return p.get("yw", "", lambda x: year_windows(x.birth))
+
+    def yrs(p: _Parts) -> list[str]:
+        return p.get("yr", "", lambda x: years(x.birth))
+
+    def dob(p: _Parts) -> list[str]:
+        return p.get("dob", "", lambda x: full_date(x.birth))
+
+    def place(p: _Parts) -> list[str]:
+        return _one(p.person.place)
+
+    def dist(p: _Parts) -> list[str]:
+        return _one(p.person.district)
+
+    functions: dict[str, KeyFunction] = {"phone": lambda p: _one(p.person.phone)}
+    functions["dob_place"] = lambda p: _combine(dob(p), place(p))
+    functions["dob_dist"] = lambda p: _combine(dob(p), dist(p))
     for tag, enc in ENCODERS.items():
 
-        def fam(p: Person, enc=enc) -> list[str]:
-            return _codes(p.family, enc)
+        def fam(p: _Parts, tag=tag, enc=enc) -> list[str]:
+            return p.get("fam", tag, lambda x: _codes(x.family, enc))
 
-        def nam(p: Person, enc=enc) -> list[str]:
-            return _codes(p.names, enc)
+        def nam(p: _Parts, tag=tag, enc=enc) -> list[str]:
+            return p.get("nam", tag, lambda x: _codes(x.names, enc))
 
-        def given(p: Person, enc=enc) -> list[str]:
-            return _codes(p.given + p.other, enc)
+        def given(p: _Parts, tag=tag, enc=enc) -> list[str]:
+            return p.get("gvn", tag, lambda x: _codes(x.given + x.other, enc))
 
-        def pair(p: Person, enc=enc) -> list[str]:
-            return _name_pairs(p, enc)
+        def pair(p: _Parts, tag=tag, enc=enc) -> list[str]:
+            return p.get("pair", tag, lambda x: _name_pairs(x, enc))
 
-        def mother(p: Person, enc=enc) -> list[str]:
-            return _codes(p.mother[:1], enc)
+        def mother(p: _Parts, tag=tag, enc=enc) -> list[str]:
+            return p.get("mother", tag, lambda x: _codes(x.mother[:1], enc))
 
-        functions[f"fam_{tag}_yw"] = lambda p, f=fam: _combine(f(p), year_windows(p.birth))
-        functions[f"fam_{tag}_yr"] = lambda p, f=fam: _combine(f(p), years(p.birth))
-        functions[f"nam_{tag}_yw"] = lambda p, f=nam: _combine(f(p), year_windows(p.birth))
-        functions[f"nam_{tag}_yr"] = lambda p, f=nam: _combine(f(p), years(p.birth))
-        functions[f"nam_{tag}_dob"] = lambda p, f=nam: _combine(f(p), full_date(p.birth))
-        functions[f"nam_{tag}_place"] = lambda p, f=nam: _combine(f(p), _one(p.place))
+        def prefix(p: _Parts) -> list[str]:
+            return p.get("fp2", "", _family_prefix)
+
+        functions[f"fam_{tag}_yw"] = lambda p, f=fam: _combine(f(p), windows(p))
+        functions[f"fam_{tag}_yr"] = lambda p, f=fam: _combine(f(p), yrs(p))
+        functions[f"nam_{tag}_yw"] = lambda p, f=nam: _combine(f(p), windows(p))
+        functions[f"nam_{tag}_yr"] = lambda p, f=nam: _combine(f(p), yrs(p))
+        functions[f"nam_{tag}_dob"] = lambda p, f=nam: _combine(f(p), dob(p))
+        functions[f"nam_{tag}_place"] = lambda p, f=nam: _combine(f(p), place(p))
+        functions[f"nam_{tag}_place_yw"] = lambda p, f=nam: _combine(f(p), place(p), windows(p))
+        functions[f"pair_{tag}_mother"] = lambda p, f=pair, m=mother: _combine(f(p), m(p))
         functions[f"pair_{tag}"] = pair
-        functions[f"pair_{tag}_yw"] = lambda p, f=pair: _combine(f(p), year_windows(p.birth))
-        functions[f"pair_{tag}_dist"] = lambda p, f=pair: _combine(f(p), _one(p.district))
-        functions[f"gvn_{tag}_fp2_dist"] = lambda p, g=given: _combine(
-            g(p), _family_prefix(p), _one(p.district)
-        )
+        functions[f"pair_{tag}_yw"] = lambda p, f=pair: _combine(f(p), windows(p))
+        functions[f"pair_{tag}_dist"] = lambda p, f=pair: _combine(f(p), dist(p))
+        functions[f"gvn_{tag}_fp2_dist"] = lambda p, g=given: _combine(g(p), prefix(p), dist(p))
         functions[f"gvn_{tag}_mother"] = lambda p, g=given, m=mother: _combine(g(p), m(p))
-        functions[f"pair_{tag}_place"] = lambda p, f=pair: _combine(f(p), _one(p.place))
-        functions[f"fam_{tag}_dist"] = lambda p, f=fam: _combine(f(p), _one(p.district))
+        functions[f"pair_{tag}_place"] = lambda p, f=pair: _combine(f(p), place(p))
+        functions[f"fam_{tag}_dist"] = lambda p, f=fam: _combine(f(p), dist(p))
     return functions
 
 
 KEY_FUNCTIONS: dict[str, KeyFunction] = _candidate_functions()
 CANDIDATE_KEY_TYPES: tuple[str, ...] = tuple(sorted(KEY_FUNCTIONS))
 
-# The key set in use (KEYSET_VERSION 1), chosen by benchmarks/key_selection.py; see
-# docs/matching.md for the recall and collision figures behind each choice.
+# The key set in use (KEYSET_VERSION 2), chosen by benchmarks/key_selection.py; see
+# docs/matching.md for the recall and collision figures behind each choice. Every name component
+# is a Metaphone sound, so the scorer can tell from agreeing and differing key types which field
+# agrees and which differs (matching/fields.py).
 KEY_TYPES: tuple[str, ...] = (
     "pair_mph_yw",
-    "pair_sdx_dist",
-    "pair_sdx_place",
+    "pair_mph_dist",
+    "pair_mph_place",
+    "pair_mph_mother",
+    "nam_mph_place",
     "nam_mph_dob",
     "dob_dist",
+    "dob_place",
     "phone",
 )
 
@@ -154,9 +194,10 @@ KEY_TYPES: tuple[str, ...] = (
 def match_keys(person: Person, key_types: Iterable[str] = KEY_TYPES) -> list[tuple[str, str]]:
     """The record's keys as sorted, unique (key_type, value) pairs."""
     keys: set[tuple[str, str]] = set()
+    parts = _Parts(person)
     for key_type in key_types:
         function = KEY_FUNCTIONS.get(key_type)
         if function is None:
             raise KeySetError(f"unknown match key type {key_type!r}")
-        keys.update((key_type, value) for value in function(person))
+        keys.update((key_type, value) for value in function(parts))
     return sorted(keys)

@@ -37,6 +37,29 @@ class Lexicon:
     def place(self, joined: str) -> str:
         return self.place_variants.get(joined, joined)
 
+    def __reduce__(self):
+        """Picklable (a mapping proxy is not), so worker processes can normalise in parallel."""
+        return (
+            _rebuild,
+            (
+                dict(self.name_variants),
+                dict(self.place_variants),
+                self.name_stopwords,
+                self.name_particles,
+                self.place_stopwords,
+            ),
+        )
+
+
+def _rebuild(name_variants, place_variants, name_stopwords, name_particles, place_stopwords):
+    return Lexicon(
+        MappingProxyType(name_variants),
+        MappingProxyType(place_variants),
+        name_stopwords,
+        name_particles,
+        place_stopwords,
+    )
+
 
 def load_lexicon(name_variants: Path | None = None, place_variants: Path | None = None) -> Lexicon:
     """The bundled lists, extended by the admin's variant files when given (and existing)."""

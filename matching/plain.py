@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from . import em
 from .candidates import candidate_pairs
-from .compare import compare, fit_plain_scorer
+from .compare import COMPARISONS, LEVELS, NAMES, PlainScorer, compare, fit_plain_scorer
 from .keys import KEY_TYPES, match_keys
 from .normalise import Person
-from .scoring import Scored
+from .scoring import CROWDED, U_ROUNDS, Scored, non_best_u, one_to_one
 
 
 def plain_links(
@@ -29,9 +32,53 @@ def plain_links(
     )
     pairs = sorted(candidate_pairs(keys_a, keys_b))
     patterns = [compare(by_ref_a[a], by_ref_b[b]) for a, b in pairs]
-    scorer = fit_plain_scorer(patterns, sizes=(len(by_ref_a), len(by_ref_b)))
-    scored = [
-        Scored(a, b, score, scorer.explain(levels))
-        for (a, b), levels, score in zip(pairs, patterns, scorer.scores(patterns), strict=True)
-    ]
+    sizes = (len(by_ref_a), len(by_ref_b))
+    if people_b is None or not pairs:
+        scorer = fit_plain_scorer(patterns, sizes=sizes)
+        scored = [
+            Scored(a, b, score, scorer.explain(levels))
+            for (a, b), levels, score in zip(pairs, patterns, scorer.scores(patterns), strict=True)
+        ]
+    else:
+        scored = _link_scores(pairs, patterns, sizes)
     return sorted(scored, key=lambda s: (-s.score, s.ref_a, s.ref_b))
+
+
+def _link_scores(pairs, patterns, sizes) -> list[Scored]:
+    """Between two registers: as the private scorer does, u from the pairs that are not the
+    best candidate of either record, then each record is at most one person on the other side
+    (scoring.one_to_one). Within one register (dedup) a person may be registered several
+    times, so there the plain EM score stands."""
+    array = np.array(patterns, dtype=np.int16).reshape(-1, len(COMPARISONS))
+    unique, inverse, counts = np.unique(array, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    index_a = {ref: i for i, ref in enumerate(sorted({a for a, _ in pairs}))}
+    index_b = {ref: i for i, ref in enumerate(sorted({b for _, b in pairs}))}
+    left = np.array([index_a[a] for a, _ in pairs], dtype=np.int64)
+    right = np.array([index_b[b] for _, b in pairs], dtype=np.int64)
+    scorer = fit_plain_scorer(patterns, sizes=sizes)
+    model = scorer.model
+    for _ in range(U_ROUNDS):
+        u_hat = non_best_u(model, unique, inverse, left, right, list(LEVELS))
+        if u_hat is None:
+            break
+        model = em.fit_counted(
+            unique,
+            counts,
+            LEVELS,
+            NAMES,
+            m_start=[c.m for c in COMPARISONS],
+            u_start=u_hat,
+            fix_u=True,
+            prior_start=em.expected_match_share(*sizes, len(array)),
+        )
+    scorer = PlainScorer(model)
+    odds = np.array([model.log_odds(p) for p in unique.tolist()])[inverse]
+    scores, crowded = one_to_one(odds, left, right, len(index_a), len(index_b))
+    words = [scorer.explain(p) for p in unique.tolist()]
+    return [
+        Scored(a, b, s, words[p] + (CROWDED if c else ""))
+        for (a, b), s, p, c in zip(
+            pairs, scores.tolist(), inverse.tolist(), crowded.tolist(), strict=True
+        )
+    ]

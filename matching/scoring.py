@@ -1,13 +1,13 @@
 """Scoring candidate pairs from which match-key types agree: the private path's scorer.
 
 This is all a node knows about a peer's record: for a candidate pair (own record, peer pseudonym)
-the key types with an equal doubly blinded key, and the key types each side has at all (sent in
-the clear with the blinded keys). Per key type the comparison is *agrees on several keys* (2: the
-same birth year gives two equal year-window keys, three shared names three equal pairs),
-*agrees* (1), *differs* (0, both sides have keys of this type but none equal) or *missing* (-1,
-one side has none). EM turns
-these patterns into Fellegi-Sunter weights; both nodes see the same candidate pairs and so fit
-the same weights and give each pair the same score.
+the key types with an equal doubly blinded key (and how many), and the key types each side has at
+all (sent in the clear with the blinded keys). ``fields.py`` turns that into one comparison level
+per *field* — names, birth, district, village, phone, mother: agrees (at some strength), differs,
+or unknown. EM fits Fellegi-Sunter weights to those field levels, under the usual conditional
+independence across fields (which holds far better for fields than for key types that share a
+name component). Both nodes see the same candidate pairs, derive the same levels and fit EM on the
+same sorted pattern counts, so they give each pair the same score.
 
 ``DEFAULT_THRESHOLD`` is the score at which a pair enters the review queue.
 """
@@ -16,28 +16,43 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from . import em
-from .candidates import MAX_BLOCK_PAIRS, Key, candidate_pairs, present_types
-from .explain import explain, key_type_facts
+from .candidates import MAX_BLOCK_PAIRS, Candidates, Key, candidate_arrays
+from .fields import FIELDS, MISSING, field_levels, fields_for
 from .keys import KEY_TYPES
 
 # Chosen from the benchmarks in docs/matching.md: the review queue favours recall (a person is
 # checked by a caseworker before anything happens), but not at the cost of flooding the queue.
 DEFAULT_THRESHOLD = 0.25
-# EM's anchor for how often a true match agrees on a key type when both sides have one: the
-# key types' recall in docs/matching.md is 0.5–0.9.
-KEY_M = (0.25, 0.35, 0.4)  # differs, agrees on one key, on several
-LEVELS = len(KEY_M)
 # Scores are rounded so both nodes print and compare the same number.
 SCORE_DECIMALS = 4
+# How strongly EM's match share and match distribution are held to their starts (em.fit). Over
+# fields (unlike over correlated key types) the data pins both down well, so the pull is weak.
+PRIOR_STRENGTH = 0.1
+M_STRENGTH = 0.25
+# Pairs' worth of pull of u toward FIELDS' defaults: decides a link of a dozen pairs, is lost in
+# one of thousands.
+U_STRENGTH = 20.0
+# Rounds of "estimate u from the non-best pairs, refit"; and the fewest such pairs to use them.
+U_ROUNDS = 2
+MIN_NON_BEST = 50
+# Log-odds are capped and summed in fixed point (see one_to_one): e^18 × 2^24 per pair leaves
+# room for thousands of candidates of one record within int64.
+ODDS_CAP = 18.0
+_FIXED = 1 << 24
+# Said when other candidates of the same records weigh as much as this pair.
+CROWDED = "; another candidate fits as well or better"
+_DENSE_CODES = 1 << 24
+_RADIX = 8  # levels + 1 fit in 3 bits: a pattern of up to 21 fields is one int64
 
 
-@dataclass(frozen=True)
-class Scored:
-    """A scored candidate pair: both ids, score (0–1) and the reason in words."""
+class Scored(NamedTuple):
+    """A scored candidate pair: both ids, score (0–1) and the reason in words. A named tuple:
+    a 100k × 100k link returns hundreds of thousands of them."""
 
     ref_a: Hashable
     ref_b: Hashable
@@ -47,20 +62,23 @@ class Scored:
 
 @dataclass(frozen=True)
 class Agreement:
-    """What the scorer may know of a candidate pair: how many keys of each type are equal, and
+    """What the scorer may know of one candidate pair: how many keys of each type are equal, and
     which key types each side has."""
 
     agree: Mapping[str, int]
     present_a: frozenset[str]
     present_b: frozenset[str]
 
-    def levels(self, key_types: Sequence[str]) -> tuple[int, ...]:
-        return tuple(
-            min(self.agree[t], LEVELS - 1)
-            if self.agree.get(t)
-            else (0 if t in self.present_a and t in self.present_b else em.MISSING)
-            for t in key_types
-        )
+
+def _arrays(agreements: Sequence[Agreement], key_types: Sequence[str]):
+    agree = np.array(
+        [[min(a.agree.get(t, 0), 127) for t in key_types] for a in agreements], dtype=np.int8
+    ).reshape(-1, len(key_types))
+    both = np.array(
+        [[t in a.present_a and t in a.present_b for t in key_types] for a in agreements],
+        dtype=bool,
+    ).reshape(-1, len(key_types))
+    return agree, both
 
 
 @dataclass(frozen=True)
@@ -69,26 +87,127 @@ class KeyScorer:
 
     model: em.Model
     key_types: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def levels(self, agree: np.ndarray, both: np.ndarray) -> np.ndarray:
+        """Field levels of pairs given as (pairs, key types) arrays."""
+        return field_levels(self.key_types, agree, both, self.fields)
+
+    def pattern_levels(self, agreement: Agreement) -> tuple[int, ...]:
+        return tuple(int(x) for x in self.levels(*_arrays([agreement], self.key_types))[0])
 
     def score(self, agreement: Agreement) -> float:
-        return round(self.model.probability(agreement.levels(self.key_types)), SCORE_DECIMALS)
+        return self.scores([agreement])[0]
 
     def scores(self, agreements: Sequence[Agreement]) -> list[float]:
         if not agreements:
             return []
-        patterns = np.array([a.levels(self.key_types) for a in agreements], dtype=np.int16)
-        return [round(float(p), SCORE_DECIMALS) for p in self.model.probabilities(patterns)]
+        levels = self.levels(*_arrays(agreements, self.key_types))
+        return [round(float(p), SCORE_DECIMALS) for p in self.model.probabilities(levels)]
 
     def explain(self, agreement: Agreement) -> str:
-        """Agreeing key types strongest first, then the fields that differ."""
-        levels = agreement.levels(self.key_types)
-        weighted = sorted(
-            (-self.model.weights[i][level], t)
-            for i, (t, level) in enumerate(zip(self.key_types, levels, strict=True))
-            if level > 0
+        return self.explain_levels(self.pattern_levels(agreement))
+
+    def explain_levels(self, levels: Sequence[int]) -> str:
+        """What speaks for the pair, strongest first, then what speaks against it."""
+        facts = []
+        for field, weights, level in zip(self.fields, self.model.weights, levels, strict=True):
+            if level == MISSING or not FIELDS[field].words[level]:
+                continue
+            facts.append((weights[level], FIELDS[field].words[level]))
+        pro = [words for w, words in sorted(facts, key=lambda f: -f[0]) if w > 0]
+        con = [words for w, words in sorted(facts, key=lambda f: f[0]) if w <= 0]
+        return "; ".join(pro + con) or "no evidence"
+
+
+def _fit(
+    levels: np.ndarray,
+    key_types: tuple[str, ...],
+    fields: tuple[str, ...],
+    sizes,
+    left: np.ndarray | None = None,
+    right: np.ndarray | None = None,
+) -> tuple[KeyScorer, np.ndarray, np.ndarray]:
+    """Fit the weights over the distinct field patterns; returns the scorer, the distinct
+    patterns and each pair's index into them.
+
+    How often *non-matches* agree (u) is estimated first, from the pairs that are not the best
+    candidate of either of their records: a record has at most one true match on the other
+    side, so those pairs are nearly all non-matches — whether the candidates are mostly
+    matches (two overlapping clean registers) or mostly look-alikes (namesakes in a big
+    register), where a plain latent-class EM picks the wrong split. EM then fits the match
+    distribution (m, held toward FIELDS' anchors) and the match share with u fixed. "Best" is
+    by the current model, twice over; every step uses only the pairs' levels and which records
+    they join, so both nodes get the same numbers.
+    """
+    code = np.zeros(len(levels), dtype=np.int64)
+    for f in range(len(fields)):
+        code = code * _RADIX + (levels[:, f].astype(np.int64) + 1)
+    if _RADIX ** len(fields) <= _DENSE_CODES:
+        # Counting sort: tens of millions of pairs, a few hundred distinct patterns.
+        all_counts = np.bincount(code, minlength=_RADIX ** len(fields))
+        unique_code = np.flatnonzero(all_counts)
+        counts = all_counts[unique_code]
+        lookup = np.zeros(len(all_counts), dtype=np.int64)
+        lookup[unique_code] = np.arange(len(unique_code))
+        inverse = lookup[code]
+    else:
+        unique_code, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+    unique = np.zeros((len(unique_code), len(fields)), dtype=np.int16)
+    rest = unique_code.copy()
+    for f in reversed(range(len(fields))):
+        unique[:, f] = rest % _RADIX - 1
+        rest //= _RADIX
+    n_levels = [len(FIELDS[f].words) for f in fields]
+    m_start = [FIELDS[f].m for f in fields]
+    prior_start = em.expected_match_share(*sizes, len(levels))
+    u_prior = [FIELDS[f].u for f in fields]
+
+    def fit(u_start, fix_u: bool) -> em.Model:
+        return em.fit_counted(
+            unique,
+            counts,
+            n_levels,
+            fields,
+            m_start=m_start,
+            u_start=u_start,
+            fix_u=fix_u,
+            prior_start=prior_start,
+            prior_strength=PRIOR_STRENGTH,
+            m_strength=M_STRENGTH,
+            u_prior=u_prior,
+            u_strength=U_STRENGTH,
+            pool_levels=True,
         )
-        differing = [t for t, level in zip(self.key_types, levels, strict=True) if level == 0]
-        return explain([t for _, t in weighted], differing)
+
+    model = fit([FIELDS[f].u for f in fields], False)
+    if left is not None and right is not None and len(levels):
+        for _ in range(U_ROUNDS):
+            u_hat = non_best_u(model, unique, inverse, left, right, n_levels)
+            if u_hat is None:
+                break
+            model = fit(u_hat, True)
+    return KeyScorer(model=model, key_types=key_types, fields=fields), unique, inverse
+
+
+def non_best_u(model, unique, inverse, left, right, n_levels):
+    """Level frequencies among pairs scoring below the best candidate of both their records."""
+    pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
+    odds = pattern_odds[inverse]
+    best_left = np.full(int(left.max()) + 1, -np.inf)
+    best_right = np.full(int(right.max()) + 1, -np.inf)
+    np.maximum.at(best_left, left, odds)
+    np.maximum.at(best_right, right, odds)
+    non_best = (odds < best_left[left]) & (odds < best_right[right])
+    if non_best.sum() < MIN_NON_BEST:
+        return None
+    per_pattern = np.bincount(inverse[non_best], minlength=len(unique)).astype(float)
+    u_hat = []
+    for f, n in enumerate(n_levels):
+        seen = np.array([per_pattern[unique[:, f] == lv].sum() for lv in range(n)]) + 0.5
+        u_hat.append(seen / seen.sum())
+    return u_hat
 
 
 def fit_key_scorer(
@@ -99,22 +218,96 @@ def fit_key_scorer(
 ) -> KeyScorer:
     """Estimate weights by EM from the candidate pairs themselves; no labelled data needed.
 
-    ``sizes`` are the record counts of both sides (both nodes know them), for EM's start.
+    ``sizes`` are the record counts of both sides (both nodes know both), for EM's start. The
+    pairs carry no record ids, so this is step 1 of ``_fit`` alone, and the scorer's scores are
+    the field model's, before the one-to-one step of ``score_candidates``.
     """
     key_types = tuple(key_types)
-    for t in key_types:
-        key_type_facts(t)  # refuses a key type the explanation cannot describe
-    patterns = np.array([a.levels(key_types) for a in agreements], dtype=np.int16)
-    n_pairs = len(patterns)
-    sizes = sizes or (n_pairs, n_pairs)
-    model = em.fit(
-        patterns.reshape(-1, len(key_types)),
-        [LEVELS] * len(key_types),
-        key_types,
-        m_start=[KEY_M] * len(key_types),
-        prior_start=em.expected_match_share(*sizes, n_pairs),
+    fields = fields_for(key_types)
+    agreements = list(agreements)
+    levels = field_levels(key_types, *_arrays(agreements, key_types), fields)
+    sizes = sizes or (len(levels), len(levels))
+    return _fit(levels, key_types, fields, sizes)[0]
+
+
+def score_candidates(
+    candidates: Candidates,
+    key_types: Sequence[str] = KEY_TYPES,
+    *,
+    min_score: float = 0.0,
+) -> list[Scored]:
+    """Score and explain candidate pairs found by ``candidate_arrays``, best first; only pairs
+    scoring at least ``min_score`` are returned (all are used to fit the weights)."""
+    key_types = tuple(key_types)
+    fields = fields_for(key_types)
+    if not len(candidates):
+        return []
+    t = len(key_types)
+    both = (
+        candidates.present_left[candidates.left, :t]
+        & candidates.present_right[candidates.right, :t]
     )
-    return KeyScorer(model=model, key_types=key_types)
+    levels = field_levels(key_types, candidates.agree, both, fields)
+    del both
+    sizes = (len(candidates.ids_left), len(candidates.ids_right))
+    scorer, unique, inverse = _fit(
+        levels, key_types, fields, sizes, candidates.left, candidates.right
+    )
+    del levels
+    pattern_odds = np.array([scorer.model.log_odds(p) for p in unique.tolist()])
+    scores, crowded = one_to_one(
+        pattern_odds[inverse], candidates.left, candidates.right,
+        len(candidates.ids_left), len(candidates.ids_right),
+    )  # fmt: skip
+    chosen = np.flatnonzero(scores >= min_score)
+    # Best first; ties by the ids as strings, so the order is the same on every run.
+    rank_left = _string_rank(candidates.ids_left)
+    rank_right = _string_rank(candidates.ids_right)
+    a, b = candidates.left[chosen], candidates.right[chosen]
+    order = np.lexsort((rank_right[b], rank_left[a], -scores[chosen]))
+    words = [scorer.explain_levels(tuple(int(x) for x in p)) for p in unique]
+    words += [w + CROWDED for w in words]  # index + len(unique): other candidates weigh more
+    ids_left, ids_right = candidates.ids_left, candidates.ids_right
+    picked = chosen[order]
+    phrase = inverse[picked] + crowded[picked] * len(unique)
+    return [
+        Scored(ids_left[i], ids_right[j], s, words[p])
+        for i, j, s, p in zip(
+            candidates.left[picked].tolist(),
+            candidates.right[picked].tolist(),
+            scores[picked].tolist(),
+            phrase.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def one_to_one(
+    log_odds: np.ndarray, left: np.ndarray, right: np.ndarray, n_left: int, n_right: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's probability given that a record is the same person as at most one record of
+    the other side, and whether other candidates of its records weigh at least as much.
+
+    With odds o for a pair and the odds of all candidate pairs of its two records summed
+    (S_left, S_right), P(this pair) = o / (1 + S_left + S_right - o): a missing person with
+    three look-alike found records cannot be all three. Odds are summed in fixed point, so
+    the sums — and the scores — are exactly the same in whatever order a node lists the pairs.
+    """
+    fixed = np.round(np.exp(np.clip(log_odds, -ODDS_CAP, ODDS_CAP)) * _FIXED).astype(np.int64)
+    sum_left = np.zeros(n_left, dtype=np.int64)
+    sum_right = np.zeros(n_right, dtype=np.int64)
+    np.add.at(sum_left, left, fixed)
+    np.add.at(sum_right, right, fixed)
+    others = sum_left[left] + sum_right[right] - 2 * fixed
+    probability = fixed / (float(_FIXED) + fixed + others)
+    return np.round(probability, SCORE_DECIMALS), others >= fixed
+
+
+def _string_rank(ids: Sequence[Hashable]) -> np.ndarray:
+    order = sorted(range(len(ids)), key=lambda i: str(ids[i]))
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    return rank
 
 
 def score_key_candidates(
@@ -123,27 +316,15 @@ def score_key_candidates(
     key_types: Sequence[str] = KEY_TYPES,
     *,
     max_block_pairs: int = MAX_BLOCK_PAIRS,
+    min_score: float = 0.0,
 ) -> list[Scored]:
     """Find, score and explain every candidate pair between two sides' keys, best first.
 
     Keys are (key type, token); tokens are opaque — doubly blinded keys between nodes, raw
     values in tests. Both nodes calling this on the same two key sets (each its own side as
     ``left`` or ``right``) get the same pairs with the same scores: only key types and equality
-    are used, and EM sees the patterns sorted.
+    are used, and EM sees the patterns sorted. ``min_score`` drops lower-scoring pairs from the
+    result (not from the fit), which is what keeps a 100k × 100k link's output small.
     """
-    left = {i: list(keys) for i, keys in left.items()}
-    right = {i: list(keys) for i, keys in right.items()}
-    pairs = candidate_pairs(left, right, max_block_pairs=max_block_pairs)
-    ordered = sorted(pairs, key=lambda pair: (str(pair[0]), str(pair[1])))
-    agreements = [
-        Agreement(pairs[(a, b)], present_types(left[a]), present_types(right[b]))
-        for a, b in ordered
-    ]
-    scorer = fit_key_scorer(agreements, key_types, sizes=(len(left), len(right)))
-    scored = [
-        Scored(a, b, score, scorer.explain(agreement))
-        for (a, b), agreement, score in zip(
-            ordered, agreements, scorer.scores(agreements), strict=True
-        )
-    ]
-    return sorted(scored, key=lambda s: (-s.score, str(s.ref_a), str(s.ref_b)))
+    candidates = candidate_arrays(left, right, tuple(key_types), max_block_pairs=max_block_pairs)
+    return score_candidates(candidates, key_types, min_score=min_score)

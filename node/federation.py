@@ -331,27 +331,33 @@ class Federation:
     # -- scoring ----------------------------------------------------------------------------
 
     def rescore(self, peer: Peer, force: bool = False) -> int:
-        """Score every candidate pair with this peer; store those at or above the threshold."""
+        """Score every candidate pair with this peer; store those at or above the threshold.
+
+        The inbox thread may store new keys while we score; storing the suggestions marks the
+        peer as scored, which would hide those keys until the next change. So the keys are read
+        again after storing, and if they changed the pairs are scored again.
+        """
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
         generation, own, theirs, refs = self.store.scoring_input(peer.id)
-        suggestions = []
-        if own and theirs:
-            for scored in score_key_candidates(own, theirs):
-                if scored.score < self.threshold:
-                    break
-                suggestions.append(
-                    {
-                        "match_id": match_id_for(scored.ref_a, scored.ref_b),
-                        "local_ref": refs[scored.ref_a],
-                        "local_pseudonym": scored.ref_a,
-                        "peer_pseudonym": scored.ref_b,
-                        "score": scored.score,
-                        "evidence": scored.evidence,
-                    }
-                )
+        suggestions = self._suggestions(own, theirs, refs)
         self.store.replace_suggestions(peer.id, suggestions, self.clock(), generation)
         return len(suggestions)
+
+    def _suggestions(self, own: dict, theirs: dict, refs: dict[str, str]) -> list[dict]:
+        if not (own and theirs):
+            return []
+        return [
+            {
+                "match_id": match_id_for(scored.ref_a, scored.ref_b),
+                "local_ref": refs[scored.ref_a],
+                "local_pseudonym": scored.ref_a,
+                "peer_pseudonym": scored.ref_b,
+                "score": scored.score,
+                "evidence": scored.evidence,
+            }
+            for scored in score_key_candidates(own, theirs, min_score=self.threshold)
+        ]
 
 
 class _Senders:

@@ -1,0 +1,307 @@
+"""From agreeing match-key types to field-level agreement: what the private scorer compares.
+
+A key type is a known combination of field *components* — ``pair_mph_yw`` is "two name sounds
+(Metaphone)" and "birth-year window", ``dob_dist`` is "full birth date" and "home district". Key
+types travel in the clear with every blinded key, so both nodes know, per candidate pair, which
+key types agree (and on how many keys) and which key types both sides have. From that alone:
+
+* a key that agrees means **every component of it agrees**;
+* a key type both sides have but on which no key agrees, while every component but one is known to
+  agree from other keys, means **the remaining component differs** (the key is the cross product
+  of its components' values, so with the others equal, only that one can differ);
+* anything else is **unknown** — never guessed.
+
+Implications between components are used both ways: two equal name sounds include one equal name
+sound, an equal date includes an equal birth year (and a differing year a differing date).
+
+The counts say a little more: ``pair_…_yw`` agreeing on two keys per shared name pair means the
+same birth year (two shared year windows), on one key a year apart.
+
+The result is one comparison level per *field* (names, birth, district, village, phone, mother),
+which is what Fellegi-Sunter's conditional independence is about: fields, not the correlated key
+types built from them. Everything is numpy over all pairs at once and symmetric in the two sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import KeySetError
+
+MISSING = -1
+
+_HEADS = {"pair": "names2", "nam": "name1", "fam": "family1", "gvn": "given1"}
+_PARTS = {
+    "yw": "year",
+    "yr": "yearx",
+    "dob": "date",
+    "place": "village",
+    "dist": "district",
+    "fp2": "famprefix",
+    "mother": "mother",
+}
+_SPECIAL = {
+    "phone": ("phone",),
+    "dob_place": ("date", "village"),
+    "dob_dist": ("date", "district"),
+}
+# Components that take one value per record: a key of "names2" with one of these agrees on as
+# many keys as the two records share name pairs.
+_SINGLE = ("district", "village", "date", "mother")
+
+
+def components(key_type: str) -> tuple[str, ...]:
+    """The field components a key type combines, e.g. ('names2:mph', 'year')."""
+    if key_type in _SPECIAL:
+        return _SPECIAL[key_type]
+    head, encoder, *rest = [*key_type.split("_"), ""]
+    rest = [part for part in rest if part]
+    if head not in _HEADS or not encoder or any(part not in _PARTS for part in rest):
+        raise KeySetError(f"match key type {key_type!r} is not made of known parts")
+    return (f"{_HEADS[head]}:{encoder}", *(_PARTS[p] for p in rest))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One compared field: words per level (lowest first), EM's anchor for true matches (m)
+    and where EM starts for non-matches (u)."""
+
+    name: str
+    words: tuple[str, ...]
+    m: tuple[float, ...]
+    u: tuple[float, ...]
+
+
+# Levels are ordered by how strongly they speak for a match; EM's weights are made monotone in
+# this order. "" means the level is not worth saying.
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field(
+            "names",
+            (
+                "no name sounds the same",
+                "no two names sound the same",
+                "",  # undetermined
+                "a name sounds the same",
+                "two names sound the same, in any order",
+                "three or more names sound the same, in any order",
+            ),
+            (0.02, 0.06, 0.07, 0.15, 0.5, 0.2),
+            (0.12, 0.12, 0.3, 0.25, 0.2, 0.01),
+        ),
+        Field(
+            "birth",
+            (
+                "birth years more than a year apart",
+                "birth date differs",
+                "",
+                "birth year within a year",
+                "same birth year, birth date differs",
+                "same birth year",
+                "same birth date",
+            ),
+            (0.03, 0.05, 0.1, 0.12, 0.05, 0.3, 0.35),
+            (0.3, 0.15, 0.25, 0.13, 0.05, 0.1, 0.02),
+        ),
+        Field(
+            "district",
+            ("home district differs", "", "same home district"),
+            (0.08, 0.12, 0.8),
+            (0.3, 0.4, 0.3),
+        ),
+        Field(
+            "village",
+            ("home village differs", "", "same home village"),
+            (0.15, 0.15, 0.7),
+            (0.3, 0.5, 0.2),
+        ),
+        Field(
+            "phone",
+            ("phone number differs", "", "same phone number"),
+            (0.3, 0.0, 0.7),
+            (0.95, 0.0, 0.05),
+        ),
+        Field(
+            "mother",
+            ("mother's name differs", "", "mother's name sounds the same"),
+            (0.15, 0.15, 0.7),
+            (0.4, 0.5, 0.1),
+        ),
+    )
+}
+# Where each field's "undetermined" level sits: both records have the field (some key type with
+# it is on both sides) but no key tells whether it agrees. Below every agreement, above every
+# known difference; a field one side lacks stays MISSING (weight 0).
+UNDETERMINED = {"names": 2, "birth": 2, "district": 1, "village": 1, "phone": 1, "mother": 1}
+
+
+def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
+    """The fields a key set can say something about, in FIELDS order."""
+    comps = {c.split(":")[0] for t in key_types for c in components(t)}
+    wanted = {
+        "names": {"names2", "name1"},
+        "birth": {"year", "yearx", "date"},
+        "district": {"district"},
+        "village": {"village"},
+        "phone": {"phone"},
+        "mother": {"mother"},
+    }
+    return tuple(name for name in FIELDS if wanted[name] & comps)
+
+
+def field_levels(
+    key_types: Sequence[str], agree: np.ndarray, both: np.ndarray, fields: Sequence[str]
+) -> np.ndarray:
+    """(pairs, fields) int8 comparison levels (MISSING = unknown).
+
+    ``agree[i, t]``: equal keys of ``key_types[t]`` for pair i; ``both[i, t]``: both records
+    have keys of that type. Columns beyond ``len(key_types)`` are ignored.
+    """
+    n = len(agree)
+    comps_of = [components(t) for t in key_types]
+    names = sorted({c for cs in comps_of for c in cs})
+    col = {c: i for i, c in enumerate(names)}
+    yes = np.zeros((n, len(names)), dtype=bool)
+    no = np.zeros((n, len(names)), dtype=bool)
+    agreeing = agree[:, : len(key_types)] > 0
+    for t, cs in enumerate(comps_of):
+        for c in cs:
+            yes[:, col[c]] |= agreeing[:, t]
+
+    def implied(table: np.ndarray, stronger: str, weaker: str) -> None:
+        if stronger in col and weaker in col:
+            table[:, col[weaker]] |= table[:, col[stronger]]
+
+    for c in names:  # two equal name sounds include one equal name sound (same encoder)
+        if c.startswith("names2:"):
+            implied(yes, c, "name1:" + c.split(":")[1])
+    implied(yes, "date", "yearx")
+    implied(yes, "date", "year")
+    implied(yes, "yearx", "year")
+    for t, cs in enumerate(comps_of):
+        differs = both[:, t] & ~agreeing[:, t]
+        if not differs.any():
+            continue
+        for c in cs:
+            others = [col[o] for o in cs if o != c]
+            known = differs & (yes[:, others].all(axis=1) if others else True)
+            no[:, col[c]] |= known
+    for c in names:  # no shared name sound means no shared pair of name sounds
+        if c.startswith("name1:"):
+            implied(no, c, "names2:" + c.split(":")[1])
+    implied(no, "year", "yearx")
+    implied(no, "year", "date")
+    implied(no, "yearx", "date")
+    no &= ~yes  # an approximation never outranks a key that agrees
+
+    out = np.full((n, len(fields)), MISSING, dtype=np.int8)
+    for f, name in enumerate(fields):
+        level = _LEVELS[name](key_types, comps_of, agree, yes, no, col)
+        undetermined = UNDETERMINED[name]
+        level = np.where(level >= undetermined, level + 1, level)
+        types = [
+            t
+            for t, cs in enumerate(comps_of)
+            if any(_FIELD_OF.get(c.split(":")[0]) == name for c in cs)
+        ]
+        if types:
+            comparable = both[:, types].any(axis=1)
+            level[(level == MISSING) & comparable] = undetermined
+        out[:, f] = level
+    return out
+
+
+_FIELD_OF = {
+    "names2": "names",
+    "name1": "names",
+    "year": "birth",
+    "yearx": "birth",
+    "date": "birth",
+    "district": "district",
+    "village": "village",
+    "phone": "phone",
+    "mother": "mother",
+}
+
+
+def _any(table: np.ndarray, col: dict[str, int], prefix: str) -> np.ndarray:
+    cols = [i for c, i in col.items() if c.split(":")[0] == prefix]
+    if not cols:
+        return np.zeros(len(table), dtype=bool)
+    return table[:, cols].any(axis=1)
+
+
+def _shared_pairs(key_types, comps_of, agree) -> np.ndarray:
+    """Name pairs both records share, where a names2 key with a one-valued component agrees
+    (0 where not known)."""
+    out = np.zeros(len(agree), dtype=np.int16)
+    for t, cs in enumerate(comps_of):
+        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
+            out = np.maximum(out, agree[:, t])
+    return out
+
+
+def _names(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+    level = np.full(len(agree), MISSING, dtype=np.int8)
+    level[_any(no, col, "names2")] = 1
+    level[_any(no, col, "name1")] = 0
+    level[_any(yes, col, "name1")] = 2
+    level[_any(yes, col, "names2")] = 3
+    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 4
+    return level
+
+
+def _birth(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+    n = len(agree)
+    level = np.full(n, MISSING, dtype=np.int8)
+
+    def has(table, c):
+        return table[:, col[c]] if c in col else np.zeros(n, dtype=bool)
+
+    # Year windows shared: a "names2 + year" key agrees on (shared pairs) x (shared windows).
+    pairs = np.maximum(_shared_pairs(key_types, comps_of, agree), 1)
+    windows = np.zeros(n, dtype=np.int16)
+    for t, cs in enumerate(comps_of):
+        if "year" in cs:
+            per = (
+                agree[:, t]
+                if len(cs) == 1
+                else agree[:, t] // (pairs if cs[0].startswith("names2:") else 1)
+            )
+            windows = np.maximum(windows, per)
+    date_no = has(no, "date")
+    level[date_no] = 1
+    level[has(no, "year") | has(no, "yearx")] = 0
+    year = has(yes, "year")
+    level[year] = 2
+    same_year = (year & (windows >= 2)) | has(yes, "yearx")
+    level[same_year & date_no] = 3
+    level[same_year & ~date_no] = 4
+    level[has(yes, "date")] = 5
+    return level
+
+
+def _simple(component: str):
+    def level(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+        out = np.full(len(agree), MISSING, dtype=np.int8)
+        cols = [i for c, i in col.items() if c.split(":")[0] == component]
+        if cols:
+            out[no[:, cols].any(axis=1)] = 0
+            out[yes[:, cols].any(axis=1)] = 1
+        return out
+
+    return level
+
+
+_LEVELS = {
+    "names": _names,
+    "birth": _birth,
+    "district": _simple("district"),
+    "village": _simple("village"),
+    "phone": _simple("phone"),
+    "mother": _simple("mother"),
+}

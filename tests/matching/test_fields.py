@@ -1,0 +1,60 @@
+"""Field-level agreement derived from which key types agree and which differ (fields.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching import KEY_TYPES
+from matching.fields import FIELDS, MISSING, components, field_levels, fields_for
+
+FIELD_NAMES = fields_for(KEY_TYPES)
+
+
+def _words(agree: dict[str, int], both: set[str]) -> dict[str, str]:
+    """Each known field's words for one pair: agreeing key types with counts, types both have."""
+    agree_row = np.array([[agree.get(t, 0) for t in KEY_TYPES]], dtype=np.int8)
+    both_row = np.array([[t in both or t in agree for t in KEY_TYPES]], dtype=bool)
+    levels = field_levels(KEY_TYPES, agree_row, both_row, FIELD_NAMES)[0]
+    return {
+        f: FIELDS[f].words[lv] or "undetermined"
+        for f, lv in zip(FIELD_NAMES, levels, strict=True)
+        if lv != MISSING
+    }
+
+
+@pytest.mark.parametrize(
+    ("agree", "both", "field", "words"),
+    [
+        # A key that agrees: all its components agree.
+        ({"dob_dist": 1}, set(), "birth", "same birth date"),
+        ({"dob_dist": 1}, set(), "district", "same home district"),
+        # Names and district agree; the names + year key differs: the years differ.
+        ({"pair_mph_dist": 1}, {"pair_mph_yw"}, "birth", "birth years more than a year apart"),
+        # Date and district agree; the one-name + date key differs: no name sounds the same.
+        ({"dob_dist": 1}, {"nam_mph_dob"}, "names", "no name sounds the same"),
+        # Two shared year windows per shared name pair: the same year; one: a year apart.
+        ({"pair_mph_dist": 1, "pair_mph_yw": 2}, set(), "birth", "same birth year"),
+        ({"pair_mph_dist": 1, "pair_mph_yw": 1}, set(), "birth", "birth year within a year"),
+        ({"pair_mph_dist": 2, "pair_mph_yw": 4}, set(), "birth", "same birth year"),
+        # Names agree but the names + village key differs: the village differs.
+        ({"pair_mph_yw": 2}, {"pair_mph_place"}, "village", "home village differs"),
+        # Both have a village key, nothing decides it: undetermined, never guessed.
+        ({"dob_dist": 1}, {"pair_mph_place"}, "village", "undetermined"),
+        ({"phone": 1}, set(), "phone", "same phone number"),
+        ({"pair_mph_yw": 2}, {"phone"}, "phone", "phone number differs"),
+        ({"pair_mph_yw": 2}, {"pair_mph_mother"}, "mother", "mother's name differs"),
+    ],
+)
+def test_what_the_key_types_say_about_a_field(agree, both, field, words):
+    assert _words(agree, both)[field] == words
+
+
+def test_a_field_neither_key_type_covers_on_both_sides_is_not_mentioned():
+    assert "village" not in _words({"pair_mph_yw": 2}, set())
+
+
+@pytest.mark.parametrize("key_type", KEY_TYPES)
+def test_every_key_type_in_use_says_something_about_a_field(key_type):
+    assert components(key_type)
+    assert fields_for([key_type])
