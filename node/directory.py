@@ -50,21 +50,7 @@ if TYPE_CHECKING:
     from .federation import Federation, Peer
 
 STALE_AFTER_DAYS = 183  # six months without re-verification: flagged
-CSV_COLUMNS = (
-    "name",
-    "type",
-    "services",
-    "regions",
-    "languages",
-    "contact_person",
-    "phone",
-    "email",
-    "hours",
-    "last_verified",
-    "stale",
-    "trust",
-    "origin",
-)
+CSV_COLUMNS = (*PROFILE_FIELDS, "stale", "trust", "origin")
 
 
 class DirectoryError(NodeError):
