@@ -24,6 +24,7 @@ __all__ = [
     "TAFUTA",
     "Network",
     "Node",
+    "audit_chain",
     "crashes_in_log",
     "free_port",
     "integrity",
@@ -63,6 +64,21 @@ def integrity(database: Path) -> str:
         return db.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         db.close()
+
+
+def audit_chain(database: Path) -> dict:
+    """The audit log's hash chain checked (node.audit.verify_chain, what `tafuta audit verify`
+    runs), read-only: rows, and the first broken row if any."""
+    from node.audit import verify_chain
+
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = (dict(r) for r in db.execute("SELECT * FROM audit_log ORDER BY id"))
+        report = verify_chain(rows)
+    finally:
+        db.close()
+    return {"ok": report.ok, "rows": report.rows, "broken_id": report.broken_id}
 
 
 def crashes_in_log(log: Path) -> int:
