@@ -54,6 +54,7 @@ UNSAFE = [
     "/peers/trust",
     "/peers/revoke",
     "/audit/verify",
+    "/directory/edit",
 ]
 PAGES = [
     "/queue",
@@ -70,6 +71,9 @@ PAGES = [
     "/peers?invite=1",
     "/audit",
     "/directory",
+    "/directory/edit",
+    "/directory/export.json",
+    "/stats",
     "/",
 ]
 
@@ -130,7 +134,7 @@ def _form(fields: dict) -> tuple[bytes, dict]:
 def _role_for(path: str) -> str:
     if path.startswith("/peers"):
         return "coordinator"
-    if path.startswith("/audit"):
+    if path.startswith(("/audit", "/directory")):
         return "admin"
     return "caseworker"
 
