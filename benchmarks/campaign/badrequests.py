@@ -46,6 +46,7 @@ from .common import (
     pair,
     raise_limits,
     table_counts,
+    table_digests,
     write_register,
 )
 from .killcycles import _people
@@ -313,10 +314,21 @@ def run(
         expired = sum(c.name == "web: expired session" for c in order)
         ctx.extra["web"] = webrequests.prepare(b, ctx.url, expired)
         before = table_counts(b.home / "tafuta.db")
+        unchanging = (*webrequests.LEDGER_TABLES, "sessions")
+        contents = table_digests(b.home / "tafuta.db", skip=unchanging)
+        live_before = webrequests.live_sessions(b.home / "tafuta.db", ctx.extra["web"])
         started = time.monotonic()
         statuses, unexpected = asyncio.run(_fire(ctx, order, rng, concurrency))
         elapsed = time.monotonic() - started
         after = table_counts(b.home / "tafuta.db")
+        rewritten = sorted(
+            t
+            for t, digest in table_digests(b.home / "tafuta.db", skip=unchanging).items()
+            if contents.get(t) != digest
+        )
+        live_after = webrequests.live_sessions(b.home / "tafuta.db", ctx.extra["web"])
+        if live_after != live_before:
+            rewritten.append("sessions")
         alive = asyncio.run(_health(ctx.url))
     finally:
         for sender in ctx.senders.values():
@@ -345,6 +357,7 @@ def run(
         "unhandled_exceptions_in_log": crashes_in_log(b.log),
         "tables_changed": changed,
         "rows_written": sum(abs((a or 0) - x) for x, a in changed.values()),
+        "tables_with_changed_contents": rewritten,
         "rows_added_by_refused_logins": ledger,
         "expired_sessions_removed_on_sight": removed,
         "expired_session_requests": expired,
@@ -374,6 +387,7 @@ def passed(result: dict) -> bool:
         and result["unexpected_statuses"] == 0
         and result["unhandled_exceptions_in_log"] == 0
         and result["rows_written"] == 0
+        and not result.get("tables_with_changed_contents")
         and result["healthy_after"]
     )
 

@@ -4,6 +4,7 @@ node log checks."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "pair_in_process",
     "raise_limits",
     "table_counts",
+    "table_digests",
     "wait_until",
     "write_register",
 ]
@@ -54,6 +56,28 @@ def table_counts(database: Path) -> dict[str, int]:
     try:
         names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {n: db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in sorted(names)}
+    finally:
+        db.close()
+
+
+# Columns the node's own background work updates, whatever requests come in: the sync loop's
+# delivery bookkeeping (retries to a peer that is not serving).
+BOOKKEEPING = {"outbox": "seq, message_id, peer_id, type, payload, created_at"}
+
+
+def table_digests(database: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """A SHA-256 of every table's rows (in a fixed order; ``BOOKKEEPING`` columns left out):
+    catches an UPDATE, which row counts cannot see (a refused form that still changed a user's
+    language, say)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        digests = {}
+        for name in sorted(set(names) - set(skip)):
+            columns = BOOKKEEPING.get(name, "*")
+            rows = sorted(repr(row) for row in db.execute(f'SELECT {columns} FROM "{name}"'))
+            digests[name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+        return digests
     finally:
         db.close()
 

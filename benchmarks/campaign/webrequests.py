@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
@@ -116,6 +117,18 @@ def prepare(node, url: str, expired_requests: int) -> WebState:
             state.expired.append(cookie)
         state.refs = [r["ref"] for r in store.search_records("", None, 20, 0)[0]]
     return state
+
+
+def live_sessions(database, state: WebState) -> set[tuple]:
+    """The sessions that are not expired ones, without last_seen_at (a live session's use may
+    touch it): these must come out of the bad requests exactly as they went in."""
+    expired = {sessions.hash_id(cookie) for cookie in state.expired}
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT id_hash, user_id, csrf_token, created_at FROM sessions")
+        return {row for row in rows if row[0] not in expired}
+    finally:
+        db.close()
 
 
 def _fill(path: str, rng: random.Random, refs: list[str]) -> str:

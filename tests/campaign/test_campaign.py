@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 
 from benchmarks.campaign import backups, badrequests, fulldisk, fuzz, killcycles, load, webrequests
-from benchmarks.campaign.common import audit_chain
+from benchmarks.campaign.common import audit_chain, table_counts, table_digests
+from benchmarks.campaign.killcycles import _people
 from node.store import Store
 from node.web.app import SESSION_COOKIE
 
@@ -74,6 +75,21 @@ def test_the_audit_chain_check_notices_an_edited_row(tmp_path):
     assert audit_chain(database)["broken_id"] == 3
 
 
+def test_table_digests_see_an_update_that_row_counts_miss(tmp_path):
+    database = tmp_path / "tafuta.db"
+    counts = {"added": 3, "updated": 0, "unchanged": 0, "rejected": 0}
+    with Store.open(database) as store:
+        store.write_import(_people("R", 3), [], "r.csv", "2026-11-23T00:00:00+00:00", counts)
+    before = (table_counts(database), table_digests(database))
+    db = sqlite3.connect(database)
+    db.execute("UPDATE records SET given_names = 'Changed' WHERE ref = 'R-1'")
+    db.commit()
+    db.close()
+    assert table_counts(database) == before[0]
+    changed = {t for t, d in table_digests(database).items() if before[1][t] != d}
+    assert changed == {"records"}
+
+
 @pytest.mark.slow
 def test_bad_requests_get_4xx_crash_nothing_and_write_no_row(tmp_path):
     """The peer API's and the web UI's categories (each at least 5 requests)."""
@@ -84,6 +100,7 @@ def test_bad_requests_get_4xx_crash_nothing_and_write_no_row(tmp_path):
     web = [n for n in result["by_category"] if n.startswith("web: ")]
     assert len(web) == len(webrequests.categories())
     assert result["expired_sessions_removed_on_sight"] == result["expired_session_requests"] >= 5
+    assert result["tables_with_changed_contents"] == []
 
 
 @pytest.mark.slow
