@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from keys import Keyring
 from matching import Lexicon
@@ -217,6 +218,29 @@ def prepare_node(
     return RunningNode(services, inbox, app, syncer, host, port, ssl_context)
 
 
+class QuietBadRequests(logging.Filter):
+    """aiohttp answers a request it cannot parse (a header over 8 KiB, a broken request line)
+    with 400 but logs a full traceback for it: any client could fill the log that way, and a
+    client's mistake is not the node's. One line instead, without the request's bytes (they
+    may hold a session cookie)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "refused a malformed HTTP request from %s (%s %s)"
+            record.args = (remote, exc.code, type(exc).__name__)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_bad_requests() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietBadRequests) for f in server_log.filters):
+        server_log.addFilter(QuietBadRequests())
+
+
 def run_nodes(
     nodes: list[RunningNode], on_ready: Callable[[list[RunningNode]], None] | None = None
 ) -> None:
@@ -224,6 +248,8 @@ def run_nodes(
 
     ``on_ready`` is called once every node listens, before the sync threads start.
     """
+
+    quiet_bad_requests()
 
     async def run() -> None:
         runners = []

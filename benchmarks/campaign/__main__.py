@@ -28,6 +28,7 @@ FULL = {
     "import_kills": 60,
     "sync_kills": 40,
     "load_peers": 10,
+    "load_caseworkers": 20,
     "load_seconds": 300,
     "backups": 5,
 }
@@ -37,6 +38,7 @@ FAST = {
     "import_kills": 5,
     "sync_kills": 3,
     "load_peers": 3,
+    "load_caseworkers": 3,
     "load_seconds": 20,
     "backups": 2,
 }
@@ -61,7 +63,9 @@ def run_part(name: str, size: dict, root: Path) -> tuple[dict, bool]:
         syncs = fulldisk.sync_full(folder / "sync")
         return {"import": imports, "sync": syncs}, fulldisk.passed(imports, syncs)
     if name == "load":
-        result = load.run(folder, size["load_peers"], size["load_seconds"])
+        result = load.run(
+            folder, size["load_peers"], size["load_seconds"], caseworkers=size["load_caseworkers"]
+        )
         return result, load.passed(result)
     result = backups.run(folder, size["backups"])
     return result, result["all_ok"]

@@ -2,9 +2,10 @@
 
 A node serves (its sync loop running) while a writer commits imports of 50 records each as fast
 as it can. Meanwhile `tafuta backup` (the CLI, a separate process) is run several times. Each
-backup is restored with `tafuta restore --into` a new folder, which runs the integrity and
-schema checks; then the restored database must hold whole imports only (records = 50 × import
-runs of the writer) and the restored node must open with its keys (`tafuta status`).
+backup is restored with `tafuta restore --into` a new folder, which runs the integrity,
+schema and audit-chain checks; then the restored database must hold whole imports only (records =
+50 × import runs of the writer), its audit chain must verify (checked again here, and its rows
+reported), and the restored node must open with its keys (`tafuta status`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import TAFUTA, new_network
+from .common import TAFUTA, audit_chain, new_network
 from .killcycles import _add_records, _people
 
 
@@ -76,14 +77,17 @@ def _check(restored: Path, made, back, seconds: float, node) -> dict:
     finally:
         db.close()
     opened = node_status(node, restored)
+    chain = audit_chain(restored / "tafuta.db")
     result.update(
+        audit_chain_verified=chain["ok"],
+        audit_rows=chain["rows"],
         writer_records=records,
         writer_imports=runs[0],
         whole_imports_only=records == 50 * runs[0],
         integrity=check,
         restored_node_opens=opened,
     )
-    result["ok"] = result["whole_imports_only"] and check == "ok" and opened
+    result["ok"] = result["whole_imports_only"] and check == "ok" and opened and chain["ok"]
     return result
 
 

@@ -5,10 +5,13 @@ A, unknown to B). Every request is bad in one way; the node must answer each wit
 5xx, never a 2xx), log no unhandled exception, and write no row (every table's row count is the
 same before and after). Replayed messages are sent once, before the first count.
 
+The web UI's categories (``webrequests.py``: bad CSRF, bad session, refused logins, malformed UI
+requests) run in the same plan against the same node. A 303 counts as refused only when it
+points at /login. Refused logins add to ``audit_log`` and ``login_failures`` by design, and an
+expired session is removed the first time it is seen: those tables are counted separately.
+
 Categories are pluggable: a ``Category`` has a name, a weight, a builder that returns one
-``BadRequest`` and the statuses it may get. The web UI's bad-CSRF and bad-session requests are
-added by appending categories to ``CATEGORIES`` (or passing a list to ``run``), with their own
-method, path and headers.
+``BadRequest`` and the answers (status, Location) it may get.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import yarl
 
 from keys import KdfParams, Keyring
 from node.federation import Federation
@@ -33,6 +37,7 @@ from node.runtime import node_lexicon
 from node.store import Store
 from protocol.envelope import MAX_ENVELOPE_BYTES, new_message_id, seal
 
+from . import webrequests
 from .common import (
     PASSPHRASE,
     Network,
@@ -41,7 +46,10 @@ from .common import (
     pair,
     raise_limits,
     table_counts,
+    table_digests,
+    write_register,
 )
+from .killcycles import _people
 
 RETRACTION = {"pseudonyms": ["A" * 22]}
 
@@ -59,7 +67,7 @@ class Category:
     name: str
     weight: float
     build: Callable[[Context, random.Random], BadRequest]
-    allowed: Callable[[int], bool] = lambda status: 400 <= status < 500
+    allowed: Callable[[int, str], bool] = lambda status, location: 400 <= status < 500
 
 
 class Sender:
@@ -225,14 +233,18 @@ def plan(total: int, categories: list[Category], rng: random.Random) -> list[Cat
     return order
 
 
-async def _send(session, url: str, request: BadRequest) -> int:
+async def _send(session, url: str, request: BadRequest) -> tuple[int, str]:
     # aiohttp warns about large bytes bodies; a file-like body is streamed instead
     body = io.BytesIO(request.body) if len(request.body) > 1 << 20 else request.body
     async with session.request(
-        request.method, url + request.path, data=body, headers=request.headers
+        request.method,
+        yarl.URL(url + request.path, encoded=True),  # bad paths are sent as they are
+        data=body,
+        headers=request.headers,
+        allow_redirects=False,
     ) as response:
         await response.read()
-        return response.status
+        return response.status, response.headers.get("Location", "")
 
 
 async def _fire(ctx: Context, order: list[Category], rng: random.Random, concurrency: int):
@@ -245,16 +257,20 @@ async def _fire(ctx: Context, order: list[Category], rng: random.Random, concurr
         while queue:
             _, category = queue.pop()
             request = category.build(ctx, rng)
+            location = ""
             try:
-                status = await _send(session, ctx.url, request)
+                status, location = await _send(session, ctx.url, request)
             except aiohttp.ClientError as err:  # a dropped connection counts as a failure
                 status = 599
                 unexpected.append((category.name, f"connection: {err}"))
             statuses[category.name][status] += 1
-            if not category.allowed(status):
-                unexpected.append((category.name, status))
+            if not category.allowed(status, location):
+                unexpected.append((category.name, status, request.method, request.path[:80],
+                                   location))  # fmt: skip
 
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    # no cookie jar: each request carries exactly the cookies its category gives it
+    jar = aiohttp.DummyCookieJar()
+    async with aiohttp.ClientSession(timeout=timeout, cookie_jar=jar) as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
     return statuses, unexpected
 
@@ -267,7 +283,9 @@ def setup(root: Path) -> tuple[Network, object, Context]:
     pair(revoked, b)
     pair(stranger, a)
     b.tafuta("peers", "revoke", "Revoked NGO", "--reason", "campaign")
+    b.tafuta("import", write_register(root / "b-records.csv", _people("B", 40)))
     raise_limits(b)
+    webrequests.add_web_users(b)
     b.start(sync_interval=3600)
     senders = {
         "a": Sender(a, b.name),
@@ -292,18 +310,39 @@ def run(
     try:
         replayable = [ctx.senders["a"].seal() for _ in range(20)]
         ctx.replayable.extend(_accept_once(ctx, replayable))
+        order = plan(total, categories or CATEGORIES + webrequests.categories(), rng)
+        expired = sum(c.name == "web: expired session" for c in order)
+        ctx.extra["web"] = webrequests.prepare(b, ctx.url, expired)
         before = table_counts(b.home / "tafuta.db")
-        order = plan(total, categories or CATEGORIES, rng)
+        unchanging = (*webrequests.LEDGER_TABLES, "sessions")
+        contents = table_digests(b.home / "tafuta.db", skip=unchanging)
+        live_before = webrequests.live_sessions(b.home / "tafuta.db", ctx.extra["web"])
         started = time.monotonic()
         statuses, unexpected = asyncio.run(_fire(ctx, order, rng, concurrency))
         elapsed = time.monotonic() - started
         after = table_counts(b.home / "tafuta.db")
+        rewritten = sorted(
+            t
+            for t, digest in table_digests(b.home / "tafuta.db", skip=unchanging).items()
+            if contents.get(t) != digest
+        )
+        live_after = webrequests.live_sessions(b.home / "tafuta.db", ctx.extra["web"])
+        if live_after != live_before:
+            rewritten.append("sessions")
         alive = asyncio.run(_health(ctx.url))
     finally:
         for sender in ctx.senders.values():
             sender.store.close()
         make.close()
-    changed = {t: (before[t], after.get(t)) for t in before if before[t] != after.get(t)}
+    ledger = {t: after.get(t, 0) - before.get(t, 0) for t in webrequests.LEDGER_TABLES}
+    removed = before.get("sessions", 0) - after.get("sessions", 0)
+    changed = {
+        t: (before[t], after.get(t))
+        for t in before
+        if before[t] != after.get(t)
+        and t not in webrequests.LEDGER_TABLES
+        and not (t == "sessions" and removed == expired)
+    }
     server_errors = sum(n for c in statuses.values() for s, n in c.items() if s >= 500)
     return {
         "requests": sum(sum(c.values()) for c in statuses.values()),
@@ -318,6 +357,10 @@ def run(
         "unhandled_exceptions_in_log": crashes_in_log(b.log),
         "tables_changed": changed,
         "rows_written": sum(abs((a or 0) - x) for x, a in changed.values()),
+        "tables_with_changed_contents": rewritten,
+        "rows_added_by_refused_logins": ledger,
+        "expired_sessions_removed_on_sight": removed,
+        "expired_session_requests": expired,
         "healthy_after": alive,
     }
 
@@ -326,7 +369,7 @@ def _accept_once(ctx: Context, bodies: list[bytes]) -> list[bytes]:
     async def go():
         async with aiohttp.ClientSession() as session:
             for body in bodies:
-                status = await _send(session, ctx.url, _post(body))
+                status, _ = await _send(session, ctx.url, _post(body))
                 assert status == 200, status
 
     asyncio.run(go())
@@ -344,6 +387,7 @@ def passed(result: dict) -> bool:
         and result["unexpected_statuses"] == 0
         and result["unhandled_exceptions_in_log"] == 0
         and result["rows_written"] == 0
+        and not result.get("tables_with_changed_contents")
         and result["healthy_after"]
     )
 

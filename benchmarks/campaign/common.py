@@ -4,6 +4,7 @@ node log checks."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "TAFUTA",
     "Network",
     "Node",
+    "audit_chain",
     "crashes_in_log",
     "free_port",
     "integrity",
@@ -32,6 +34,7 @@ __all__ = [
     "pair_in_process",
     "raise_limits",
     "table_counts",
+    "table_digests",
     "wait_until",
     "write_register",
 ]
@@ -57,12 +60,49 @@ def table_counts(database: Path) -> dict[str, int]:
         db.close()
 
 
+# Columns the node's own background work updates, whatever requests come in: the sync loop's
+# delivery bookkeeping (retries to a peer that is not serving).
+BOOKKEEPING = {"outbox": "seq, message_id, peer_id, type, payload, created_at"}
+
+
+def table_digests(database: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """A SHA-256 of every table's rows (in a fixed order; ``BOOKKEEPING`` columns left out):
+    catches an UPDATE, which row counts cannot see (a refused form that still changed a user's
+    language, say)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        digests = {}
+        for name in sorted(set(names) - set(skip)):
+            columns = BOOKKEEPING.get(name, "*")
+            rows = sorted(repr(row) for row in db.execute(f'SELECT {columns} FROM "{name}"'))
+            digests[name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+        return digests
+    finally:
+        db.close()
+
+
 def integrity(database: Path) -> str:
     db = sqlite3.connect(str(database), timeout=30)
     try:
         return db.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         db.close()
+
+
+def audit_chain(database: Path) -> dict:
+    """The audit log's hash chain checked (node.audit.verify_chain, what `tafuta audit verify`
+    runs), read-only: rows, and the first broken row if any."""
+    from node.audit import verify_chain
+
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = (dict(r) for r in db.execute("SELECT * FROM audit_log ORDER BY id"))
+        report = verify_chain(rows)
+    finally:
+        db.close()
+    return {"ok": report.ok, "rows": report.rows, "broken_id": report.broken_id}
 
 
 def crashes_in_log(log: Path) -> int:

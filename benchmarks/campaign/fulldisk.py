@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -152,9 +153,11 @@ def _import_full_fallback(root: Path, rows: int) -> dict:
     return outcome
 
 
-def sync_full(root: Path, records: int = 3000) -> dict:
+def sync_full(root: Path, records: int = 3000, size_mib: int = 8) -> dict:
+    """B's home on a small tmpfs (big enough to hold A's records once the filler is gone:
+    with the audit log, B's database outgrew the first 3 MiB and stayed full after recovery)."""
     disk = root / "disk"
-    with small_disk(disk, "3m") as mounted:
+    with small_disk(disk, f"{size_mib}m") as mounted:
         if not mounted:
             return {"method": "not run: no permission to mount a tmpfs"}
         make = new_network(root)
@@ -174,7 +177,7 @@ def sync_full(root: Path, records: int = 3000) -> dict:
         after = table_counts(database)
         log = b.log.read_text(encoding="utf-8", errors="replace")
         outcome = {
-            "method": "B's home on a 3 MiB tmpfs, filled with a filler file",
+            "method": f"B's home on a {size_mib} MiB tmpfs, filled with a filler file",
             "a_last_error_while_full": refused,
             "b_answered_503": "HTTP 503" in (refused or ""),
             "b_log_lines_cannot_store": log.count("cannot store a message"),
@@ -194,6 +197,8 @@ def sync_full(root: Path, records: int = 3000) -> dict:
         )
         outcome["records_of_a"] = records
         outcome["integrity_after_recovery"] = integrity(database)
+        usage = shutil.disk_usage(disk)
+        outcome["disk_used_at_end_kib"] = (usage.total - usage.free) // 1024
         outcome["b_unhandled_exceptions_in_log"] = crashes_in_log(b.log)
         make.close()
     return outcome

@@ -3,14 +3,16 @@
 Import: each cycle starts `tafuta import` of a new register (fresh refs) and kills it after a
 random delay drawn over the command's whole run (start-up, validation, the write). After each
 kill: ``PRAGMA integrity_check`` is ok, and the register is in the database whole or not at all
-(its rows and its import_runs entry together), and a run that reported success is there.
+(its rows and its import_runs entry together), a run that reported success is there, and the
+audit log's hash chain verifies (imports are audited).
 
 Sync: two serving nodes A and B; each cycle adds records to A, lets the pair sync, and kills A
-or B (at random) after a random delay, then restarts it. A watcher records every message id it
+or B (at random) after a random delay, checks the killed node's audit chain (received and
+sent messages are audited), then restarts it. A watcher records every message id it
 ever sees in either outbox. At the end, once the pair has converged: both databases pass the
 integrity check; every message that left an outbox (a message leaves only when the receiver's
 signed acknowledgement arrived) is in the receiver's processed table; and B holds each of A's
-records exactly once (one pseudonym, no duplicated key rows).
+records exactly once (one pseudonym, no duplicated key rows); both audit chains verify.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from node.store import Store
 
 from .common import (
     TAFUTA,
+    audit_chain,
     integrity,
     new_network,
     pair,
@@ -60,6 +63,7 @@ def import_cycles(root: Path, cycles: int, rows: int = 2000, seed: int = 11) -> 
     budget = time.monotonic() - started  # kill anywhere in a whole run
     outcomes = {"killed, nothing written": 0, "killed after the commit": 0, "finished": 0}
     failures = []
+    chains_verified = 0
     for cycle in range(cycles):
         source = write_register(root / f"cycle{cycle}.csv", _people(f"C{cycle}", rows))
         process = subprocess.Popen(
@@ -71,10 +75,13 @@ def import_cycles(root: Path, cycles: int, rows: int = 2000, seed: int = 11) -> 
         process.communicate()
         finished = process.returncode == 0
         check = integrity(database)
+        chain = audit_chain(database)
+        chains_verified += chain["ok"]
         present, runs = _import_state(database, f"C{cycle}-", source.name)
         whole = (present, runs) in ((0, 0), (rows, 1))
-        if check != "ok" or not whole or (finished and present != rows):
-            failures.append({"cycle": cycle, "integrity": check, "rows": present, "runs": runs})
+        if check != "ok" or not whole or (finished and present != rows) or not chain["ok"]:
+            failures.append({"cycle": cycle, "integrity": check, "rows": present, "runs": runs,
+                             "audit_chain": chain})  # fmt: skip
         if finished:
             outcomes["finished"] += 1
         elif present:
@@ -87,6 +94,8 @@ def import_cycles(root: Path, cycles: int, rows: int = 2000, seed: int = 11) -> 
         "rows_per_import": rows,
         "kill_window_seconds": round(budget, 2),
         "outcomes": outcomes,
+        "audit_chain_verified_after_kills": chains_verified,
+        "audit_rows_at_end": audit_chain(database)["rows"],
         "failures": failures,
     }
 
@@ -156,6 +165,7 @@ def sync_cycles(root: Path, cycles: int, batch: int = 30, seed: int = 13) -> dic
     watcher = OutboxWatcher([a, b])
     watcher.start()
     kills = {a.name: 0, b.name: 0}
+    chains_verified, broken = 0, []
     try:
         for cycle in range(cycles):
             _add_records(a, f"S{cycle}", batch)
@@ -163,6 +173,10 @@ def sync_cycles(root: Path, cycles: int, batch: int = 30, seed: int = 13) -> dic
             victim = rng.choice((a, b))
             victim.stop(signal.SIGKILL)
             kills[victim.name] += 1
+            chain = audit_chain(victim.home / "tafuta.db")  # right after the kill
+            chains_verified += chain["ok"]
+            if not chain["ok"]:
+                broken.append({"cycle": cycle, "node": victim.name, **chain})
             victim.start(sync_interval=0.3)
         converged = _converge(a, b)
     finally:
@@ -170,8 +184,10 @@ def sync_cycles(root: Path, cycles: int, batch: int = 30, seed: int = 13) -> dic
         watcher.join()
         make.close()
     checks = _sync_checks(a, b, watcher)
+    final = {n.name: audit_chain(n.home / "tafuta.db") for n in (a, b)}
     return {"cycles": cycles, "records_added_per_cycle": batch, "kills": kills,
-            "converged": converged, **checks}  # fmt: skip
+            "converged": converged, "audit_chain_verified_after_kills": chains_verified,
+            "audit_chain_broken": broken, "audit_chain_at_end": final, **checks}  # fmt: skip
 
 
 def _converge(a, b, timeout: float = 300) -> bool:
@@ -234,5 +250,8 @@ def passed(imports: dict | None, syncs: dict | None) -> bool:
             and syncs["records_missing_at_b"] == 0
             and syncs["duplicated_key_rows_at_b"] == 0
             and syncs["records_held_by_b"] == syncs["records_of_a"]
+            and not syncs["audit_chain_broken"]
+            and syncs["audit_chain_verified_after_kills"] == syncs["cycles"]
+            and all(c["ok"] for c in syncs["audit_chain_at_end"].values())
         )
     return bool(ok)

@@ -10,6 +10,12 @@ front of a production node), which forwards to the node and times every ``POST /
 from the first byte received to the last byte answered. Figures: requests, statuses, errors
 (anything but 200, or a dropped connection), p50/p95/p99 latency, and at the end that every
 outbox drained and the hub holds every peer's records.
+
+Meanwhile caseworkers browse the hub's web UI (``browsing.py``: log in, review-queue pages with
+filters, match pages, records lists and record pages), timed per page type. The hub holds copies
+of some of each peer's people, so its queue has matches to open. Pass also needs every page
+answered (0 errors) and the hub's audit chain (it records every match and record viewed)
+verifying at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +30,17 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from .common import crashes_in_log, free_port, new_network, pair_in_process, raise_limits
+from tests.web.conftest import PASSWORD, add_users
+
+from .browsing import Browsers, figures
+from .common import (
+    audit_chain,
+    crashes_in_log,
+    free_port,
+    new_network,
+    pair_in_process,
+    raise_limits,
+)
 from .killcycles import _add_records, _column, _people
 
 
@@ -97,11 +113,28 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run(root: Path, peers: int, seconds: float, *, seed: int = 17, every: float = 2.0) -> dict:
+def run(
+    root: Path,
+    peers: int,
+    seconds: float,
+    *,
+    caseworkers: int = 0,
+    seed: int = 17,
+    every: float = 2.0,
+) -> dict:
     rng = random.Random(seed)
     make = new_network(root)
-    hub = make("Hub Shelter", _people("HUB", 200))
+    # the hub also holds a few of each peer's people (its own refs): matches for the queue
+    echoes = [
+        {**person, "ref": f"HUB-{person['ref']}", "kind": "found"}
+        for i in range(peers)
+        for person in _people(f"P{i}", 100)[:10]
+    ]
+    hub = make("Hub Shelter", _people("HUB", 200) + echoes)
     others = [make(f"Peer {i:02d}", _people(f"P{i}", 100)) for i in range(peers)]
+    names = [f"cw{i:02d}" for i in range(caseworkers)]
+    if names:
+        add_users(hub.home, dict.fromkeys(names, "caseworker"))
     routes = {}
     for node in (hub, *others):
         real = free_port()
@@ -119,6 +152,9 @@ def run(root: Path, peers: int, seconds: float, *, seed: int = 17, every: float 
         # Deliveries to nodes not yet started fail during start-up; they are retried after a
         # backoff, and only what happens once every node is up is measured.
         proxy.samples.clear()
+        browsers = Browsers(hub.url, names, PASSWORD)
+        browsers.peers = [n.name for n in others]
+        browsers.start()
         started = time.monotonic()
         batch = 0
         while time.monotonic() - started < seconds:
@@ -129,6 +165,7 @@ def run(root: Path, peers: int, seconds: float, *, seed: int = 17, every: float 
             batch += 1
             time.sleep(every)
         elapsed = time.monotonic() - started
+        browsers.stop()
         drained = _drain([hub, *others], others, hub)
     finally:
         for node in (hub, *others):
@@ -156,6 +193,8 @@ def run(root: Path, peers: int, seconds: float, *, seed: int = 17, every: float 
         },
         "drained_and_converged": drained,
         "unhandled_exceptions_in_logs": sum(crashes_in_log(n.log) for n in (hub, *others)),
+        "browsing": figures(browsers, _percentile),
+        "hub_audit_chain": audit_chain(hub.home / "tafuta.db"),
     }
 
 
@@ -178,4 +217,7 @@ def passed(result: dict) -> bool:
         and result["unhandled_exceptions_in_logs"] == 0
         and result["drained_and_converged"]
         and result["inbox_requests"] > 0
+        and result["browsing"]["errors"] == 0
+        and (result["browsing"]["caseworkers"] == 0 or result["browsing"]["page_requests"] > 0)
+        and result["hub_audit_chain"]["ok"]
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from keys import KeysError
 from matching import MatchingError
@@ -130,7 +131,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     )
     if request.method in UNSAFE_METHODS:
         check_origin(request, ctx.home.url)
-        form = await request.post()
+        form = await read_form(request)
         given = form.get("csrf") if isinstance(form.get("csrf"), str) else None
         if request.path == "/login":
             check_token(request.cookies.get(LOGIN_COOKIE), given)
@@ -142,6 +143,18 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+async def read_form(request: web.Request):
+    """The request's form, or 400 when its body cannot be read as one (a multipart body
+    without its boundary, a boundary too long, a part with a broken header, an unknown
+    charset …). aiohttp raises ValueError, LookupError or its own HttpProcessingError for
+    these; uncaught they were a 500."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError) as err:
+        message = getattr(err, "message", None) or str(err)
+        raise web.HTTPBadRequest(text=f"the form could not be read: {message[:200]}") from None
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **values) -> web.Response:

@@ -61,8 +61,13 @@ def allowed_origins(request: web.Request, public_url: str) -> set[str]:
 
 
 def check_origin(request: web.Request, public_url: str) -> None:
+    """Our own Origin passes; ``null`` or none passes only with ``Sec-Fetch-Site: same-origin``;
+    any other Origin — another site, or one that is not an origin at all (``file://``) — is
+    refused, whatever else the request says."""
     origin = request.headers.get("Origin", "")
     claimed = _origin_of(origin) if origin and origin != "null" else None
+    if origin and origin != "null" and claimed is None:
+        raise CsrfRefused(text="this form was sent from a page that is not a web site")
     if claimed is not None:
         if claimed not in allowed_origins(request, public_url):
             raise CsrfRefused(text=f"this form was sent from another site ({claimed})")

@@ -64,6 +64,21 @@ class TestCsrf:
         assert language_of(served, "juma") == "sw"
         assert "Foleni ya ukaguzi" in client.get("/queue").body
 
+    def test_an_origin_that_is_no_site_is_refused_even_with_same_origin_fetch(self, served, client):
+        """Regression (the campaign's foreign-Origin category): ``Origin: file://`` parsed as no
+        origin at all, so with ``Sec-Fetch-Site: same-origin`` and the token the request passed;
+        an Origin that is present must be ours or ``null``."""
+        client.login("amina")
+        token = client.get("/queue").csrf()
+        reply = client.request(
+            "POST",
+            "/language",
+            {"csrf": token, "language": "sw", "next": "/queue"},
+            {"Origin": "file://", "Sec-Fetch-Site": "same-origin"},
+        )
+        assert reply.status == 403
+        assert language_of(served, "amina") == "en"
+
     def test_login_form_without_its_token_is_refused(self, client):
         reply = client.post("/login", {"name": "amina", "password": PASSWORD})
         assert reply.status == 403
@@ -229,6 +244,64 @@ def post_file(client: WebClient, path: str, fields: dict, filename: str, content
             return Reply(response.status, dict(response.headers), response.read().decode())
     except urllib.error.HTTPError as err:
         return Reply(err.code, dict(err.headers), err.read().decode())
+
+
+class TestUnreadableRequests:
+    @pytest.mark.parametrize(
+        ("case", "content_type", "body"),
+        [
+            ("no starting boundary", "multipart/form-data; boundary=abc", b"garbage"),
+            (
+                "boundary over 70 characters",
+                "multipart/form-data; boundary=" + "x" * 80,
+                b"--" + b"x" * 80 + b"--\r\n",
+            ),
+            (
+                "a part header without a colon",
+                "multipart/form-data; boundary=abc",
+                b"--abc\r\nno colon here\r\n\r\nx\r\n--abc--\r\n",
+            ),
+            ("unknown charset", "application/x-www-form-urlencoded; charset=bogus-9", b"a=b"),
+        ],
+    )
+    def test_a_form_that_cannot_be_read_is_400_not_a_crash(
+        self, served, client, case, content_type, body
+    ):
+        """Regression (the campaign's bad-multipart category): aiohttp's ValueError,
+        LookupError or InvalidHeader from reading the form escaped the session middleware,
+        and every such POST answered 500 with a traceback in the node's log."""
+        client.login("amina")
+        before = served.log.read_text(encoding="utf-8", errors="replace").count("Traceback")
+        req = urllib.request.Request(
+            client.base + "/records/new",
+            data=body,
+            method="POST",
+            headers={"Origin": client.base, "Content-Type": content_type},
+        )
+        try:
+            with client.opener.open(req, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+            err.close()
+        assert status == 400, case
+        after = served.log.read_text(encoding="utf-8", errors="replace").count("Traceback")
+        assert after == before, case
+
+    def test_a_cookie_header_over_8_kib_gets_400_and_one_log_line(self, served):
+        """Regression (the campaign's oversized-cookie category): aiohttp answered 400 but
+        logged a traceback (holding the cookie's first bytes) for every such request."""
+        req = urllib.request.Request(
+            served.url + "/queue", headers={"Cookie": "tafuta_session=" + "A" * 9000}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        assert refused.value.code == 400
+        refused.value.close()
+        time.sleep(0.2)
+        log = served.log.read_text(encoding="utf-8", errors="replace")
+        assert "refused a malformed HTTP request" in log
+        assert "Traceback" not in log and "AAAAAAAA" not in log
 
 
 class TestImportUpload:
