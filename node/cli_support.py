@@ -17,17 +17,9 @@ from pathlib import Path
 
 import click
 
-from keys import KeysError
-from matching import MatchingError
-from protocol.errors import ProtocolError
-
-from .errors import ImportRefused, NodeError
+from .errors import USER_ERRORS, ImportRefused
 from .home import Home, open_home
 from .store import Store
-
-# Error types of the other packages are registered here as they are added, so the edge knows
-# them without the packages knowing about the CLI.
-USER_ERRORS: tuple[type[Exception], ...] = (NodeError, KeysError, MatchingError, ProtocolError)
 
 
 @dataclass(frozen=True)

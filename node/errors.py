@@ -19,6 +19,10 @@ edge needs to know the subclasses.
 
 from __future__ import annotations
 
+from keys import KeysError
+from matching import MatchingError
+from protocol.errors import ProtocolError
+
 
 class NodeError(Exception):
     """A problem the user can fix; the message says what and how."""
@@ -97,3 +101,8 @@ class BackupError(NodeError):
     truncated, too new); the home was not changed."""
 
     exit_code = 2
+
+
+# Every package's user-facing error, caught at the edges (the CLI and the web UI); a package's
+# base error is added here when the package is.
+USER_ERRORS: tuple[type[Exception], ...] = (NodeError, KeysError, MatchingError, ProtocolError)

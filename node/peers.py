@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -38,6 +37,7 @@ from keys import (
 from .home import Home
 from .identity import DAY, now_seconds, own_document
 from .store import Store
+from .store_review import iso as _iso
 
 
 @dataclass(frozen=True)
@@ -265,10 +265,6 @@ def _peer_fields(signed: SignedDocument) -> dict:
 
 def _stored_document(row: dict) -> SignedDocument:
     return parse_signed_document(row["document"].encode("utf-8"))
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 __all__ = [

@@ -21,14 +21,16 @@ from protocol.envelope import new_message_id
 
 from .errors import MatchNotFound, ReviewRefused
 from .store import Store
+from .store_review import STATUS_AFTER
 
 DECISIONS = ("confirm", "reject", "unsure")
 OUTCOMES = ("reunited", "not-the-person", "referred")
 NOTE_REQUIRED = ("confirm", "reject")
 UNDO_SECONDS = 24 * 3600
 MAX_NOTE_CHARS = 2000
-DECIDABLE = ("suggested", "confirmed", "rejected", "unsure")
-DECISIONS_STATUSES = ("confirmed", "rejected", "unsure")
+# The statuses our own decisions leave a match in, and those a caseworker may still decide on.
+DECISIONS_STATUSES = tuple(STATUS_AFTER.values())
+DECIDABLE = ("suggested", *DECISIONS_STATUSES)
 
 
 def get_match(store: Store, match_id: str) -> dict:

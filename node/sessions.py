@@ -33,6 +33,8 @@ def hash_id(session_id: str) -> str:
 
 def start(store: Store, user: dict, *, replaces: str | None, now: int) -> tuple[str, Session]:
     """A fresh session for ``user``; returns the id for the cookie and the session."""
+    # Sessions that expired without being seen again would stay forever; a login sweeps them.
+    store.end_sessions_before(now - IDLE_SECONDS, now - ABSOLUTE_SECONDS)
     session_id = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     old = hash_id(replaces) if replaces else None

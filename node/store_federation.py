@@ -279,19 +279,10 @@ class FederationTables:
         kind: str,
         now: int,
         ack_due: bool,
-        match_update: tuple[str, str, str] | None = None,
     ) -> None:
-        """Record a message whose effect is at most one field of one match."""
+        """Record a message that has no effect of its own here (node-document, match-notice)."""
         with self.transaction() as conn:
             self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
-            if match_update is not None:
-                column, match_id, value = match_update
-                assert column in ("peer_decision", "peer_contact")
-                conn.execute(
-                    f"UPDATE matches SET {column} = ?, updated_at = ? "
-                    "WHERE peer_id = ? AND match_id = ?",
-                    (value, now, peer_id, match_id),
-                )
 
     @staticmethod
     def _replace_keys(conn, table: str, peer_id: int, records) -> None:

@@ -22,7 +22,6 @@ USER_COLUMNS = (
 )
 # What a match's status becomes after our own decision.
 STATUS_AFTER = {"confirm": "confirmed", "reject": "rejected", "unsure": "unsure"}
-OPEN_STATUSES = ("suggested", "confirmed", "unsure")
 
 
 def iso(ts: int) -> str:

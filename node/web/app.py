@@ -28,14 +28,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from keys import KeysError
-from matching import MatchingError
-from protocol.errors import ProtocolError
-
 from .. import review, sessions
 from ..audit import verify_chain
 from ..canonical import FIELDS, KINDS, clean_record
 from ..errors import (
+    USER_ERRORS,
     Forbidden,
     ImportRefused,
     LoginFailed,
@@ -70,7 +67,6 @@ STATUSES = (
     "closed",
     "withdrawn",
 )
-USER_ERRORS = (NodeError, KeysError, MatchingError, ProtocolError)
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
