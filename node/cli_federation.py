@@ -15,7 +15,7 @@ from .cli_peers import ask_passphrase, passphrase_file_option
 from .cli_support import CliContext
 from .runtime import open_federation
 from .serve import DEFAULT_PORT, serve
-from .sync import sync_round
+from .sync import sync_round, sync_until_settled
 
 MATCH_COLUMNS = (
     "match_id",
@@ -88,28 +88,67 @@ def serve_command(
 
 @click.command("sync")
 @click.option("--peer", "peer_name", help="Only this peer (default: every trusted peer).")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Keep syncing until the outbox is empty, no answer is awaited and nothing is left to "
+    "score (needs this node's 'tafuta serve' running to receive the answers).",
+)
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="With --wait: give up after this many seconds (exit 1, saying what still waits).",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="First ask each peer which of our records it holds, and retract those this node does "
+    "not know (left by an earlier version, or by restoring an older backup).",
+)
 @passphrase_file_option("Read the keys' passphrase from this file instead of asking.")
 @click.pass_obj
-def sync_command(obj: CliContext, peer_name: str | None, passphrase_file: Path | None) -> None:
+def sync_command(
+    obj: CliContext,
+    peer_name: str | None,
+    wait: bool,
+    timeout: float,
+    repair: bool,
+    passphrase_file: Path | None,
+) -> None:
     """Run one sync round now: send new, changed and retracted records' blinded keys and
     anything else waiting for the peers, then score candidates.
+
+    A running 'tafuta serve' syncs by itself; this command may run beside it (the two take
+    turns). With --wait it returns once the network has settled as far as this node can see.
 
     \b
     Examples:
       tafuta sync
       tafuta sync --peer "Mombasa Shelter"
+      tafuta sync --wait --timeout 300
+      tafuta sync --repair --wait
     """
     home = obj.home()
     passphrase = ask_passphrase(passphrase_file, new=False)
     with open_federation(home, passphrase) as federation:
         peers = [federation.peer_named(peer_name)] if peer_name else None
-        reports = asyncio.run(sync_round(federation, peers))
+        if repair:
+            for peer in peers or federation.trusted_peers():
+                federation.request_holdings(peer)
+        if wait:
+            reports = asyncio.run(sync_until_settled(federation, peers, timeout=timeout))
+        else:
+            reports = asyncio.run(sync_round(federation, peers))
     if not reports:
         click.echo("no trusted peers yet; see 'tafuta peers --help'")
     for r in reports:
         scored = "" if r.suggestions < 0 else f", {r.suggestions} suggestions"
         line = f"{r.peer}: queued {r.queued}, sent {r.sent}, waiting {r.pending}{scored}"
         click.echo(line + (f" ({r.error})" if r.error else ""))
+    if wait and reports:
+        click.echo("settled")
 
 
 @click.command("matches")
