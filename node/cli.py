@@ -10,7 +10,13 @@ import click
 
 from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
-from .cli_federation import bundle_group, matches_command, serve_command, sync_command
+from .cli_federation import (
+    bundle_group,
+    matches_command,
+    review_command,
+    serve_command,
+    sync_command,
+)
 from .cli_link import dedup_command, link_command
 from .cli_ops import backup_command, restore_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
@@ -300,6 +306,7 @@ main.add_command(keys_group)
 main.add_command(serve_command)
 main.add_command(sync_command)
 main.add_command(matches_command)
+main.add_command(review_command)
 main.add_command(bundle_group)
 main.add_command(link_command)
 main.add_command(dedup_command)

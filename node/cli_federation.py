@@ -13,6 +13,9 @@ import click
 from .bundle import export_bundle, import_bundle
 from .cli_peers import ask_passphrase, passphrase_file_option
 from .cli_support import CliContext
+from .errors import UserError
+from .identity import now_seconds
+from .review import DECISIONS, decide
 from .runtime import open_federation
 from .serve import DEFAULT_PORT, serve
 from .sync import sync_round, sync_until_settled
@@ -189,6 +192,31 @@ def matches_command(obj: CliContext, status: str | None, fmt: str) -> None:
                 f"{row['peer']:<20} {row['status']:<10} {row['evidence']}"
             )
         click.echo(f"{len(rows)} matches")
+
+
+@click.command("review")
+@click.argument("match_id")
+@click.argument("decision", type=click.Choice(DECISIONS))
+@click.option("--as", "user_name", required=True, help="The caseworker deciding (a web user).")
+@click.option("--note", default="", help="What you checked (required to confirm or reject).")
+@click.pass_obj
+def review_command(obj: CliContext, match_id: str, decision: str, user_name: str, note: str):
+    """Decide on a suggested match from the command line, as in the web UI.
+
+    The decision goes to the peer with the next sync, exactly as one made in the browser; a
+    match prefix from 'tafuta matches' is not enough, give the whole match_id.
+
+    \b
+    Examples:
+      tafuta review 3f9c0d5e8a2b4c1d9e7f6a5b4c3d2e1f confirm --as amina --note "same mother"
+      tafuta review 3f9c0d5e8a2b4c1d9e7f6a5b4c3d2e1f reject --as amina --note "other district"
+    """
+    with obj.store() as (_home, store):
+        user = store.user_by_name(user_name)
+        if user is None or user["disabled"]:
+            raise UserError(f"no active user named {user_name!r}; 'tafuta users list' shows them")
+        match = decide(store, match_id, decision, note, user, now_seconds())
+    click.echo(f"{match['match_id']}: {match['status']}")
 
 
 @click.group("bundle")

@@ -446,6 +446,7 @@ class Federation:
     def score(self, peer: Peer) -> Scoring:
         """Score from one consistent snapshot of both sides' keys (the slow part; no writes)."""
         generation, own, theirs, refs, reviewed = self.store.scoring_input(peer.id)
+        own = {pseudonym: keys for pseudonym, keys in own.items() if pseudonym in refs}
         scored = self._scored(own, theirs, refs, set(reviewed.values()))
         return Scoring(
             generation=generation,
