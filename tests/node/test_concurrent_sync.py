@@ -132,6 +132,6 @@ def test_review_from_the_command_line_refuses_an_unknown_user_and_match(network,
     )
     for args, message in cases:
         result = a.tafuta(*args, check=False)
-        assert result.returncode == 1, result
+        assert result.returncode != 0, result
         assert message in result.stderr
         assert "Traceback" not in result.stderr
