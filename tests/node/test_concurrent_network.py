@@ -94,7 +94,7 @@ def test_three_nodes_agree_after_concurrent_sync_import_review_and_a_kill(networ
         def job():
             time.sleep(1.0)
             node.stop(signal.SIGKILL)
-            node.start(sync_interval=0.5)
+            node.start(sync_interval=0.5, timeout=180)  # six syncs may be blinding meanwhile
 
         return job
 
