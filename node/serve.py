@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sqlite3
 import ssl
 import threading
@@ -162,6 +163,7 @@ class RunningNode:
     host: str
     port: int
     ssl_context: ssl.SSLContext | None = None
+    listener: socket.socket | None = None  # already bound (tafuta demo); else bind host:port
 
     @property
     def url(self) -> str:
@@ -185,8 +187,12 @@ def prepare_node(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
+    listener: socket.socket | None = None,
 ) -> RunningNode:
-    """Unlock the keys, migrate the database and build the app; nothing listens yet."""
+    """Unlock the keys, migrate the database and build the app; nothing serves yet.
+
+    ``listener``: a socket already bound and listening (on ``host``:``port``) to serve on.
+    """
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection
@@ -215,7 +221,7 @@ def prepare_node(
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )
-    return RunningNode(services, inbox, app, syncer, host, port, ssl_context)
+    return RunningNode(services, inbox, app, syncer, host, port, ssl_context, listener)
 
 
 class QuietBadRequests(logging.Filter):
@@ -262,7 +268,10 @@ def run_nodes(
                 runner = web.AppRunner(node.app, access_log=None)
                 await runner.setup()
                 runners.append(runner)
-                site = web.TCPSite(runner, node.host, node.port, ssl_context=node.ssl_context)
+                if node.listener is not None:
+                    site = web.SockSite(runner, node.listener, ssl_context=node.ssl_context)
+                else:
+                    site = web.TCPSite(runner, node.host, node.port, ssl_context=node.ssl_context)
                 await site.start()
             if on_ready:
                 on_ready(nodes)
