@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .canonical import DATE_ORDERS
 from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
@@ -119,6 +120,12 @@ def init(
     is_flag=True,
     help="Import the valid rows; write the rejected ones with reasons beside the file.",
 )
+@click.option(
+    "--date-order",
+    type=click.Choice(DATE_ORDERS),
+    help="How to read dates like 03/04/2006: dmy (day first) or mdy (month first). "
+    "Default: [import] date_order in config.toml, else the node's country (dmy for Kenya).",
+)
 @click.option("--dry-run", is_flag=True, help="Check and count, write nothing.")
 @click.pass_obj
 def import_(
@@ -127,6 +134,7 @@ def import_(
     mappings: tuple[str, ...],
     kind: str | None,
     skip_invalid: bool,
+    date_order: str | None,
     dry_run: bool,
 ) -> None:
     """Import a register (CSV or XLSX) into the node.
@@ -135,14 +143,19 @@ def import_(
     whole (exit code 2) unless --skip-invalid is given. Rows are matched by 'ref': importing
     the same file again changes nothing; a changed row updates its record.
 
+    Dates may be written as registers write them: 2006-03-15, 15/03/2006, 15.03.2006,
+    2006/03/15, 03/2006, March 2006, 15 Machi 2006; '~16' in birth_date is an estimated age.
+    They are stored as YYYY-MM-DD (or YYYY-MM, YYYY), with the value as written kept.
+
     \b
     Examples:
       tafuta import register.csv --kind missing
       tafuta import register.xlsx --map given_names=Jina --map family_name=Ukoo
       tafuta import register.csv --skip-invalid   # writes register.rejected.csv
+      tafuta import us-register.csv --date-order mdy
     """
     mapping = parse_mapping(mappings)
-    with obj.store() as (_home, store):
+    with obj.store() as (home, store):
         plan = plan_import(
             file,
             store,
@@ -150,6 +163,7 @@ def import_(
             default_kind=kind,
             skip_invalid=skip_invalid,
             progress=_progress,
+            date_order=date_order or home.date_order,
         )
         if not dry_run:
             apply_import(plan, store)
@@ -176,8 +190,8 @@ def export(obj: CliContext, file: Path, include_retracted: bool) -> None:
     Example:
       tafuta export backup.csv
     """
-    with obj.store() as (_home, store):
-        count = write_canonical_csv(store.iter_records(include_retracted), file)
+    with obj.store() as (home, store):
+        count = write_canonical_csv(store.iter_records(include_retracted), file, home.date_order)
     click.echo(f"exported {count} records to {file}")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
+from .canonical import DATE_ORDERS, date_order_for
 from .errors import HomeError
 
 CONFIG_NAME = "config.toml"
@@ -54,6 +55,17 @@ class Home:
     def identity_path(self) -> Path:
         """The node's encrypted private keys and its public node document (keys/keystore.py)."""
         return self.keys_path / IDENTITY_NAME
+
+    @property
+    def date_order(self) -> str:
+        """How this node reads dates like 03/04/2006: [import] date_order in config.toml, else
+        the usual order of [node] country (dmy for Kenya and most countries; dmy if unset)."""
+        order = self.config.get("import", {}).get("date_order")
+        if order is None:
+            return date_order_for(self.config["node"].get("country"))
+        if order not in DATE_ORDERS:
+            raise HomeError(f"{self.config_path}: [import] date_order must be dmy or mdy")
+        return order
 
     @property
     def retired_key_grace_days(self) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .canonical import FIELD_SET, FIELDS, clean_record
+from .canonical import DEFAULT_DATE_ORDER, FIELD_SET, FIELDS, clean_record
 from .errors import ImportRefused
 from .store import CONTENT_COLUMNS, Store
 from .tabular import Table, read_table
@@ -39,21 +39,22 @@ class ImportPlan:
         }
 
 
-def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
-    """--map FIELD=COLUMN options as {field: column}, refusing unknown fields."""
+def parse_mapping(pairs: Iterable[str], label: str = "--map") -> dict[str, str]:
+    """--map FIELD=COLUMN options (or the upload page's lines) as {field: column}, refusing
+    unknown fields. ``label`` names where they were given, in messages."""
     mapping: dict[str, str] = {}
     problems = []
     for pair in pairs:
         name, sep, column = pair.partition("=")
         name, column = name.strip().lower(), column.strip()
         if not sep or not name or not column:
-            problems.append(f"--map {pair!r}: write it as FIELD=COLUMN, e.g. given_names=Jina")
+            problems.append(f"{label} {pair!r}: write it as FIELD=COLUMN, e.g. given_names=Jina")
         elif name not in FIELD_SET:
             problems.append(
-                f"--map {pair!r}: {name!r} is not a canonical field ({', '.join(FIELDS)})"
+                f"{label} {pair!r}: {name!r} is not a canonical field ({', '.join(FIELDS)})"
             )
         elif name in mapping:
-            problems.append(f"--map {pair!r}: {name!r} is mapped twice")
+            problems.append(f"{label} {pair!r}: {name!r} is mapped twice")
         else:
             mapping[name] = column
     if problems:
@@ -109,8 +110,12 @@ def plan_import(
     skip_invalid: bool = False,
     today: date | None = None,
     progress: Callable[[Iterable], Iterable] = lambda rows: rows,
+    date_order: str = DEFAULT_DATE_ORDER,
 ) -> ImportPlan:
-    """Validate the whole file and compare it with the store; raises ImportRefused."""
+    """Validate the whole file and compare it with the store; raises ImportRefused.
+
+    ``date_order`` ("dmy" or "mdy") reads dates written with numbers only, like 03/04/2006.
+    """
     table = read_table(path)
     index = column_index(table, mapping or {})
     if not table.rows:
@@ -128,7 +133,7 @@ def plan_import(
             row = {}
         else:
             row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
-            record, row_problems = clean_record(row, default_kind, today)
+            record, row_problems = clean_record(row, default_kind, today, date_order)
             reasons.extend(p.describe(where) for p in row_problems)
             ref = record.get("ref")
             if ref and not row_problems:

@@ -388,6 +388,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        7,
+        "dates and ages as the register wrote them (15/03/2006, March 2005, ~16), beside the "
+        "normalised values",
+        # A JSON object {field: value as written} for the normalised fields whose stored value
+        # differs from what the register wrote; NULL when none does.
+        ("ALTER TABLE records ADD COLUMN raw_values TEXT",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

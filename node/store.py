@@ -24,6 +24,7 @@ from .store_review import ReviewTables, append_audit
 RECORD_COLUMNS: tuple[str, ...] = (
     *FIELDS,
     "sex_raw",
+    "raw_values",
     "source_file",
     "imported_at",
     "updated_at",
@@ -31,7 +32,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "retracted",
 )
 # The values that come from the register; a change in any of them is a new version.
-CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw")
+CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw", "raw_values")
 
 
 class Store(FederationTables, ReviewTables, DirectoryTables):

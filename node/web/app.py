@@ -17,6 +17,7 @@ The peer API (/v1/…) shares the server but none of this: the middlewares here 
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import review, sessions
 from ..audit import verify_chain
-from ..canonical import FIELDS, KINDS, clean_record
+from ..canonical import DATE_ORDERS, FIELDS, KINDS, clean_record
 from ..errors import (
     USER_ERRORS,
     Forbidden,
@@ -40,8 +41,9 @@ from ..errors import (
     NodeError,
     RecordNotFound,
 )
+from ..exporter import as_written
 from ..identity import invite_token
-from ..importer import apply_import, plan_import
+from ..importer import apply_import, parse_mapping, plan_import
 from ..linking import dedup_records
 from ..peers import add_peer, list_peers, revoke_peer, trust_peer
 from ..store import Store
@@ -472,7 +474,13 @@ async def record_show(request: web.Request) -> web.Response:
 
     record, matches = await ctx.run(load)
     return render(
-        request, "record.html", record=record, fields=FIELDS, matches=matches, record_url=record_url
+        request,
+        "record.html",
+        record=record,
+        written=json.loads(record.get("raw_values") or "{}"),
+        fields=FIELDS,
+        matches=matches,
+        record_url=record_url,
     )
 
 
@@ -484,7 +492,7 @@ async def record_form(request: web.Request) -> web.Response:
     return render(
         request,
         "record_form.html",
-        record=record,
+        record=as_written(record, ctx.home.date_order) if record else {},
         fields=FIELDS,
         problems=[],
         editing=bool(ref),
@@ -501,7 +509,7 @@ async def record_save(request: web.Request) -> web.StreamResponse:
     row = {f: text(form, f, 20_000) for f in FIELDS}
     if editing:
         row["ref"] = editing
-    record, problems = clean_record(row, None, date.today())
+    record, problems = clean_record(row, None, date.today(), ctx.home.date_order)
     messages = [p.describe("form") for p in problems]
 
     def save(store: Store) -> list[str]:
@@ -552,7 +560,31 @@ async def record_retract(request: web.Request) -> web.StreamResponse:
 
 @requires()
 async def import_page(request: web.Request) -> web.Response:
-    return render(request, "import.html", plan=None, problems=[], upload="", kinds=KINDS)
+    ctx = request.app[WEB]
+    return render(
+        request,
+        "import.html",
+        plan=None,
+        problems=[],
+        upload="",
+        kinds=KINDS,
+        date_orders=DATE_ORDERS,
+        date_order=ctx.home.date_order,
+        columns="",
+    )
+
+
+def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[str, str]]:
+    """The upload form's kind, date order and column mapping (one FIELD=COLUMN per line)."""
+    kind = text(form, "kind", 10) or None
+    if kind is not None and kind not in KINDS:
+        raise NodeError(f"unknown kind {kind!r}")
+    date_order = text(form, "date_order", 10) or ctx.home.date_order
+    if date_order not in DATE_ORDERS:
+        raise NodeError(f"unknown date order {date_order!r}; choose dmy or mdy")
+    columns = text(form, "columns", 5_000)
+    lines = [line for line in columns.splitlines() if line.strip()]
+    return kind, date_order, columns, parse_mapping(lines, label="column")
 
 
 def _uploads(ctx: WebContext) -> Path:
@@ -572,16 +604,14 @@ async def import_upload(request: web.Request) -> web.Response:
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise NodeError(f"{upload.filename!r} is not a CSV or XLSX file")
-    kind = text(form, "kind", 10) or None
-    if kind is not None and kind not in KINDS:
-        raise NodeError(f"unknown kind {kind!r}")
+    kind, date_order, columns, mapping = _import_options(form, ctx)
     name = f"{secrets.token_hex(12)}{suffix}"
     path = _uploads(ctx) / name
     path.write_bytes(upload.file.read(MAX_UPLOAD_BYTES + 1)[:MAX_UPLOAD_BYTES])
 
     def plan(store: Store):
         try:
-            return plan_import(path, store, default_kind=kind), []
+            return plan_import(path, store, mapping, default_kind=kind, date_order=date_order), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
             return None, refused.problems[:200]
@@ -598,6 +628,9 @@ async def import_upload(request: web.Request) -> web.Response:
         kind=kind or "",
         original=upload.filename,
         kinds=KINDS,
+        date_orders=DATE_ORDERS,
+        date_order=date_order,
+        columns=columns,
     )
 
 
@@ -606,7 +639,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     form = await request.post()
     name = text(form, "upload", 64)
-    kind = text(form, "kind", 10) or None
+    kind, date_order, _columns, mapping = _import_options(form, ctx)
     if not name or "/" in name or name.startswith(".") or Path(name).suffix not in UPLOAD_SUFFIXES:
         raise NodeError("that upload is not known; upload the file again")
     path = _uploads(ctx) / name
@@ -614,7 +647,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
         raise NodeError("that upload is not known any more; upload the file again")
 
     def apply(store: Store) -> dict:
-        plan = plan_import(path, store, default_kind=kind)
+        plan = plan_import(path, store, mapping, default_kind=kind, date_order=date_order)
         apply_import(plan, store)
         path.unlink(missing_ok=True)
         store.audit(
