@@ -64,6 +64,15 @@ def parse_mapping(pairs: Iterable[str], label: str = "--map") -> dict[str, str]:
 
 def column_index(table: Table, mapping: dict[str, str]) -> dict[str, int]:
     """Which cell holds which canonical field; every column must be accounted for."""
+    index, problems = read_header(table, mapping)
+    if problems:
+        raise ImportRefused(problems)
+    return index
+
+
+def read_header(table: Table, mapping: dict[str, str]) -> tuple[dict[str, int], list[str]]:
+    """Which cell holds which canonical field, and what is wrong with the header (unknown or
+    unnamed columns, a missing ref); the index is usable for the known columns either way."""
     names = [cell.strip().lower() for cell in table.header]
     problems = []
     seen: dict[str, int] = {}
@@ -92,14 +101,12 @@ def column_index(table: Table, mapping: dict[str, str]) -> dict[str, int]:
                 f"{table.name} line 1: unknown column {table.header[position]!r}; "
                 f"map it with --map FIELD={table.header[position].strip()} or remove it"
             )
-    if "ref" not in index and not problems:
+    if "ref" not in index and not any("--map ref=" in p for p in problems):
         problems.append(
             f"{table.name} line 1: there is no 'ref' column; every record needs its case "
             "reference (map one with --map ref=COLUMN)"
         )
-    if problems:
-        raise ImportRefused(problems)
-    return index
+    return index, problems
 
 
 def plan_import(
@@ -114,15 +121,17 @@ def plan_import(
 ) -> ImportPlan:
     """Validate the whole file and compare it with the store; raises ImportRefused.
 
-    ``date_order`` ("dmy" or "mdy") reads dates written with numbers only, like 03/04/2006.
+    Every problem of the file is found in one pass: the header's, and every cell of every row
+    (a duplicate ref together with the row's bad values), so one fix-up of the spreadsheet is
+    enough. ``date_order`` ("dmy" or "mdy") reads dates written with numbers only (03/04/2006).
     """
     table = read_table(path)
-    index = column_index(table, mapping or {})
+    index, header_problems = read_header(table, mapping or {})
     if not table.rows:
-        raise ImportRefused([f"{table.name} has a header but no records"])
+        raise ImportRefused([*header_problems, f"{table.name} has a header but no records"])
     today = today or datetime.now(UTC).date()
     plan = ImportPlan(source=path, header=table.header)
-    problems: list[str] = []
+    problems = list(header_problems)
     valid: list[dict] = []
     first_seen: dict[str, str] = {}
     width = len(table.header)
@@ -130,25 +139,23 @@ def plan_import(
         reasons: list[str] = []
         if len(cells) > width:
             reasons.append(f"{where}: has {len(cells)} cells but the header has {width} columns")
-            row = {}
-        else:
-            row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
-            record, row_problems = clean_record(row, default_kind, today, date_order)
-            reasons.extend(p.describe(where) for p in row_problems)
-            ref = record.get("ref")
-            if ref and not row_problems:
-                if ref in first_seen:
-                    reasons.append(
-                        f"{where}, ref: {ref!r} appears twice (first at {first_seen[ref]})"
-                    )
-                else:
-                    first_seen[ref] = where
+        row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
+        record, row_problems = clean_record(row, default_kind, today, date_order)
+        if "ref" not in index:  # said once for the header, not once per row
+            row_problems = [p for p in row_problems if p.column != "ref"]
+        reasons.extend(p.describe(where) for p in row_problems)
+        ref = record.get("ref")
+        if ref and ref in first_seen:
+            reasons.append(f"{where}, ref: {ref!r} appears twice (first at {first_seen[ref]})")
+        elif ref:
+            first_seen[ref] = where
         if reasons:
             problems.extend(reasons)
             plan.rejected.append((cells, reasons))
         else:
             valid.append(record)
-    if problems and not skip_invalid:
+    # A header problem refuses the whole file even with --skip-invalid: every row is affected.
+    if header_problems or (problems and not skip_invalid):
         raise ImportRefused(problems)
 
     existing = store.existing_content([r["ref"] for r in valid])

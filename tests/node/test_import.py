@@ -387,6 +387,51 @@ class TestBadInputIsRefused:
         assert "line 3, sex" in result.stderr
         assert "refused: 2 problems" in result.stderr
 
+    @pytest.mark.parametrize("skip", [[], ["--skip-invalid"]])
+    def test_every_problem_of_a_file_is_reported_in_one_pass(self, run, node_home, tmp_path, skip):
+        """Header, cells, duplicates and ragged rows together: one fix-up of the spreadsheet."""
+        path = tmp_path / "messy.csv"
+        path.write_text(
+            "ref,kind,birth_date,sex,jina\n"
+            "A-1,missing,2008-13-40,F,x\n"
+            "A-1,missing,2009-02-30,zz,y\n"
+            "A-2,lost,2008,F,z,extra\n",
+            encoding="utf-8",
+        )
+        result = run("--home", node_home, "import", path, *skip)
+        assert result.exit_code == 2
+        for expected in [
+            "messy.csv line 1: unknown column 'jina'",
+            "messy.csv line 2, birth_date: '2008-13-40' is not a real date",
+            "messy.csv line 3, birth_date: '2009-02-30' is not a real date",
+            "messy.csv line 3, sex: 'zz' is not a known spelling",
+            "messy.csv line 3, ref: 'A-1' appears twice (first at messy.csv line 2)",
+            "messy.csv line 4: has 6 cells but the header has 5 columns",
+            "messy.csv line 4, kind: 'lost' is not missing or found",
+        ]:
+            assert expected in result.stderr, result.stderr
+        assert "refused: 7 problems" in result.stderr
+        assert store_snapshot(node_home) == []
+
+    def test_a_duplicate_ref_is_reported_with_the_bad_values_of_its_row(
+        self, run, node_home, write_csv
+    ):
+        path = write_csv([VALID, {**VALID, "birth_date": "soon"}])
+        result = run("--home", node_home, "import", path)
+        assert "line 3, birth_date: 'soon' is not a date" in result.stderr
+        assert "line 3, ref: 'A-1' appears twice (first at records.csv line 2)" in result.stderr
+        assert "refused: 2 problems" in result.stderr
+
+    def test_a_file_without_a_ref_column_says_so_once_beside_the_bad_cells(
+        self, run, node_home, tmp_path
+    ):
+        path = tmp_path / "noref.csv"
+        path.write_text("kind,sex\nmissing,F\nmissing,zz\n", encoding="utf-8")
+        result = run("--home", node_home, "import", path)
+        assert result.stderr.count("there is no 'ref' column") == 1
+        assert "line 3, sex: 'zz'" in result.stderr
+        assert "ref: '' is empty" not in result.stderr
+
     def test_a_file_with_one_bad_row_writes_none_of_the_good_ones(self, run, node_home, write_csv):
         path = write_csv([VALID, {**VALID, "ref": "A-2", "age": "two hundred"}])
         assert run("--home", node_home, "import", path).exit_code == 2
