@@ -69,6 +69,14 @@ STATUSES = (
     "closed",
     "withdrawn",
 )
+# The partner caseworker's decision on a match, as the queue shows and filters it ("none":
+# not decided yet).
+PEER_DECISIONS = {
+    "confirm": "partner confirmed",
+    "reject": "partner rejected",
+    "unsure": "partner unsure",
+    "none": "partner has not decided",
+}
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -322,14 +330,24 @@ async def queue(request: web.Request) -> web.Response:
         "kind": q.get("kind") if q.get("kind") in KINDS else None,
         "min_score": float_or_none(q.get("min")),
         "max_score": float_or_none(q.get("max")),
+        "peer_decision": q.get("partner") or None,
     }
+    if filters["peer_decision"] not in (None, *PEER_DECISIONS):
+        raise NodeError(f"unknown partner decision {q.get('partner')!r}; choose from the list")
     page = page_number(request)
 
     def load(store: Store):
         rows, total = store.review_queue(**filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        return rows, total, store.status_counts(), [p["name"] for p in store.iter_peers()]
+        counts = store.status_counts()
+        return (
+            rows,
+            total,
+            counts,
+            store.peer_decision_counts(),
+            [p["name"] for p in store.iter_peers()],
+        )
 
-    rows, total, counts, peers = await ctx.run(load)
+    rows, total, counts, partner_counts, peers = await ctx.run(load)
     shown = {k: ("" if v is None else v) for k, v in filters.items()}
     shown["status"] = q.get("status", "suggested")
     base = {k: v for k, v in q.items() if k != "page"}
@@ -339,6 +357,8 @@ async def queue(request: web.Request) -> web.Response:
         rows=rows,
         total=total,
         counts=counts,
+        partner_counts=partner_counts,
+        partner_decisions=PEER_DECISIONS,
         peers=peers,
         statuses=STATUSES,
         kinds=KINDS,

@@ -11,7 +11,7 @@ import pytest
 from node.canonical import FIELDS
 from node.review import DECISIONS, OUTCOMES
 from node.users import ROLES
-from node.web.app import STATUSES
+from node.web.app import PEER_DECISIONS, STATUSES
 from node.web.i18n import translator
 
 WEB = Path(__file__).resolve().parents[2] / "node" / "web"
@@ -25,7 +25,8 @@ def template_texts() -> set[str]:
 
 def code_texts() -> set[str]:
     """Texts the templates translate from values: statuses, fields, roles, kinds, outcomes."""
-    return {*STATUSES, *FIELDS, *ROLES, *DECISIONS, *OUTCOMES, "missing", "found", "pending",
+    return {*STATUSES, *FIELDS, *ROLES, *DECISIONS, *OUTCOMES, *PEER_DECISIONS.values(),
+            "missing", "found", "pending",
             "trusted", "revoked", "undo", "close"}  # fmt: skip
 
 
