@@ -52,6 +52,7 @@ from .context import WEB, WebContext
 from .i18n import LANGUAGES as LANGUAGE_NAMES
 from .i18n import translator
 from .security import UNSAFE_METHODS, add_security_headers, check_origin, check_token
+from .words import say_evidence, say_keys, say_label, say_value
 
 log = logging.getLogger("tafuta.web")
 
@@ -59,6 +60,7 @@ SESSION = web.RequestKey("session", object)  # the Session, or None when not log
 LOGIN_CSRF = web.RequestKey("login_csrf", str)
 SESSION_COOKIE = "tafuta_session"
 LOGIN_COOKIE = "tafuta_login"
+LANGUAGE_COOKIE = "tafuta_language"  # the language chosen on the login page, before logging in
 PAGE_SIZE = 50
 STATUSES = (
     "suggested",
@@ -167,9 +169,14 @@ def render(request: web.Request, template: str, *, status: int = 200, **values) 
     ctx = request.app[WEB]
     session = request.get(SESSION)
     user = session.user if session else None
-    language = user["language"] if user else "en"
+    language = user["language"] if user else visitor_language(request)
+    _ = translator(language)
     html = ctx.templates.get_template(template).render(
-        _=translator(language),
+        _=_,
+        say_evidence=lambda evidence: say_evidence(evidence, _),
+        say_keys=lambda key_types: say_keys(key_types, _),
+        say_value=lambda field, value: say_value(field, value, _),
+        say_label=lambda label: say_label(label, _),
         user=user,
         csrf=session.csrf if session else request.get(LOGIN_CSRF, ""),
         language=language,
@@ -180,6 +187,15 @@ def render(request: web.Request, template: str, *, status: int = 200, **values) 
         **values,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def visitor_language(request: web.Request) -> str:
+    """The language of a page for someone not logged in: ?lang= on the login page, else the
+    choice remembered in a cookie, else English."""
+    for chosen in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        if chosen in LANGUAGES:
+            return chosen
+    return "en"
 
 
 def requires(role: str = "caseworker") -> Callable[[Handler], Handler]:
@@ -245,7 +261,17 @@ def record_url(ref: str) -> str:
 async def login_page(request: web.Request) -> web.Response:
     if request.get(SESSION):
         raise redirect(safe_next(request.query.get("next")))
-    return _login_form(request, safe_next(request.query.get("next")), "", 200)
+    response = _login_form(request, safe_next(request.query.get("next")), "", 200)
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            request.query["lang"],
+            httponly=True,
+            samesite="Strict",
+            secure=request.app[WEB].secure,
+            max_age=365 * 86400,
+        )
+    return response
 
 
 def _login_form(request: web.Request, next_path: str, error: str, status: int) -> web.Response:
@@ -278,6 +304,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     except (LoginFailed, LoginThrottled) as refused:
         return _login_form(
             request, safe_next(text(form, "next", 500)), str(refused), refused.http_status
+        )
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES and chosen != user["language"]:  # chosen on the login page
+        await ctx.run(
+            lambda store: store.set_user_language(
+                user["id"], chosen, actor=user["name"], now=ctx.clock()
+            )
         )
     old = request.cookies.get(SESSION_COOKIE)
     session_id, _session = await ctx.run(
@@ -314,7 +347,13 @@ async def set_language(request: web.Request) -> web.StreamResponse:
             user["id"], language, actor=actor(request), now=ctx.clock()
         )
     )
-    raise redirect(safe_next(text(form, "next", 500)))
+    response = redirect(safe_next(text(form, "next", 500)))
+    if request.cookies.get(LANGUAGE_COOKIE):  # the login page's choice follows this one
+        response.set_cookie(
+            LANGUAGE_COOKIE, language, httponly=True, samesite="Strict", secure=ctx.secure,
+            max_age=365 * 86400,
+        )  # fmt: skip
+    raise response
 
 
 # -- review ---------------------------------------------------------------------------------

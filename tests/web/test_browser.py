@@ -76,7 +76,7 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
     page_a.click("table.list tbody tr >> nth=0 >> a")
     match_url = page_a.url
     match_id = match_url.rsplit("/", 1)[-1]
-    assert page_a.locator("text=Keys that agree").count() == 1
+    assert page_a.locator("text=What agrees").count() == 1
     shot(page_a, "02-match-detail")
     page_a.fill("textarea[name=note]", "Mother's name and home village agree")
     page_a.click("button[value=confirm]")

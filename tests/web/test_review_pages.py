@@ -1,17 +1,22 @@
-"""The partner's decision is visible where work is chosen: the queue (a column, a "partner
-confirmed" filter and its count) and `tafuta matches` (peer_decision in CSV and JSON), between
-two real nodes served by `tafuta serve`."""
+"""The review pages between two real nodes served by `tafuta serve`: the partner's decision is
+visible where work is chosen (the queue's column, "partner confirmed" filter and count, and
+peer_decision in `tafuta matches`), and the match page says what agrees in words, not key codes,
+in English and Swahili."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
 
 import pytest
 
+from matching.keys import KEY_TYPES
 from matching.synthetic import generate
+from node.web.i18n import translator
+from node.web.words import COMPONENT_WORDS, evidence_phrases
 from tests.node.conftest import pair, wait_until
 from tests.web.conftest import WebClient, add_users
 
@@ -112,3 +117,32 @@ def test_tafuta_matches_gives_the_partners_decision(confirmed_by_partner, fmt):
     decisions = {r["match_id"]: r["peer_decision"] for r in rows}
     assert decisions[match_id] == "confirm"
     assert {d for m, d in decisions.items() if m != match_id} <= {None, ""}
+
+
+@pytest.mark.parametrize(
+    ("language", "what_agrees"), [("en", "What agrees"), ("sw", "Kinachokubaliana")]
+)
+def test_the_match_page_says_what_agrees_in_words_not_key_codes(
+    confirmed_by_partner, language, what_agrees
+):
+    node, match_id, _ = confirmed_by_partner
+    client = WebClient(node.url)
+    assert client.login("baraka").status == 303
+    token = client.get("/queue").csrf()
+    client.post("/language", {"csrf": token, "language": language, "next": "/queue"})
+    body = client.get(f"/matches/{match_id}").body
+    assert what_agrees in body
+    for code in KEY_TYPES:
+        assert "_" not in code or code not in body, code  # "phone" is also a word
+    _ = translator(language)
+    phrases = {html.escape(_(p), quote=True) for p in COMPONENT_WORDS.values()}
+    agreeing = re.findall(r"<li>(.*?)</li>", re.search(r'<ul id="agreeing">(.*?)</ul>', body,
+                                                        re.S).group(1))  # fmt: skip
+    assert agreeing
+    for words in agreeing:
+        assert set(words.split(html.escape(_(" and "), quote=True))) <= phrases, words
+    evidence = re.search(r'<p id="evidence">(.*?)</p>', body, re.S).group(1)
+    said = {html.escape(_(p), quote=True) for p in evidence_phrases()}
+    assert evidence and set(evidence.split("; ")) <= said, evidence
+    kind = "aliyepatikana" if language == "sw" else "found"
+    assert f"<dt>{_('kind')}</dt><dd>{kind}</dd>" in body
