@@ -3,8 +3,9 @@
 A cell starting with = + - @ would be run as a formula by Excel or LibreOffice (CSV injection),
 so such cells get a leading apostrophe; the importer removes it again, so a round trip is exact.
 
-Dates and ages are written as the register wrote them (``raw_values``), so importing an export
-gives back the same record, raw values included. Only when the node now reads dates in another
+Sex, dates and ages are written as the register wrote them (``sex_raw``, ``raw_values``), so
+importing an export gives back the same record, raw values included (issue 14: an export that
+wrote ``F`` for ``mwanamke`` updated the record, and sent the update to every peer). Only when the node now reads dates in another
 day/month order than when they were imported (so the written form would read differently) are
 the normalised values written instead.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .canonical import DEFAULT_DATE_ORDER, FIELDS, NORMALISED_FIELDS, clean_record
+from .canonical import DEFAULT_DATE_ORDER, FIELDS, NORMALISED_FIELDS, clean_record, sex_code
 from .errors import NodeError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -36,6 +37,9 @@ def as_written(record: dict, date_order: str = DEFAULT_DATE_ORDER) -> dict:
     """The record's canonical fields with dates and ages as the register wrote them, when
     reading those again (in ``date_order``) gives the stored values; else the stored values."""
     row = {name: record.get(name) for name in FIELDS}
+    sex_raw = record.get("sex_raw")
+    if sex_raw and sex_code(sex_raw) == record.get("sex"):
+        row["sex"] = sex_raw  # "mwanamke" as written, not "F": a re-import changes nothing
     raw = json.loads(record.get("raw_values") or "{}")
     if not raw:
         return row
