@@ -4,10 +4,10 @@ A cell starting with = + - @ would be run as a formula by Excel or LibreOffice (
 so such cells get a leading apostrophe; the importer removes it again, so a round trip is exact.
 
 Sex, dates and ages are written as the register wrote them (``sex_raw``, ``raw_values``), so
-importing an export gives back the same record, raw values included (issue 14: an export that
-wrote ``F`` for ``mwanamke`` updated the record, and sent the update to every peer). Only when the node now reads dates in another
-day/month order than when they were imported (so the written form would read differently) are
-the normalised values written instead.
+importing an export gives back the same record, raw values included (an export that wrote ``F``
+for ``mwanamke`` updated the record on re-import, and sent the update to every peer). Only when
+the node now reads dates in another day/month order than when they were imported (so the written
+form would read differently) are the normalised values written instead.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .canonical import DEFAULT_DATE_ORDER, FIELD_SET, FIELDS, clean_record
 from .errors import ImportRefused
+from .exporter import guard_cell
 from .store import CONTENT_COLUMNS, Store
 from .tabular import Table, read_table
 
@@ -184,13 +185,17 @@ def rejected_path(source: Path) -> Path:
 
 
 def write_rejected(plan: ImportPlan) -> Path:
-    """The rejected rows as they were, with a reasons column, for fixing and re-importing."""
+    """The rejected rows as they were, with a reasons column, for fixing and re-importing.
+
+    Cells a spreadsheet would run as a formula (=, +, -, @ first) get a leading apostrophe, as
+    in an export: the rejected file is opened in a spreadsheet to be fixed.
+    """
     target = rejected_path(plan.source)
     with target.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow([*plan.header, "rejected_because"])
+        writer.writerow([guard_cell(c) for c in (*plan.header, "rejected_because")])
         for cells, reasons in plan.rejected:
-            writer.writerow([*cells, "; ".join(reasons)])
+            writer.writerow([guard_cell(c) for c in (*cells, "; ".join(reasons))])
     return target
 
 

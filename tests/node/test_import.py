@@ -141,6 +141,27 @@ class TestImportSucceeds:
         assert [r["ref"] for r in rows] == ["A-2"]
         assert "birth_date: '2008-13-40' is not a real date" in rows[0]["rejected_because"]
 
+    @pytest.mark.parametrize(
+        "cell", ['=HYPERLINK("http://x")', "@SUM(A1)", "+cmd|' /C calc'!A0", "-A1*2"]
+    )
+    def test_rejected_rows_file_guards_cells_a_spreadsheet_would_run(
+        self, run, node_home, tmp_path, cell
+    ):
+        path = tmp_path / "records.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["ref", "kind", "given_names", "notes"])
+            writer.writerow(["A-1", "missing", "Zawadi", ""])
+            writer.writerow(["A-2", "missing", cell, cell])
+        result = run("--home", node_home, "import", path, "--skip-invalid")
+        assert result.exit_code == 0, result.stderr
+        with path.with_name("records.rejected.csv").open(encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        rejected = rows[1]
+        for value in rejected:
+            assert not value.startswith(("=", "+", "-", "@")), value
+        assert rejected[2] == "'" + cell and rejected[0] == "A-2"
+
     def test_large_import_shows_progress(self, run, node_home, write_csv):
         rows = [{**VALID, "ref": f"A-{i}"} for i in range(2500)]
         result = run("--home", node_home, "import", write_csv(rows))
