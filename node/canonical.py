@@ -1,4 +1,4 @@
-"""The canonical person record (../shared/docs/record-format.md): its fields and their checks.
+"""The canonical person record (docs/record-format.md): its fields and their checks.
 
 Pure functions: a row of strings goes in, a cleaned record or a list of problems comes out.
 Values are kept as written (trimmed), except two kinds that are normalised so the matcher can
