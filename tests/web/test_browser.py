@@ -100,6 +100,13 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
 
     wait_until(lambda: handed_over(page_a) and handed_over(page_b), timeout=90)
     assert page_a.locator("#status").inner_text() == "contact exchanged"
+    # Closing the case needs an outcome chosen on purpose: none is preselected, and the form
+    # is not sent without one.
+    outcome = page_a.locator("select[name=outcome]")
+    assert outcome.input_value() == ""
+    page_a.click("form[action$='/close'] button.primary")
+    assert page_a.url == match_url
+    assert page_a.locator("#status").inner_text() == "contact exchanged"
     assert "Baraka M." in page_a.locator("#contact").inner_text()
     assert "Amina M." in page_b.locator("#contact").inner_text()
     shot(page_a, "04-contact-handed-over")
