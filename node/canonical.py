@@ -35,6 +35,9 @@ FIELDS: tuple[str, ...] = (
     "phone",
     "languages",
     "notes",
+    "consent_match",
+    "consent_contact",
+    "retain_until",
 )
 FIELD_SET = frozenset(FIELDS)
 KINDS = ("missing", "found")
@@ -62,7 +65,24 @@ DATE_ORDERS = ("dmy", "mdy")
 DEFAULT_DATE_ORDER = "dmy"
 MDY_COUNTRIES = frozenset({"US", "PH", "FM", "MH", "PW", "BZ"})
 # Fields normalised from what the register wrote; what it wrote is kept in raw_values.
-NORMALISED_FIELDS = ("birth_date", "age", "age_on", "last_seen_date")
+NORMALISED_FIELDS = (
+    "birth_date",
+    "age",
+    "age_on",
+    "last_seen_date",
+    "consent_match",
+    "consent_contact",
+    "retain_until",
+)
+# Consent as registers write it; an empty cell takes the node's default ([consent] in
+# config.toml), stored only when that default is "no" (empty means yes).
+CONSENT_FIELDS = ("consent_match", "consent_contact")
+CONSENT_SPELLINGS = {
+    "yes": "yes", "y": "yes", "true": "yes", "1": "yes", "ndiyo": "yes", "ndio": "yes",
+    "oui": "yes",
+    "no": "no", "n": "no", "false": "no", "0": "no", "hapana": "no", "non": "no",
+}  # fmt: skip
+CONSENT_DEFAULTS = {"consent_match": "yes", "consent_contact": "yes"}
 
 MONTHS: dict[str, int] = {
     # English, full and short
@@ -212,11 +232,13 @@ def clean_record(
     default_kind: str | None,
     today: date,
     date_order: str = DEFAULT_DATE_ORDER,
+    consent_defaults: dict[str, str] | None = None,
 ) -> tuple[dict, list]:
     """Check one row against the canonical format.
 
     Returns (record, problems); the record is only meaningful when problems is empty.
-    ``date_order`` ("dmy" or "mdy") reads dates written with numbers only, like 03/04/2006.
+    ``date_order`` ("dmy" or "mdy") reads dates written with numbers only, like 03/04/2006;
+    ``consent_defaults`` ({field: "yes" or "no"}) fills empty consent cells.
     """
     record: dict[str, str | None] = {}
     problems: list[Problem] = []
@@ -245,6 +267,8 @@ def clean_record(
     written = {f: record.get(f) for f in NORMALISED_FIELDS}
     _check_dates(record, today, date_order, problems)
     _check_age(record, problems)
+    _check_consent(record, {**CONSENT_DEFAULTS, **(consent_defaults or {})}, problems)
+    _check_retain_until(record, date_order, problems)
     raw = {f: v for f, v in written.items() if f in record and record.get(f) != v}
     record["raw_values"] = json.dumps(raw, ensure_ascii=False, sort_keys=True) if raw else None
     _check_country(record, problems)
@@ -338,6 +362,44 @@ def _check_age(record: dict, problems: list[Problem]) -> None:
         record["age"] = read_age(value)
     except DateRefused as refused:
         problems.append(Problem("age", value, str(refused)))
+
+
+def _check_consent(record: dict, defaults: dict[str, str], problems: list[Problem]) -> None:
+    for field in CONSENT_FIELDS:
+        value = record.get(field)
+        if value is None:
+            record[field] = "no" if defaults[field] == "no" else None
+            continue
+        answer = CONSENT_SPELLINGS.get(value.strip().lower())
+        if answer is None:
+            problems.append(Problem(field, value, "is not yes or no (empty: the node's default)"))
+        else:
+            record[field] = answer
+
+
+def may_match(record: dict) -> bool:
+    """May this record be matched with peers (leave the node in any form)? Empty means yes."""
+    return record.get("consent_match") != "no"
+
+
+def may_hand_over(record: dict) -> bool:
+    """May the caseworker's contact be handed over after a confirmed match? Empty means yes."""
+    return record.get("consent_contact") != "no"
+
+
+def _check_retain_until(record: dict, order: str, problems: list[Problem]) -> None:
+    value = record.get("retain_until")
+    if value is None:
+        return
+    try:
+        parsed = read_date(value, order)
+    except DateRefused as refused:
+        problems.append(Problem("retain_until", value, str(refused)))
+        return
+    if len(parsed) != 10:
+        problems.append(Problem("retain_until", value, "is not a full date (day, month and year)"))
+    else:
+        record["retain_until"] = parsed
 
 
 def _check_country(record: dict, problems: list[Problem]) -> None:

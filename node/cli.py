@@ -164,6 +164,7 @@ def import_(
             skip_invalid=skip_invalid,
             progress=_progress,
             date_order=date_order or home.date_order,
+            consent_defaults=home.consent_defaults,
         )
         if not dry_run:
             apply_import(plan, store)

@@ -68,6 +68,19 @@ class Home:
         return order
 
     @property
+    def consent_defaults(self) -> dict[str, str]:
+        """The node's consent for records that do not say: [consent] match and contact in
+        config.toml, "yes" or "no"; yes when unset."""
+        settings = self.config.get("consent", {})
+        defaults = {}
+        for key in ("match", "contact"):
+            value = settings.get(key, "yes")
+            if value not in ("yes", "no"):
+                raise HomeError(f'{self.config_path}: [consent] {key} must be "yes" or "no"')
+            defaults[f"consent_{key}"] = value
+        return defaults
+
+    @property
     def retired_key_grace_days(self) -> int:
         """How long retired keys are kept after a rotation: [keys] retired_key_grace_days."""
         value = self.config.get("keys", {}).get("retired_key_grace_days", DEFAULT_GRACE_DAYS)

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .canonical import DEFAULT_DATE_ORDER, FIELD_SET, FIELDS, clean_record
+from .canonical import (
+    DEFAULT_DATE_ORDER,
+    FIELD_SET,
+    FIELDS,
+    clean_record,
+    may_hand_over,
+    may_match,
+)
 from .errors import ImportRefused
 from .exporter import guard_cell
 from .store import CONTENT_COLUMNS, Store
@@ -29,6 +36,9 @@ class ImportPlan:
     unchanged: int = 0
     rejected: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (cells, reasons)
     header: list[str] = field(default_factory=list)
+    # (ref, what changed) for every record whose consent changes, for the audit log
+    consent_changes: list[tuple[str, str]] = field(default_factory=list)
+    not_matched: int = 0  # records of the file that may not be matched with peers
 
     @property
     def counts(self) -> dict[str, int]:
@@ -119,6 +129,7 @@ def plan_import(
     today: date | None = None,
     progress: Callable[[Iterable], Iterable] = lambda rows: rows,
     date_order: str = DEFAULT_DATE_ORDER,
+    consent_defaults: dict[str, str] | None = None,
 ) -> ImportPlan:
     """Validate the whole file and compare it with the store; raises ImportRefused.
 
@@ -141,7 +152,7 @@ def plan_import(
         if len(cells) > width:
             reasons.append(f"{where}: has {len(cells)} cells but the header has {width} columns")
         row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
-        record, row_problems = clean_record(row, default_kind, today, date_order)
+        record, row_problems = clean_record(row, default_kind, today, date_order, consent_defaults)
         if "ref" not in index:  # said once for the header, not once per row
             row_problems = [p for p in row_problems if p.column != "ref"]
         reasons.extend(p.describe(where) for p in row_problems)
@@ -162,6 +173,10 @@ def plan_import(
     existing = store.existing_content([r["ref"] for r in valid])
     for record in valid:
         stored = existing.get(record["ref"])
+        plan.not_matched += not may_match(record)
+        change = consent_change(stored, record)
+        if change:
+            plan.consent_changes.append((record["ref"], change))
         if stored is None:
             plan.added.append(record)
         elif stored["retracted"] or any(stored[c] != record.get(c) for c in CONTENT_COLUMNS):
@@ -171,11 +186,31 @@ def plan_import(
     return plan
 
 
+def consent_change(stored: dict | None, record: dict) -> str:
+    """What changes in a record's consent, in words for the audit log ('' when nothing)."""
+    changes = []
+    for name, allowed in (("match with peers", may_match), ("hand over contact", may_hand_over)):
+        before = allowed(stored) if stored is not None else None
+        after_ = allowed(record)
+        if before is None and not after_:
+            changes.append(f"{name}: no")
+        elif before is not None and before != after_:
+            changes.append(f"{name}: {'yes' if before else 'no'} -> {'yes' if after_ else 'no'}")
+    return "; ".join(changes)
+
+
 def apply_import(plan: ImportPlan, store: Store, now: datetime | None = None) -> None:
     """Write the plan in one transaction, and the rejected rows beside the input."""
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if plan.added or plan.updated:
-        store.write_import(plan.added, plan.updated, plan.source.name, when, plan.counts)
+        store.write_import(
+            plan.added,
+            plan.updated,
+            plan.source.name,
+            when,
+            plan.counts,
+            notes=[("record-consent", ref, change) for ref, change in plan.consent_changes],
+        )
     if plan.rejected:
         write_rejected(plan)
 

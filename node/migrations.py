@@ -396,6 +396,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         # differs from what the register wrote; NULL when none does.
         ("ALTER TABLE records ADD COLUMN raw_values TEXT",),
     ),
+    Migration(
+        8,
+        "consent per record (matching with peers, handing over the contact) and retention",
+        (
+            # As the register said; NULL when it did not and the node's default was yes.
+            "ALTER TABLE records ADD COLUMN consent_match TEXT "
+            "CHECK (consent_match IN ('yes', 'no'))",
+            "ALTER TABLE records ADD COLUMN consent_contact TEXT "
+            "CHECK (consent_contact IN ('yes', 'no'))",
+            # YYYY-MM-DD after which the record is retracted and later purged; NULL: the node's
+            # retention period applies.
+            "ALTER TABLE records ADD COLUMN retain_until TEXT",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -146,8 +146,13 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
         now: str,
         counts: dict[str, int],
         actor: str = "cli",
+        notes: Sequence[tuple[str, str, str]] = (),
     ) -> None:
-        """Insert new records and update changed ones in one transaction, and log the run."""
+        """Insert new records and update changed ones in one transaction, and log the run.
+
+        ``notes``: (action, ref, detail) audit entries written in the same transaction, e.g.
+        a change of consent.
+        """
         insert_columns = (*CONTENT_COLUMNS, "source_file", "imported_at", "updated_at", "version")
         insert_sql = (
             f"INSERT INTO records ({', '.join(insert_columns)}) "
@@ -191,6 +196,8 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
                 refs = [r["ref"] for r in (*added, *updated)]
                 detail = f"{summary}; refs {', '.join(refs[:20])}{' …' if len(refs) > 20 else ''}"
                 append_audit(conn, actor, "records-written", source_file, detail, now)
+                for action, subject, note in notes:
+                    append_audit(conn, actor, action, subject, note, now)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"the import was not saved ({err}); nothing was changed") from err
 

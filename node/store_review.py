@@ -379,6 +379,13 @@ class ReviewTables:
         peer_id, status, peer_decision, peer_contact, handover_sent = row
         if status not in ("confirmed", "contact exchanged") or peer_decision != "confirm":
             return
+        consent = conn.execute(
+            "SELECT r.consent_contact FROM matches m JOIN records r ON r.ref = m.local_ref "
+            "WHERE m.match_id = ?",
+            (match_id,),
+        ).fetchone()
+        if not handover_sent and consent is not None and consent[0] == "no":
+            handover_sent = True  # the person did not consent: our contact is never handed over
         if not handover_sent:
             confirmer = conn.execute(
                 "SELECT u.full_name, u.name, u.organisation, u.phone, u.email FROM decisions d "

@@ -568,7 +568,9 @@ async def record_save(request: web.Request) -> web.StreamResponse:
     row = {f: text(form, f, 20_000) for f in FIELDS}
     if editing:
         row["ref"] = editing
-    record, problems = clean_record(row, None, date.today(), ctx.home.date_order)
+    record, problems = clean_record(
+        row, None, date.today(), ctx.home.date_order, ctx.home.consent_defaults
+    )
     messages = [p.describe("form") for p in problems]
 
     def save(store: Store) -> list[str]:
@@ -670,7 +672,14 @@ async def import_upload(request: web.Request) -> web.Response:
 
     def plan(store: Store):
         try:
-            return plan_import(path, store, mapping, default_kind=kind, date_order=date_order), []
+            return plan_import(
+                path,
+                store,
+                mapping,
+                default_kind=kind,
+                date_order=date_order,
+                consent_defaults=ctx.home.consent_defaults,
+            ), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
             return None, refused.problems[:200]
@@ -706,7 +715,14 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
         raise NodeError("that upload is not known any more; upload the file again")
 
     def apply(store: Store) -> dict:
-        plan = plan_import(path, store, mapping, default_kind=kind, date_order=date_order)
+        plan = plan_import(
+            path,
+            store,
+            mapping,
+            default_kind=kind,
+            date_order=date_order,
+            consent_defaults=ctx.home.consent_defaults,
+        )
         apply_import(plan, store)
         path.unlink(missing_ok=True)
         store.audit(

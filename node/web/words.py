@@ -82,7 +82,7 @@ def say_value(field: str, value: str | None, _: Translate) -> str:
     """A record's value as a page shows it: kinds and sex in words, everything else as is."""
     if value is None:
         return ""
-    if field in KIND_FIELDS:
+    if field in KIND_FIELDS or field in ("consent_match", "consent_contact"):
         return _(value)
     if field == "sex":
         return _(SEX_WORDS.get(value, value))
@@ -97,4 +97,5 @@ def say_label(label: str, _: Translate) -> str:
 
 def words_texts() -> set[str]:
     """Every text this module may pass to the translator."""
-    return {*evidence_phrases(), *COMPONENT_WORDS.values(), *SEX_WORDS.values(), " and "}
+    return {*evidence_phrases(), *COMPONENT_WORDS.values(), *SEX_WORDS.values(), " and ", "yes",
+            "no"}  # fmt: skip

@@ -373,6 +373,15 @@ class TestImportUpload:
         assert "Traceback" not in reply.body
         assert record_count(served) == before
 
+    def test_the_upload_preview_counts_records_without_consent_to_be_matched(self, client):
+        client.login("amina")
+        token = client.get("/import").csrf()
+        csv = b"ref,kind,given_names,consent_match\nC-1,found,Asha,no\nC-2,found,Juma,yes\n"
+        preview = post_file(client, "/import", {"csrf": token}, "consent.csv", csv)
+        assert preview.status == 200, preview.body
+        counted = re.search(r'id="not-matched">[^<]*<b>(\d+)</b>', preview.body)
+        assert counted and counted.group(1) == "1"
+
     @pytest.mark.parametrize("upload", ["../config.toml", "nothing.csv", ".hidden.csv"])
     def test_confirming_an_unknown_upload_is_refused(self, client, upload):
         client.login("amina")
