@@ -13,7 +13,7 @@ from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
 from .cli_link import dedup_command, link_command
-from .cli_ops import backup_command, restore_command
+from .cli_ops import backup_command, restore_command, retention_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .cli_users import audit, users
@@ -22,6 +22,8 @@ from .home import DEFAULT_HOME, check_new_home, resolve_home_path
 from .identity import create_node, now_seconds, write_new_passphrase_file
 from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
 from .peers import default_actor
+from .retention import RetentionPolicy
+from .retention import review as review_retention
 from .store import Store
 
 PROGRESS_THRESHOLD = 2000  # rows; smaller imports finish before a bar would help
@@ -268,6 +270,8 @@ def status(obj: CliContext, as_json: bool) -> None:
             "outbox": store.outbox_count(),
             "peer_events": store.recent_peer_events(),
         }
+        due = review_retention(store, RetentionPolicy.of(home), datetime.now(UTC).date())
+        info["expiring_this_month"] = [r for r, _ in due.expiring] + due.expired
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
@@ -283,6 +287,10 @@ def status(obj: CliContext, as_json: bool) -> None:
     click.echo(f"database size:   {_human_size(info['database_bytes'])}")
     click.echo(f"schema version:  {info['schema_version']}")
     click.echo(f"outbox:          {info['outbox']} messages waiting for peers")
+    expiring = info["expiring_this_month"]
+    if expiring:
+        shown = ", ".join(expiring[:10]) + (", …" if len(expiring) > 10 else "")
+        click.echo(f"retention:       {len(expiring)} records expire this month ({shown})")
     for event in info["peer_events"]:
         when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
         click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
@@ -307,6 +315,7 @@ main.add_command(link_command)
 main.add_command(dedup_command)
 main.add_command(users)
 main.add_command(audit)
+main.add_command(retention_command)
 main.add_command(directory_group)
 main.add_command(stats_command)
 main.add_command(demo_command)

@@ -408,6 +408,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             # YYYY-MM-DD after which the record is retracted and later purged; NULL: the node's
             # retention period applies.
             "ALTER TABLE records ADD COLUMN retain_until TEXT",
+            # The day retention expired the record (it is retracted then, purged after the
+            # grace period); NULL while it is kept.
+            "ALTER TABLE records ADD COLUMN expired_at TEXT",
         ),
     ),
 )

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -26,10 +27,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from keys import Keyring
 from matching import Lexicon
 
+from . import retention
 from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
-from .identity import unlock
+from .identity import now_seconds, unlock
 from .lock import home_lock
 from .ratelimit import RateLimiter
 from .runtime import federation_for, node_lexicon
@@ -102,6 +104,10 @@ def sync_forever(services: NodeServices, interval: float) -> None:
         while not services.stop.is_set():
             services.wake.clear()
             try:
+                apply_retention(store, services.home)
+            except (sqlite3.DatabaseError, NodeError) as err:  # retention never stops syncing
+                log.error("retention not applied: %s; the next round retries", err)
+            try:
                 for report in asyncio.run(sync_round(federation)):
                     if report.sent or report.queued or report.error:
                         log.info(
@@ -117,6 +123,16 @@ def sync_forever(services: NodeServices, interval: float) -> None:
             except Exception:  # the loop must outlive one bad round; the next retries
                 log.exception("sync round failed")
             services.wake.wait(interval)
+
+
+def apply_retention(store: Store, home: Home) -> None:
+    """Retention (node/retention.py) before each sync round, so an expired record's retraction
+    goes out in the same round."""
+    today = datetime.now(UTC).date()
+    report = retention.apply(store, retention.RetentionPolicy.of(home), today, now_seconds())
+    if report.expired or report.purged:
+        log.info("retention: expired %d records, purged %d", len(report.expired),
+                 len(report.purged))  # fmt: skip
 
 
 def health_info(services: NodeServices) -> Callable[[], dict]:
@@ -193,6 +209,7 @@ def prepare_node(
 
     ``listener``: a socket already bound and listening (on ``host``:``port``) to serve on.
     """
+    retention.RetentionPolicy.of(home)  # a bad [retention] setting refuses to start, clearly
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection

@@ -161,7 +161,8 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
         update_sql = (
             "UPDATE records SET "
             + ", ".join(f"{c} = ?" for c in CONTENT_COLUMNS)
-            + ", source_file = ?, updated_at = ?, version = version + 1, retracted = 0"
+            + ", source_file = ?, updated_at = ?, version = version + 1, retracted = 0,"
+            " expired_at = NULL"
             " WHERE ref = ?"
         )
         try:
@@ -200,6 +201,37 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
                     append_audit(conn, actor, action, subject, note, now)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"the import was not saved ({err}); nothing was changed") from err
+
+    # -- retention (node/retention.py decides; these store) ------------------------------
+
+    def retention_facts(self) -> list[dict]:
+        sql = "SELECT ref, retain_until, updated_at, retracted, expired_at FROM records"
+        return list(self.db.query(sql + " ORDER BY ref"))
+
+    def refs_known_to_peers(self) -> set[str]:
+        """Refs whose keys some peer holds and to which no retraction was queued yet."""
+        sql = "SELECT DISTINCT ref FROM pseudonyms WHERE keys_digest IS NOT NULL"
+        return {row[0] for row in self.conn.execute(sql)}
+
+    def expire_records(
+        self, refs: Sequence[str], day: str, *, actor: str, reason: str, now: int
+    ) -> None:
+        """Mark records expired on ``day`` and retract the live ones, with an audit entry each."""
+        with self.transaction() as conn:
+            for ref in refs:
+                conn.execute(
+                    "UPDATE records SET expired_at = ?, version = version + (1 - retracted), "
+                    "retracted = 1 WHERE ref = ? AND expired_at IS NULL",
+                    (day, ref),
+                )
+                append_audit(conn, actor, "record-expired", ref, reason, now)
+
+    def purge_records(self, refs: Sequence[str], *, actor: str, now: int) -> None:
+        """Delete expired records for good, with an audit entry each (the ref, nothing else)."""
+        with self.transaction() as conn:
+            for ref in refs:
+                conn.execute("DELETE FROM records WHERE ref = ? AND expired_at IS NOT NULL", (ref,))
+                append_audit(conn, actor, "record-purged", ref, "retention grace period over", now)
 
     def iter_records(self, include_retracted: bool = False) -> Iterator[dict]:
         where = "" if include_retracted else " WHERE retracted = 0"
