@@ -79,7 +79,7 @@ def test_the_queue_has_a_column_with_the_partners_decision(confirmed_by_partner,
     assert "Partner&#39;s decision</th>" in body
     row = re.search(rf'/matches/{match_id}".*?</tr>', body, re.S).group(0)
     assert '<td class="partner">partner confirmed</td>' in row
-    assert '<td class="partner">partner has not decided</td>' in body
+    assert '<td class="partner" title="partner has not decided">—</td>' in body
 
 
 @pytest.mark.parametrize(
