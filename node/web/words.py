@@ -37,6 +37,16 @@ COMPONENT_WORDS = {
     "phone": "the same phone number",
 }
 SEX_WORDS = {"F": "female", "M": "male", "X": "other sex"}
+# Problems the pages report in fixed words (node/web/app.py); those naming a value (a file, a
+# line, a cell) are shown as the node wrote them.
+FIXED_MESSAGES = (
+    "something went wrong on this node",
+    "choose a CSV or XLSX file to upload",
+    "that upload is not known; upload the file again",
+    "that upload is not known any more; upload the file again",
+    "give a reason for retracting the record",
+    "wrong user name or password",
+)
 # Field values that are codes: shown translated.
 KIND_FIELDS = ("kind",)
 
@@ -91,11 +101,12 @@ def say_value(field: str, value: str | None, _: Translate) -> str:
 
 def say_label(label: str, _: Translate) -> str:
     """A statistics row label: words (total, unknown, F, a status) translated; data (an age
-    band, a year, a district's name) shown as it is."""
+    band, a year, a district's name) shown as it is. Also a problem's message: the fixed ones
+    have Swahili (FIXED_MESSAGES); one naming a value is shown as the node wrote it."""
     return _(label) if label in catalogue("sw") else label
 
 
 def words_texts() -> set[str]:
     """Every text this module may pass to the translator."""
     return {*evidence_phrases(), *COMPONENT_WORDS.values(), *SEX_WORDS.values(), " and ", "yes",
-            "no"}  # fmt: skip
+            "no", *FIXED_MESSAGES}  # fmt: skip

@@ -138,3 +138,11 @@ class TestLoginPageLanguage:
         reply = visitor.get(f"/login?lang={lang}")
         assert reply.status == 200 and '<html lang="en">' in reply.body
         assert visitor.cookie("tafuta_language") is None
+
+
+def test_a_fixed_problem_message_is_shown_in_swahili(served):
+    client = swahili_admin(served)
+    token = client.get("/records/KW-2024-0113").csrf()
+    reply = client.post("/records/KW-2024-0113/retract", {"csrf": token, "reason": ""})
+    assert reply.status == 400
+    assert "toa sababu ya kuondoa kumbukumbu" in reply.body
