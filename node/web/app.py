@@ -446,6 +446,7 @@ async def match_detail(request: web.Request) -> web.Response:
         contact=review.peer_contact(match),
         outcomes=review.OUTCOMES,
         decidable=match["status"] in review.DECIDABLE,
+        partner_decisions=PEER_DECISIONS,
         when=_when,
     )
 

@@ -144,5 +144,7 @@ def test_the_match_page_says_what_agrees_in_words_not_key_codes(
     evidence = re.search(r'<p id="evidence">(.*?)</p>', body, re.S).group(1)
     said = {html.escape(_(p), quote=True) for p in evidence_phrases()}
     assert evidence and set(evidence.split("; ")) <= said, evidence
+    decided = "mshirika amethibitisha" if language == "sw" else "partner confirmed"
+    assert f'<b id="peer-decision">{decided}</b>' in body
     kind = "aliyepatikana" if language == "sw" else "found"
     assert f"<dt>{_('kind')}</dt><dd>{kind}</dd>" in body
