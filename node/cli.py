@@ -58,6 +58,13 @@ def main(ctx: click.Context, home: Path) -> None:
 @main.command()
 @click.option("--name", required=True, help="Your organisation's name as peers will see it.")
 @click.option("--url", default="", help="The address peers reach this node at (https://…).")
+@click.option(
+    "--country",
+    default="",
+    metavar="CODE",
+    help="The node's country (ISO code, e.g. KE): dates like 03/04/2006 are read the way it "
+    "writes them (day first unless it writes the month first, as US). Default: day first.",
+)
 @passphrase_file_option("Read the new keys' passphrase from this file instead of asking.")
 @click.option(
     "--new-passphrase-file",
@@ -69,6 +76,7 @@ def init(
     obj: CliContext,
     name: str,
     url: str,
+    country: str,
     passphrase_file: Path | None,
     new_passphrase_file: Path | None,
 ) -> None:
@@ -83,7 +91,7 @@ def init(
       tafuta --home ./node init --name "Kwale Rescue" --url https://tafuta.example.org
       tafuta --home ./node init --name "Kwale Rescue" --passphrase-file /etc/tafuta/passphrase
     """
-    check_new_home(obj.home_path, name, url)  # before asking anything
+    check_new_home(obj.home_path, name, url, country)  # before asking anything
     if passphrase_file and new_passphrase_file:
         raise click.UsageError("give --passphrase-file or --new-passphrase-file, not both")
     if new_passphrase_file:
@@ -91,7 +99,9 @@ def init(
     else:
         passphrase = ask_passphrase(passphrase_file, new=True)
     try:
-        home = create_node(obj.home_path, name=name, url=url, passphrase=passphrase)
+        home = create_node(
+            obj.home_path, name=name, url=url, passphrase=passphrase, country=country
+        )
     except BaseException:
         if new_passphrase_file:
             new_passphrase_file.unlink(missing_ok=True)

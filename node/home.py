@@ -93,15 +93,22 @@ def resolve_home_path(value: str | os.PathLike | None) -> Path:
     return Path(os.path.expanduser(str(value or DEFAULT_HOME))).absolute()
 
 
-def create_home(path: Path, name: str, url: str = "", now: datetime | None = None) -> Home:
-    """Create a new node home; refuses to touch a folder that already holds a node."""
-    name = check_new_home(path, name, url)
+def create_home(
+    path: Path, name: str, url: str = "", now: datetime | None = None, country: str = ""
+) -> Home:
+    """Create a new node home; refuses to touch a folder that already holds a node.
+
+    ``country`` (ISO 3166 alpha-2, optional) sets how dates like 03/04/2006 are read.
+    """
+    name = check_new_home(path, name, url, country)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return _write_new_home(path, name, url, when)
+    return _write_new_home(path, name, url, when, country.strip().upper())
 
 
-def check_new_home(path: Path, name: str, url: str = "") -> str:
+def check_new_home(path: Path, name: str, url: str = "", country: str = "") -> str:
     """Check that a home can be created here with these values; returns the cleaned name."""
+    if country and not (len(country.strip()) == 2 and country.strip().isalpha()):
+        raise HomeError(f"the country {country!r} must be a two-letter code such as KE")
     name = name.strip()
     if not name:
         raise HomeError("the node name must not be empty")
@@ -116,8 +123,10 @@ def check_new_home(path: Path, name: str, url: str = "") -> str:
     return name
 
 
-def _write_new_home(path: Path, name: str, url: str, when: str) -> Home:
+def _write_new_home(path: Path, name: str, url: str, when: str, country: str = "") -> Home:
     config = {"node": {"name": name, "url": url, "created": when}}
+    if country:
+        config["node"]["country"] = country
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         (path / KEYS_DIR).mkdir(exist_ok=True, mode=0o700)

@@ -260,6 +260,23 @@ class TestDatesAsRegistersWriteThem:
         assert run("--home", node_home, "import", path).exit_code == 0
         assert record(node_home, "A-1")["birth_date"] == stored
 
+    @pytest.mark.parametrize(("country", "stored"), [("ke", "2006-04-03"), ("US", "2006-03-04")])
+    def test_init_country_sets_how_the_node_reads_dates(
+        self, run, tmp_path, write_csv, country, stored
+    ):
+        home = tmp_path / "fresh"
+        made = run("--home", home, "init", "--name", "Fresh", "--country", country)
+        assert made.exit_code == 0, made.stderr
+        path = write_csv([{**VALID, "birth_date": "03/04/2006"}])
+        assert run("--home", home, "import", path).exit_code == 0
+        assert record(home, "A-1")["birth_date"] == stored
+
+    @pytest.mark.parametrize("country", ["Kenya", "K", "12"])
+    def test_init_refuses_a_country_that_is_no_code(self, run, tmp_path, country):
+        result = run("--home", tmp_path / "fresh", "init", "--name", "Fresh", "--country", country)
+        assert result.exit_code != 0 and "two-letter code" in result.stderr
+        assert not (tmp_path / "fresh").exists()
+
     @pytest.mark.parametrize(
         ("field", "written", "message"),
         [
