@@ -20,7 +20,7 @@ from .cli_users import audit, users
 from .exporter import write_canonical_csv
 from .home import DEFAULT_HOME, check_new_home, resolve_home_path
 from .identity import create_node, now_seconds, write_new_passphrase_file
-from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
+from .importer import apply_import, plan_import, read_mapping, rejected_path, summary_line
 from .peers import default_actor
 from .retention import RetentionPolicy
 from .retention import review as review_retention
@@ -166,7 +166,7 @@ def import_(
       tafuta import register.csv --skip-invalid   # writes register.rejected.csv
       tafuta import us-register.csv --date-order mdy
     """
-    mapping = parse_mapping(mappings)
+    mapping, mapping_problems = read_mapping(mappings)
     with obj.store() as (home, store):
         plan = plan_import(
             file,
@@ -177,6 +177,7 @@ def import_(
             progress=_progress,
             date_order=date_order or home.date_order,
             consent_defaults=home.consent_defaults,
+            mapping_problems=mapping_problems,
         )
         if not dry_run:
             apply_import(plan, store)

@@ -53,6 +53,15 @@ class ImportPlan:
 def parse_mapping(pairs: Iterable[str], label: str = "--map") -> dict[str, str]:
     """--map FIELD=COLUMN options (or the upload page's lines) as {field: column}, refusing
     unknown fields. ``label`` names where they were given, in messages."""
+    mapping, problems = read_mapping(pairs, label)
+    if problems:
+        raise ImportRefused(problems)
+    return mapping
+
+
+def read_mapping(pairs: Iterable[str], label: str = "--map") -> tuple[dict[str, str], list[str]]:
+    """The usable FIELD=COLUMN pairs, and a message for each unusable one (for plan_import to
+    report together with the file's own problems)."""
     mapping: dict[str, str] = {}
     problems = []
     for pair in pairs:
@@ -68,9 +77,7 @@ def parse_mapping(pairs: Iterable[str], label: str = "--map") -> dict[str, str]:
             problems.append(f"{label} {pair!r}: {name!r} is mapped twice")
         else:
             mapping[name] = column
-    if problems:
-        raise ImportRefused(problems)
-    return mapping
+    return mapping, problems
 
 
 def column_index(table: Table, mapping: dict[str, str]) -> dict[str, int]:
@@ -130,6 +137,7 @@ def plan_import(
     progress: Callable[[Iterable], Iterable] = lambda rows: rows,
     date_order: str = DEFAULT_DATE_ORDER,
     consent_defaults: dict[str, str] | None = None,
+    mapping_problems: Iterable[str] = (),
 ) -> ImportPlan:
     """Validate the whole file and compare it with the store; raises ImportRefused.
 
@@ -139,6 +147,7 @@ def plan_import(
     """
     table = read_table(path)
     index, header_problems = read_header(table, mapping or {})
+    header_problems = [*mapping_problems, *header_problems]  # from read_mapping
     if not table.rows:
         raise ImportRefused([*header_problems, f"{table.name} has a header but no records"])
     today = today or datetime.now(UTC).date()

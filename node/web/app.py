@@ -43,7 +43,7 @@ from ..errors import (
 )
 from ..exporter import as_written
 from ..identity import invite_token
-from ..importer import apply_import, parse_mapping, plan_import
+from ..importer import apply_import, plan_import, read_mapping
 from ..linking import dedup_records
 from ..peers import add_peer, list_peers, revoke_peer, trust_peer
 from ..store import Store
@@ -636,8 +636,9 @@ async def import_page(request: web.Request) -> web.Response:
     )
 
 
-def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[str, str]]:
-    """The upload form's kind, date order and column mapping (one FIELD=COLUMN per line)."""
+def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[str, str], list]:
+    """The upload form's kind, date order and column mapping (one FIELD=COLUMN per line), and
+    the problems of the mapping, to be shown with the file's."""
     kind = text(form, "kind", 10) or None
     if kind is not None and kind not in KINDS:
         raise NodeError(f"unknown kind {kind!r}")
@@ -646,7 +647,7 @@ def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[s
         raise NodeError(f"unknown date order {date_order!r}; choose dmy or mdy")
     columns = text(form, "columns", 5_000)
     lines = [line for line in columns.splitlines() if line.strip()]
-    return kind, date_order, columns, parse_mapping(lines, label="column")
+    return kind, date_order, columns, *read_mapping(lines, label="column")
 
 
 def _uploads(ctx: WebContext) -> Path:
@@ -666,7 +667,7 @@ async def import_upload(request: web.Request) -> web.Response:
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise NodeError(f"{upload.filename!r} is not a CSV or XLSX file")
-    kind, date_order, columns, mapping = _import_options(form, ctx)
+    kind, date_order, columns, mapping, mapping_problems = _import_options(form, ctx)
     name = f"{secrets.token_hex(12)}{suffix}"
     path = _uploads(ctx) / name
     path.write_bytes(upload.file.read(MAX_UPLOAD_BYTES + 1)[:MAX_UPLOAD_BYTES])
@@ -680,6 +681,7 @@ async def import_upload(request: web.Request) -> web.Response:
                 default_kind=kind,
                 date_order=date_order,
                 consent_defaults=ctx.home.consent_defaults,
+                mapping_problems=mapping_problems,
             ), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
@@ -708,7 +710,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     form = await request.post()
     name = text(form, "upload", 64)
-    kind, date_order, _columns, mapping = _import_options(form, ctx)
+    kind, date_order, _columns, mapping, mapping_problems = _import_options(form, ctx)
     if not name or "/" in name or name.startswith(".") or Path(name).suffix not in UPLOAD_SUFFIXES:
         raise NodeError("that upload is not known; upload the file again")
     path = _uploads(ctx) / name
@@ -723,6 +725,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
             default_kind=kind,
             date_order=date_order,
             consent_defaults=ctx.home.consent_defaults,
+            mapping_problems=mapping_problems,
         )
         apply_import(plan, store)
         path.unlink(missing_ok=True)

@@ -451,6 +451,14 @@ class TestBadInputIsRefused:
         assert "refused: 7 problems" in result.stderr
         assert store_snapshot(node_home) == []
 
+    def test_a_bad_map_option_is_reported_with_the_files_problems(self, run, node_home, write_csv):
+        path = write_csv([{**VALID, "birth_date": "soon"}])
+        result = run("--home", node_home, "import", path, "--map", "jina=Name")
+        assert result.exit_code == 2
+        assert "--map 'jina=Name': 'jina' is not a canonical field" in result.stderr
+        assert "line 2, birth_date: 'soon' is not a date" in result.stderr
+        assert store_snapshot(node_home) == []
+
     def test_a_duplicate_ref_is_reported_with_the_bad_values_of_its_row(
         self, run, node_home, write_csv
     ):
