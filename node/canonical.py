@@ -98,6 +98,7 @@ MONTHS: dict[str, int] = {
 _YEAR_FIRST = re.compile(r"^(\d{4})(?:([-/.])(\d{1,2})(?:\2(\d{1,2}))?)?$")  # 2006-03-15, 2006/3
 _YEAR_LAST = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{4})$")  # 15/03/2006, 03/15/2006
 _MONTH_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{4})$")  # 03/2006
+_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?$")
 _SHORT_YEAR = re.compile(r"^\d{1,2}([-/.])\d{1,2}\1\d{2}$")  # 15/03/06
 _ORDINAL = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
 _AGE_WRITTEN = re.compile(
@@ -160,6 +161,8 @@ def _real_date(text: str, order: str) -> str | None:
 
 
 def _date_parts(text: str, order: str) -> tuple[int, int | None, int | None]:
+    if match := _TIMESTAMP.match(text):  # 2006-03-15T00:00:00 from a database export
+        text = match.group(1)
     if match := _YEAR_FIRST.match(text):
         year, _, month, day = match.groups()
         return int(year), int(month) if month else None, int(day) if day else None
@@ -171,7 +174,7 @@ def _date_parts(text: str, order: str) -> tuple[int, int | None, int | None]:
         return int(match.group(2)), int(match.group(1)), None
     if _SHORT_YEAR.match(text):
         raise DateRefused("has a two-digit year; write the year in full (e.g. 15/03/2006)")
-    words = text.lower().replace(".", " ").split()
+    words = re.sub(r"[-/.]", " ", text.lower()).split()  # 15-Mar-2006, as Excel writes it
     named = [w for w in words if w in MONTHS]
     numbers = [w for w in words if w not in MONTHS]
     if len(named) == 1 and 1 <= len(numbers) <= 2 and len(words) == len(numbers) + 1:

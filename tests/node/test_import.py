@@ -189,6 +189,9 @@ class TestDatesAsRegistersWriteThem:
             ("birth_date", "03/2006", "2006-03"),
             ("last_seen_date", "10 Aprili 2024", "2024-04-10"),
             ("age_on", "02.11.2025", "2025-11-02"),
+            ("birth_date", "15-Mar-2006", "2006-03-15"),
+            ("last_seen_date", "2024-04-10T00:00:00", "2024-04-10"),
+            ("birth_date", "Mar-2006", "2006-03"),
         ],
     )
     def test_a_date_as_registers_write_it_is_stored_as_iso_and_the_raw_value_kept(
