@@ -183,7 +183,7 @@ def _date_parts(text: str, order: str) -> tuple[int, int | None, int | None]:
         if len(years) == 1 and len(days) == len(numbers) - 1:
             return int(years[0]), MONTHS[named[0]], int(days[0]) if days else None
         if not years and len(days) == len(numbers):
-            raise DateRefused("has a two-digit year; write the year in full (e.g. 15 March 2006)")
+            raise DateRefused("has no four-digit year; write the year in full (e.g. 15 March 2006)")
     raise DateRefused(
         "is not a date; write it like 2006-03-15, 15/03/2006, 2006/03/15, March 2006 or 2006"
     )

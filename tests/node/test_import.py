@@ -288,7 +288,7 @@ class TestDatesAsRegistersWriteThem:
             ("birth_date", "03/15/2006", "is not a real date when read as day/month/year; if "
              "the file writes the month first, read it as month/day/year (--date-order mdy)"),
             ("birth_date", "15/03/06", "has a two-digit year; write the year in full"),
-            ("birth_date", "15-Mar-06", "has a two-digit year; write the year in full"),
+            ("birth_date", "15-Mar-06", "has no four-digit year; write the year in full"),
             ("birth_date", "soon", "'soon' is not a date; write it like 2006-03-15, 15/03/2006"),
             ("birth_date", "~200", "'~200' is not an age in years (0–120)"),
             ("last_seen_date", "~16", "'~16' is not a date"),
