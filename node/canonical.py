@@ -126,6 +126,25 @@ class Problem:
         return f"{where}, {self.column}: {shown!r} {self.message}"
 
 
+_ISO_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def parse_partial_date(value: str) -> tuple[int, int | None, int | None] | None:
+    """YYYY, YYYY-MM or YYYY-MM-DD (the stored form) as (year, month, day); None if it is not
+    that form or not a real date. Registers' own forms are read by ``read_date``."""
+    match = _ISO_PARTIAL.match(value)
+    if not match:
+        return None
+    year = int(match.group(1))
+    month = int(match.group(2)) if match.group(2) else None
+    day = int(match.group(3)) if match.group(3) else None
+    try:
+        date(year, month or 1, day or 1)
+    except ValueError:
+        return None
+    return year, month, day
+
+
 def date_order_for(country: str | None) -> str:
     """The usual day/month order of a country (ISO 3166 alpha-2); dmy when unknown."""
     return "mdy" if (country or "").strip().upper() in MDY_COUNTRIES else DEFAULT_DATE_ORDER
