@@ -83,7 +83,8 @@ def test_export_to_an_unwritable_place_is_a_clear_error(run, tmp_path, node_home
 # A register with every messy case of the record format (docs/record-format.md): sex and dates
 # as registers write them, an age in the birth date column, names with apostrophes, hyphens,
 # accents and upper case, aliases, phones in every form, formula-looking cells, commas, quotes
-# and line breaks in notes, empty cells.
+# and line breaks in notes, consent in Swahili, a retention date as registers write it, empty
+# cells.
 MESSY_ROWS = [
     {
         "ref": "M-1",
@@ -106,6 +107,9 @@ MESSY_ROWS = [
     },
     {
         "ref": "M-2",
+        "consent_match": "Ndiyo",
+        "consent_contact": "hapana",
+        "retain_until": "30/06/2030",
         "kind": "missing",
         "given_names": "MOHAMED",
         "family_name": "ALI",
@@ -154,6 +158,8 @@ MESSY_ROWS = [
     },
     {
         "ref": "M-5",
+        "consent_match": "no",
+        "retain_until": "2031-01-31",
         "kind": "missing",
         "given_names": "Hélène",
         "family_name": "Uwimana",
