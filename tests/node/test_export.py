@@ -342,6 +342,9 @@ def _records():
             "last_seen_date": _dates(),
             "phone": phone,
             "notes": notes,
+            "consent_match": st.sampled_from(["", "yes", "no", "Ndiyo", "HAPANA", "y"]),
+            "consent_contact": st.sampled_from(["", "yes", "no", "ndio"]),
+            "retain_until": st.one_of(st.just(""), _days()),
         }
     )
     return st.lists(record, min_size=1, max_size=8)
