@@ -283,7 +283,9 @@ def store_rows(home) -> list[tuple]:
 # -- export → import is the identity, for any register the importer accepts -----------------
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéèüçñ'- "
-MONTH_NAMES = ("March", "Machi", "Jan", "december", "Aprili")
+# Month names as registers write them, English or Swahili, full or short, any case.
+MONTH_NAMES = {1: "Jan", 2: "Februari", 3: "March", 4: "Aprili", 5: "Mei", 6: "June",
+               7: "Julai", 8: "Aug", 9: "Septemba", 10: "October", 11: "nov", 12: "DESEMBA"}  # fmt: skip
 
 
 def _days():
@@ -295,7 +297,7 @@ def _days():
         day.map(lambda d: f"{d.day:02d}/{d.month:02d}/{d.year}"),
         day.map(lambda d: f"{d.day}.{d.month}.{d.year}"),
         day.map(lambda d: f"{d.year}/{d.month}/{d.day}"),
-        day.map(lambda d: f"{d.day} {MONTH_NAMES[d.month % len(MONTH_NAMES)]} {d.year}"),
+        day.map(lambda d: f"{d.day} {MONTH_NAMES[d.month]} {d.year}"),
     )
 
 
@@ -309,7 +311,9 @@ def _dates():
         _days(),
         st.tuples(st.integers(1, 12), year).map(lambda m: f"{m[0]:02d}/{m[1]}"),
         year.map(str),
-        st.tuples(st.sampled_from(MONTH_NAMES), year).map(lambda m: f"{m[0]} {m[1]}"),
+        st.tuples(st.sampled_from(list(MONTH_NAMES.values())), year).map(
+            lambda m: f"{m[0]} {m[1]}"
+        ),
     )
 
 
