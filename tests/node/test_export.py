@@ -284,8 +284,13 @@ def store_rows(home) -> list[tuple]:
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéèüçñ'- "
 # Month names as registers write them, English or Swahili, full or short, any case.
-MONTH_NAMES = {1: "Jan", 2: "Februari", 3: "March", 4: "Aprili", 5: "Mei", 6: "June",
-               7: "Julai", 8: "Aug", 9: "Septemba", 10: "October", 11: "nov", 12: "DESEMBA"}  # fmt: skip
+MONTH_NAMES = dict(
+    enumerate(
+        ("Jan", "Februari", "March", "Aprili", "Mei", "June", "Julai", "Aug", "Septemba",
+         "October", "nov", "DESEMBA"),
+        start=1,
+    )
+)  # fmt: skip
 
 
 def _days():
