@@ -1,5 +1,5 @@
 """Matching: normalising records, match keys, candidate pairs, Fellegi-Sunter scoring, and
-explanations. Pure functions over data (see ../shared/docs/design.md and docs/matching.md).
+explanations. Pure functions over data (see docs/design.md and docs/matching.md).
 
 What the other packages use::
 

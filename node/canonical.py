@@ -1,12 +1,16 @@
-"""The canonical person record (../shared/docs/record-format.md): its fields and their checks.
+"""The canonical person record (docs/record-format.md): its fields and their checks.
 
 Pure functions: a row of strings goes in, a cleaned record or a list of problems comes out.
-Values are kept as written (trimmed); only ``sex`` is mapped to F/M/X, with the raw value kept
-in ``sex_raw`` so nothing the register wrote is lost.
+Values are kept as written (trimmed), except two kinds that are normalised so the matcher can
+compare them: ``sex`` is mapped to F/M/X (the raw value kept in ``sex_raw``), and dates and
+ages as registers write them (``15/03/2006``, ``2006/03/15``, ``01.02.2009``, ``March 2005``,
+``~16``) become ``YYYY[-MM[-DD]]`` and whole years, the values as written kept in
+``raw_values`` (JSON) so nothing the register wrote is lost and an export gives them back.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +35,9 @@ FIELDS: tuple[str, ...] = (
     "phone",
     "languages",
     "notes",
+    "consent_match",
+    "consent_contact",
+    "retain_until",
 )
 FIELD_SET = frozenset(FIELDS)
 KINDS = ("missing", "found")
@@ -51,11 +58,57 @@ SEX_SPELLINGS: dict[str, str] = {
     "femme": "F", "fille": "F", "homme": "M", "garçon": "M", "garcon": "M",
 }  # fmt: skip
 
-_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# Day/month order of dates written with numbers only (15/03/2006 or 03/15/2006). "dmy" is the
+# rule in East Africa and most of the world; a node follows its country ([node] country in
+# config.toml) unless [import] date_order or --date-order says otherwise.
+DATE_ORDERS = ("dmy", "mdy")
+DEFAULT_DATE_ORDER = "dmy"
+MDY_COUNTRIES = frozenset({"US", "PH", "FM", "MH", "PW", "BZ"})
+# Fields normalised from what the register wrote; what it wrote is kept in raw_values.
+NORMALISED_FIELDS = (
+    "birth_date",
+    "age",
+    "age_on",
+    "last_seen_date",
+    "consent_match",
+    "consent_contact",
+    "retain_until",
+)
+# Consent as registers write it; an empty cell takes the node's default ([consent] in
+# config.toml), stored only when that default is "no" (empty means yes).
+CONSENT_FIELDS = ("consent_match", "consent_contact")
+CONSENT_SPELLINGS = {
+    "yes": "yes", "y": "yes", "true": "yes", "1": "yes", "ndiyo": "yes", "ndio": "yes",
+    "oui": "yes",
+    "no": "no", "n": "no", "false": "no", "0": "no", "hapana": "no", "non": "no",
+}  # fmt: skip
+CONSENT_DEFAULTS = {"consent_match": "yes", "consent_contact": "yes"}
+
+MONTHS: dict[str, int] = {
+    # English, full and short
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
+    "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
+    "december": 12, "dec": 12,
+    # Swahili
+    "januari": 1, "februari": 2, "machi": 3, "aprili": 4, "mei": 5, "juni": 6, "julai": 7,
+    "agosti": 8, "septemba": 9, "oktoba": 10, "novemba": 11, "desemba": 12,
+}  # fmt: skip
+
+_YEAR_FIRST = re.compile(r"^(\d{4})(?:([-/.])(\d{1,2})(?:\2(\d{1,2}))?)?$")  # 2006-03-15, 2006/3
+_YEAR_LAST = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{4})$")  # 15/03/2006, 03/15/2006
+_MONTH_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{4})$")  # 03/2006
+_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?$")
+_SHORT_YEAR = re.compile(r"^\d{1,2}([-/.])\d{1,2}\1\d{2}$")  # 15/03/06
+_ORDINAL = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
+_AGE_WRITTEN = re.compile(
+    r"^(?:~|ca\.?|c\.|about|approx\.?|around|takriban|karibu)?\s*(\d{1,3}(?:\.\d+)?)\s*"
+    r"(?:y|yrs?|years?(?:\s+old)?|miaka)?\.?$",
+    re.IGNORECASE,
+)
+_AGE_MARK = re.compile(r"^(?:~|ca\.?|c\.|about|approx\.?|around|takriban|karibu)\s*\d", re.I)
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s\-().]+$")
-_AGE = re.compile(r"^\d{1,3}(?:\.\d+)?$")
 _FORMULA_START = ("=", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -73,9 +126,13 @@ class Problem:
         return f"{where}, {self.column}: {shown!r} {self.message}"
 
 
+_ISO_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
 def parse_partial_date(value: str) -> tuple[int, int | None, int | None] | None:
-    """YYYY, YYYY-MM or YYYY-MM-DD as (year, month, day); None if it is not a real date."""
-    match = _PARTIAL_DATE.match(value)
+    """YYYY, YYYY-MM or YYYY-MM-DD (the stored form) as (year, month, day); None if it is not
+    that form or not a real date. Registers' own forms are read by ``read_date``."""
+    match = _ISO_PARTIAL.match(value)
     if not match:
         return None
     year = int(match.group(1))
@@ -86,6 +143,91 @@ def parse_partial_date(value: str) -> tuple[int, int | None, int | None] | None:
     except ValueError:
         return None
     return year, month, day
+
+
+def date_order_for(country: str | None) -> str:
+    """The usual day/month order of a country (ISO 3166 alpha-2); dmy when unknown."""
+    return "mdy" if (country or "").strip().upper() in MDY_COUNTRIES else DEFAULT_DATE_ORDER
+
+
+class DateRefused(ValueError):
+    """A cell that is not a date a register could mean; the message is for the person."""
+
+
+def read_date(value: str, order: str = DEFAULT_DATE_ORDER) -> str:
+    """A date as a register writes it, as ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``.
+
+    Raises DateRefused with what is wrong: a shape that is no date, or a date that does not
+    exist (2009-02-30 is "not a real date").
+    """
+    text = " ".join(value.replace(",", " ").split())
+    iso = _real_date(text, order)
+    if iso is None:
+        raise DateRefused(_not_real(text, order))
+    return iso
+
+
+def _real_date(text: str, order: str) -> str | None:
+    """The ISO form of ``text``, or None when its shape is a date but the date does not exist."""
+    year, month, day = _date_parts(text, order)
+    if (month is not None and not 1 <= month <= 12) or (day is not None and not 1 <= day <= 31):
+        return None
+    try:
+        date(year, month or 1, day or 1)
+    except ValueError:
+        return None
+    return f"{year:04d}" + (f"-{month:02d}" if month else "") + (f"-{day:02d}" if day else "")
+
+
+def _date_parts(text: str, order: str) -> tuple[int, int | None, int | None]:
+    if match := _TIMESTAMP.match(text):  # 2006-03-15T00:00:00 from a database export
+        text = match.group(1)
+    if match := _YEAR_FIRST.match(text):
+        year, _, month, day = match.groups()
+        return int(year), int(month) if month else None, int(day) if day else None
+    if match := _YEAR_LAST.match(text):
+        first, _, second, year = match.groups()
+        day, month = (first, second) if order == "dmy" else (second, first)
+        return int(year), int(month), int(day)
+    if match := _MONTH_YEAR.match(text):
+        return int(match.group(2)), int(match.group(1)), None
+    if _SHORT_YEAR.match(text):
+        raise DateRefused("has a two-digit year; write the year in full (e.g. 15/03/2006)")
+    words = re.sub(r"[-/.]", " ", text.lower()).split()  # 15-Mar-2006, as Excel writes it
+    named = [w for w in words if w in MONTHS]
+    numbers = [w for w in words if w not in MONTHS]
+    if len(named) == 1 and 1 <= len(numbers) <= 2 and len(words) == len(numbers) + 1:
+        years = [w for w in numbers if re.fullmatch(r"\d{4}", w)]
+        days = [m.group(1) for w in numbers if (m := _ORDINAL.match(w))]
+        if len(years) == 1 and len(days) == len(numbers) - 1:
+            return int(years[0]), MONTHS[named[0]], int(days[0]) if days else None
+        if not years and len(days) == len(numbers):
+            raise DateRefused("has no four-digit year; write the year in full (e.g. 15 March 2006)")
+    raise DateRefused(
+        "is not a date; write it like 2006-03-15, 15/03/2006, 2006/03/15, March 2006 or 2006"
+    )
+
+
+def _not_real(text: str, order: str) -> str:
+    other = "mdy" if order == "dmy" else "dmy"
+    if _YEAR_LAST.match(text) and _real_date(text, other) is not None:
+        written = "day/month/year" if order == "dmy" else "month/day/year"
+        reading = "month/day/year" if order == "dmy" else "day/month/year"
+        return (
+            f"is not a real date when read as {written}; if the file writes "
+            f"{'the month' if order == 'dmy' else 'the day'} first, read it as {reading} "
+            f"(--date-order {other})"
+        )
+    return "is not a real date"
+
+
+def read_age(value: str) -> str:
+    """An age as registers write it (``16``, ``~16``, ``about 16``, ``16 yrs``) in whole or
+    decimal years as digits; raises DateRefused."""
+    match = _AGE_WRITTEN.match(value.strip())
+    if not match or float(match.group(1)) > 120:
+        raise DateRefused("is not an age in years (0–120)")
+    return match.group(1)
 
 
 def sex_code(raw: str) -> str | None:
@@ -109,10 +251,18 @@ def looks_like_formula(value: str) -> bool:
     return value[0] in "+-" and len(value) > 1 and not (value[1].isdigit() or value[1] == " ")
 
 
-def clean_record(row: dict[str, str], default_kind: str | None, today: date) -> tuple[dict, list]:
+def clean_record(
+    row: dict[str, str],
+    default_kind: str | None,
+    today: date,
+    date_order: str = DEFAULT_DATE_ORDER,
+    consent_defaults: dict[str, str] | None = None,
+) -> tuple[dict, list]:
     """Check one row against the canonical format.
 
     Returns (record, problems); the record is only meaningful when problems is empty.
+    ``date_order`` ("dmy" or "mdy") reads dates written with numbers only, like 03/04/2006;
+    ``consent_defaults`` ({field: "yes" or "no"}) fills empty consent cells.
     """
     record: dict[str, str | None] = {}
     problems: list[Problem] = []
@@ -138,8 +288,13 @@ def clean_record(row: dict[str, str], default_kind: str | None, today: date) -> 
     _check_ref(record, problems)
     _check_kind(record, default_kind, problems)
     _check_sex(record, problems)
-    _check_dates(record, today, problems)
+    written = {f: record.get(f) for f in NORMALISED_FIELDS}
+    _check_dates(record, today, date_order, problems)
     _check_age(record, problems)
+    _check_consent(record, {**CONSENT_DEFAULTS, **(consent_defaults or {})}, problems)
+    _check_retain_until(record, date_order, problems)
+    raw = {f: v for f, v in written.items() if f in record and record.get(f) != v}
+    record["raw_values"] = json.dumps(raw, ensure_ascii=False, sort_keys=True) if raw else None
     _check_country(record, problems)
     _check_phone(record, problems)
     return record, problems
@@ -179,31 +334,96 @@ def _check_sex(record: dict, problems: list[Problem]) -> None:
     record["sex"] = code
 
 
-def _check_dates(record: dict, today: date, problems: list[Problem]) -> None:
-    for field in ("birth_date", "last_seen_date"):
+def _check_dates(record: dict, today: date, order: str, problems: list[Problem]) -> None:
+    for field in ("birth_date", "last_seen_date", "age_on"):
         value = record.get(field)
         if value is None:
             continue
-        parsed = parse_partial_date(value)
-        if parsed is None:
-            problems.append(Problem(field, value, "is not a date (YYYY, YYYY-MM or YYYY-MM-DD)"))
-        elif parsed[0] < 1900 or parsed[0] > today.year:
+        if field == "birth_date" and _AGE_MARK.match(value):
+            _birth_date_as_age(record, value, problems)
+            continue
+        try:
+            parsed = read_date(value, order)
+        except DateRefused as refused:
+            problems.append(Problem(field, value, str(refused)))
+            continue
+        year = int(parsed[:4])
+        if field == "age_on" and len(parsed) != 10:
+            problems.append(Problem(field, value, "is not a full date (day, month and year)"))
+        elif not 1900 <= year <= today.year:
             problems.append(Problem(field, value, f"is outside 1900–{today.year}"))
-    value = record.get("age_on")
-    if value is not None:
-        parsed = parse_partial_date(value) if _FULL_DATE.match(value) else None
-        if parsed is None:
-            problems.append(Problem("age_on", value, "is not a full date (YYYY-MM-DD)"))
-        elif not 1900 <= parsed[0] <= today.year:
-            problems.append(Problem("age_on", value, f"is outside 1900–{today.year}"))
+        else:
+            record[field] = parsed
+
+
+def _birth_date_as_age(record: dict, value: str, problems: list[Problem]) -> None:
+    """``~16`` in the birth date column: an estimated age, not a date."""
+    try:
+        age = read_age(value)
+    except DateRefused as refused:
+        problems.append(Problem("birth_date", value, str(refused)))
+        return
+    given = record.get("age")
+    if given is not None and given != value:
+        try:
+            given = read_age(given)
+        except DateRefused:
+            return  # the age column's own check reports it
+        if given != age:
+            problems.append(
+                Problem("birth_date", value, f"is an age, but the age column says {given}")
+            )
+            return
+    record["birth_date"] = None
+    record["age"] = age
 
 
 def _check_age(record: dict, problems: list[Problem]) -> None:
     value = record.get("age")
     if value is None:
         return
-    if not _AGE.match(value) or float(value) > 120:
-        problems.append(Problem("age", value, "is not an age in years (0–120)"))
+    try:
+        record["age"] = read_age(value)
+    except DateRefused as refused:
+        problems.append(Problem("age", value, str(refused)))
+
+
+def _check_consent(record: dict, defaults: dict[str, str], problems: list[Problem]) -> None:
+    for field in CONSENT_FIELDS:
+        value = record.get(field)
+        if value is None:
+            record[field] = "no" if defaults[field] == "no" else None
+            continue
+        answer = CONSENT_SPELLINGS.get(value.strip().lower())
+        if answer is None:
+            problems.append(Problem(field, value, "is not yes or no (empty: the node's default)"))
+        else:
+            record[field] = answer
+
+
+def may_match(record: dict) -> bool:
+    """May this record be matched with peers (leave the node in any form)? Empty means yes."""
+    return record.get("consent_match") != "no"
+
+
+def may_hand_over(record: dict) -> bool:
+    """May the caseworker's contact be handed over after a confirmed match? Empty means yes."""
+    return record.get("consent_contact") != "no"
+
+
+def _check_retain_until(record: dict, order: str, problems: list[Problem]) -> None:
+    value = record.get("retain_until")
+    if value is None:
+        return
+    try:
+        parsed = read_date(value, order)
+    except DateRefused as refused:
+        problems.append(Problem("retain_until", value, str(refused)))
+        return
+    if len(parsed) != 10:
+        problems.append(Problem("retain_until", value, "is not a full date (day, month and year)"))
+    else:
+        record["retain_until"] = parsed
 
 
 def _check_country(record: dict, problems: list[Problem]) -> None:

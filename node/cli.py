@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .canonical import DATE_ORDERS
 from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
 from .cli_federation import (
@@ -18,15 +19,17 @@ from .cli_federation import (
     sync_command,
 )
 from .cli_link import dedup_command, link_command
-from .cli_ops import backup_command, restore_command
+from .cli_ops import backup_command, restore_command, retention_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .cli_support import CliContext, TafutaGroup, progress_bar
 from .cli_users import audit, users
 from .exporter import write_canonical_csv
 from .home import DEFAULT_HOME, check_new_home, resolve_home_path
 from .identity import create_node, now_seconds, write_new_passphrase_file
-from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
+from .importer import apply_import, plan_import, read_mapping, rejected_path, summary_line
 from .peers import default_actor
+from .retention import RetentionPolicy
+from .retention import review as review_retention
 from .store import Store
 from .sync import describe_pending, is_settled
 
@@ -62,6 +65,13 @@ def main(ctx: click.Context, home: Path) -> None:
 @main.command()
 @click.option("--name", required=True, help="Your organisation's name as peers will see it.")
 @click.option("--url", default="", help="The address peers reach this node at (https://…).")
+@click.option(
+    "--country",
+    default="",
+    metavar="CODE",
+    help="The node's country (ISO code, e.g. KE): dates like 03/04/2006 are read the way it "
+    "writes them (day first unless it writes the month first, as US). Default: day first.",
+)
 @passphrase_file_option("Read the new keys' passphrase from this file instead of asking.")
 @click.option(
     "--new-passphrase-file",
@@ -73,6 +83,7 @@ def init(
     obj: CliContext,
     name: str,
     url: str,
+    country: str,
     passphrase_file: Path | None,
     new_passphrase_file: Path | None,
 ) -> None:
@@ -87,7 +98,7 @@ def init(
       tafuta --home ./node init --name "Kwale Rescue" --url https://tafuta.example.org
       tafuta --home ./node init --name "Kwale Rescue" --passphrase-file /etc/tafuta/passphrase
     """
-    check_new_home(obj.home_path, name, url)  # before asking anything
+    check_new_home(obj.home_path, name, url, country)  # before asking anything
     if passphrase_file and new_passphrase_file:
         raise click.UsageError("give --passphrase-file or --new-passphrase-file, not both")
     if new_passphrase_file:
@@ -95,7 +106,9 @@ def init(
     else:
         passphrase = ask_passphrase(passphrase_file, new=True)
     try:
-        home = create_node(obj.home_path, name=name, url=url, passphrase=passphrase)
+        home = create_node(
+            obj.home_path, name=name, url=url, passphrase=passphrase, country=country
+        )
     except BaseException:
         if new_passphrase_file:
             new_passphrase_file.unlink(missing_ok=True)
@@ -126,6 +139,12 @@ def init(
     is_flag=True,
     help="Import the valid rows; write the rejected ones with reasons beside the file.",
 )
+@click.option(
+    "--date-order",
+    type=click.Choice(DATE_ORDERS),
+    help="How to read dates like 03/04/2006: dmy (day first) or mdy (month first). "
+    "Default: [import] date_order in config.toml, else the node's country (dmy for Kenya).",
+)
 @click.option("--dry-run", is_flag=True, help="Check and count, write nothing.")
 @click.pass_obj
 def import_(
@@ -134,6 +153,7 @@ def import_(
     mappings: tuple[str, ...],
     kind: str | None,
     skip_invalid: bool,
+    date_order: str | None,
     dry_run: bool,
 ) -> None:
     """Import a register (CSV or XLSX) into the node.
@@ -142,14 +162,19 @@ def import_(
     whole (exit code 2) unless --skip-invalid is given. Rows are matched by 'ref': importing
     the same file again changes nothing; a changed row updates its record.
 
+    Dates may be written as registers write them: 2006-03-15, 15/03/2006, 15.03.2006,
+    2006/03/15, 03/2006, March 2006, 15 Machi 2006; '~16' in birth_date is an estimated age.
+    They are stored as YYYY-MM-DD (or YYYY-MM, YYYY), with the value as written kept.
+
     \b
     Examples:
       tafuta import register.csv --kind missing
       tafuta import register.xlsx --map given_names=Jina --map family_name=Ukoo
       tafuta import register.csv --skip-invalid   # writes register.rejected.csv
+      tafuta import us-register.csv --date-order mdy
     """
-    mapping = parse_mapping(mappings)
-    with obj.store() as (_home, store):
+    mapping, mapping_problems = read_mapping(mappings)
+    with obj.store() as (home, store):
         plan = plan_import(
             file,
             store,
@@ -157,6 +182,9 @@ def import_(
             default_kind=kind,
             skip_invalid=skip_invalid,
             progress=_progress,
+            date_order=date_order or home.date_order,
+            consent_defaults=home.consent_defaults,
+            mapping_problems=mapping_problems,
         )
         if not dry_run:
             apply_import(plan, store)
@@ -183,8 +211,8 @@ def export(obj: CliContext, file: Path, include_retracted: bool) -> None:
     Example:
       tafuta export backup.csv
     """
-    with obj.store() as (_home, store):
-        count = write_canonical_csv(store.iter_records(include_retracted), file)
+    with obj.store() as (home, store):
+        count = write_canonical_csv(store.iter_records(include_retracted), file, home.date_order)
     click.echo(f"exported {count} records to {file}")
 
 
@@ -263,6 +291,8 @@ def status(obj: CliContext, as_json: bool) -> None:
             "exchange": _exchange_state(store),
             "peer_events": store.recent_peer_events(),
         }
+        due = review_retention(store, RetentionPolicy.of(home), datetime.now(UTC).date())
+        info["expiring_this_month"] = [r for r, _ in due.expiring] + due.expired
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
@@ -279,6 +309,10 @@ def status(obj: CliContext, as_json: bool) -> None:
     click.echo(f"schema version:  {info['schema_version']}")
     click.echo(f"outbox:          {info['outbox']} messages waiting for peers")
     click.echo(f"exchange:        {info['exchange']['summary']}")
+    expiring = info["expiring_this_month"]
+    if expiring:
+        shown = ", ".join(expiring[:10]) + (", …" if len(expiring) > 10 else "")
+        click.echo(f"retention:       {len(expiring)} records expire this month ({shown})")
     for event in info["peer_events"]:
         when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
         click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
@@ -312,6 +346,7 @@ main.add_command(link_command)
 main.add_command(dedup_command)
 main.add_command(users)
 main.add_command(audit)
+main.add_command(retention_command)
 main.add_command(directory_group)
 main.add_command(stats_command)
 main.add_command(demo_command)

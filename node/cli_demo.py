@@ -55,7 +55,8 @@ DEMO_SYNC_INTERVAL = 30.0
     default=DEFAULT_PORT_BASE,
     show_default=True,
     type=click.IntRange(1024, 65535),
-    help="Serve the nodes on the first free ports from this one up.",
+    help="Serve the nodes on the first free ports from this one up; they are taken at once, "
+    "before anything is built.",
 )
 @click.option("--no-browser", is_flag=True, help="Do not open the first node in a browser.")
 def demo_command(root: Path, nodes: int, people: int, port_base: int, no_browser: bool) -> None:
@@ -89,6 +90,7 @@ def demo_command(root: Path, nodes: int, people: int, port_base: int, no_browser
             read_passphrase_file(b.passphrase_file),
             port=b.node.port,
             sync_interval=DEMO_SYNC_INTERVAL,
+            listener=b.listener,
         )
         for b in built
     ]

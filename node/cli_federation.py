@@ -29,6 +29,7 @@ MATCH_COLUMNS = (
     "score",
     "evidence",
     "status",
+    "peer_decision",
 )
 
 
@@ -168,7 +169,8 @@ def matches_command(obj: CliContext, status: str | None, fmt: str) -> None:
     """List suggested matches with peers, best score first.
 
     match_id is the same on both nodes of a pair; local_ref is this node's record; the peer's
-    record is known only by its pseudonym until both sides confirm.
+    record is known only by its pseudonym until both sides confirm. peer_decision is the
+    partner caseworker's decision (confirm, reject, unsure), empty while they have not decided.
 
     \b
     Examples:
@@ -190,6 +192,7 @@ def matches_command(obj: CliContext, status: str | None, fmt: str) -> None:
             click.echo(
                 f"{row['match_id'][:12]}  {row['score']:.4f}  {row['local_ref']:<16} "
                 f"{row['peer']:<20} {row['status']:<10} {row['evidence']}"
+                + (f"  (partner: {row['peer_decision']})" if row["peer_decision"] else "")
             )
         click.echo(f"{len(rows)} matches")
 

@@ -1,7 +1,11 @@
-"""Operations commands: backup and restore of a whole node home (node/backup.py)."""
+"""Operations commands: backup and restore of a whole node home (node/backup.py), and
+retention (node/retention.py)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -9,6 +13,10 @@ import click
 from .backup import restore_backup, write_backup
 from .cli_peers import ask_passphrase, passphrase_file_option
 from .cli_support import CliContext
+from .identity import now_seconds
+from .retention import RetentionPolicy, policy_text
+from .retention import apply as apply_retention
+from .retention import review as review_retention
 
 
 @click.command("backup")
@@ -69,3 +77,57 @@ def restore_command(
         f"{action} {report.home}: {report.records} records, {report.files} files, schema "
         f"version {report.schema_version}; integrity check ok"
     )
+
+
+@click.command("retention")
+@click.option(
+    "--apply",
+    "do_apply",
+    is_flag=True,
+    help="Expire and purge what is due today ('tafuta serve' does it every sync round).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def retention_command(obj: CliContext, do_apply: bool, as_json: bool) -> None:
+    """Show what the retention period does today, or apply it with --apply.
+
+    A record expires on its retain_until date, else [retention] days after its last change
+    (config.toml); it is then retracted at every peer, and purged from this node grace_days
+    later (default 30) once every peer was sent the retraction. Closed cases count from their
+    closing. Lists what is due, what expires later this month, and what will be purged.
+
+    \b
+    Examples:
+      tafuta retention
+      tafuta retention --apply      # on a node that 'tafuta serve' does not run
+    """
+    with obj.store() as (home, store):
+        policy = RetentionPolicy.of(home)
+        today = datetime.now(UTC).date()
+        if do_apply:
+            report = apply_retention(store, policy, today, now_seconds())
+        else:
+            report = review_retention(store, policy, today)
+    if as_json:
+        click.echo(json.dumps({"policy": policy_text(policy), "applied": do_apply,
+                               **{k: v for k, v in asdict(report).items() if k != "expiring"},
+                               "expiring": [(r, d.isoformat()) for r, d in report.expiring]},
+                              indent=1))  # fmt: skip
+        return
+    verb = ("expired", "purged") if do_apply else ("due to expire now", "to purge now")
+    click.echo(f"retention: {policy_text(policy)}")
+    click.echo(f"{verb[0]}: {len(report.expired)} {_refs(report.expired)}".rstrip())
+    click.echo(f"{verb[1]}: {len(report.purged)} {_refs(report.purged)}".rstrip())
+    if report.waiting:
+        click.echo(
+            f"waiting for a sync round to retract them at peers first: {len(report.waiting)} "
+            f"{_refs(report.waiting)}"
+        )
+    later = [f"{ref} ({day.isoformat()})" for ref, day in report.expiring]
+    click.echo(f"expiring later this month: {len(later)} {_refs(later)}".rstrip())
+
+
+def _refs(refs: list[str], most: int = 20) -> str:
+    if not refs:
+        return ""
+    return "(" + ", ".join(refs[:most]) + (", …" if len(refs) > most else "") + ")"

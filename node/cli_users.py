@@ -96,6 +96,13 @@ def users_add(
             now=now_seconds(),
         )
     click.echo(f"added {name} ({role})")
+    if role == "caseworker" and not (phone or email):
+        click.echo(
+            f"warning: {name} has no phone and no e-mail: once both sides confirm a match, this "
+            "profile is all the partner's caseworker receives, so they could not reach "
+            f"{name}; disable the account and add it again with --phone and --email",
+            err=True,
+        )
 
 
 @users.command("list")

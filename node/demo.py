@@ -110,7 +110,11 @@ class Credential:
 
 @dataclass
 class BuiltNode:
-    """A demo node after building: its files and what it holds."""
+    """A demo node after building: its files, what it holds, and the socket it will serve on.
+
+    ``listener`` is bound and listening from the moment its port was chosen, so no other
+    program can take the port while the demo is being built; serving hands it to aiohttp.
+    """
 
     node: DemoNode
     home: Path
@@ -118,6 +122,7 @@ class BuiltNode:
     register: Path
     records: int
     suggestions: int = 0
+    listener: socket.socket | None = None
 
 
 DEMO_CASEWORKERS = ("amina", "baraka", "chausiku", "daudi", "esther", "faraji", "grace",
@@ -178,12 +183,17 @@ def _node_index(home: Path) -> int:
     return siblings.index(home.name) if home.name in siblings else 0
 
 
-def plan_nodes(count: int, port_base: int) -> list[DemoNode]:
-    """``count`` nodes, half of them rural (the extra one when odd), on free loopback ports."""
+def check_node_count(count: int) -> None:
     if not 2 <= count <= MAX_NODES:
         raise DemoError(f"the demo needs between 2 and {MAX_NODES} nodes, not {count}")
+
+
+def plan_nodes(count: int, ports: list[int]) -> list[DemoNode]:
+    """``count`` nodes, half of them rural (the extra one when odd), on the given ports."""
+    check_node_count(count)
+    if len(ports) != count:
+        raise DemoError(f"{count} nodes need {count} ports, not {len(ports)}")
     rural = (count + 1) // 2
-    ports = free_ports(port_base, count)
     named = [(*_name(RURAL_NAMES, i, "Rural"), "rural") for i in range(rural)]
     named += [(*_name(URBAN_NAMES, i, "Urban"), "urban") for i in range(count - rural)]
     return [
@@ -198,22 +208,42 @@ def _name(names: tuple[tuple[str, str], ...], i: int, fallback: str) -> tuple[st
     return f"{fallback} Node {i + 1}", f"{fallback[0]}{i + 1:02d}"
 
 
-def free_ports(base: int, count: int, host: str = "127.0.0.1") -> list[int]:
-    """The first ``count`` ports from ``base`` up that nothing listens on now."""
-    ports: list[int] = []
+def reserve_ports(base: int, count: int, host: str = "127.0.0.1") -> list[socket.socket]:
+    """Listening sockets on the first ``count`` ports from ``base`` up that can be bound now.
+
+    The sockets stay bound until the nodes serve on them: a port is taken when it is chosen,
+    so another program starting meanwhile cannot make the demo fail minutes later.
+    """
+    listeners: list[socket.socket] = []
     port = base
-    while len(ports) < count and port <= 65535:
-        with socket.socket() as s:
+    try:
+        while len(listeners) < count and port <= 65535:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                s.bind((host, port))
+                listener.bind((host, port))
+                listener.listen(128)
             except OSError:
+                listener.close()
                 port += 1
                 continue
-        ports.append(port)
-        port += 1
-    if len(ports) < count:
-        raise DemoError(f"no {count} free ports from {base} up; give another --port-base")
-    return ports
+            listeners.append(listener)
+            port += 1
+    except BaseException:
+        release(listeners)
+        raise
+    if len(listeners) < count:
+        release(listeners)
+        raise DemoError(
+            f"only {len(listeners)} of the {count} ports the demo needs are free on {host} "
+            f"from {base} up to 65535; give a lower --port-base, e.g. --port-base 20000 "
+            "(nothing was built)"
+        )
+    return listeners
+
+
+def release(listeners: list[socket.socket]) -> None:
+    for listener in listeners:
+        listener.close()
 
 
 def prepare_dir(root: Path) -> bool:
@@ -307,7 +337,23 @@ def build_demo(
     """Create, fill, pair and link the demo nodes under ``root``; returns them, ready to serve."""
     if people < 10:
         raise DemoError(f"the demo needs at least 10 people per node, not {people}")
-    planned = plan_nodes(nodes, port_base)
+    check_node_count(nodes)
+    listeners = reserve_ports(port_base, nodes)
+    try:
+        return _build(root, listeners, people, progress)
+    except BaseException:
+        release(listeners)
+        raise
+
+
+def _build(
+    root: Path,
+    listeners: list[socket.socket],
+    people: int,
+    progress: Callable[[str], None],
+) -> list[BuiltNode]:
+    nodes = len(listeners)
+    planned = plan_nodes(nodes, [listener.getsockname()[1] for listener in listeners])
     rebuilt = prepare_dir(root)
     progress(f"building a demo network of {nodes} nodes with {people} people each in {root}")
     if rebuilt:
@@ -317,7 +363,7 @@ def build_demo(
     built = []
     registers, shared = demo_registers(planned, people)
     progress(f"  generated synthetic registers: {shared} people are on a rural and an urban list")
-    for node in planned:
+    for node, listener in zip(planned, listeners, strict=True):
         secret = root / f"{node.slug}.passphrase"
         register = root / f"{node.slug}.csv"
         made += [secret.name, node.slug, register.name]
@@ -330,7 +376,9 @@ def build_demo(
         with Store.open(home.database_path) as store:
             plan = plan_import(register, store)
             apply_import(plan, store)
-        built.append(BuiltNode(node, home.path, secret, register, len(plan.added)))
+        built.append(
+            BuiltNode(node, home.path, secret, register, len(plan.added), listener=listener)
+        )
         progress(f"  created {node.name} ({node.kind}) with {len(plan.added)} {node.record_kind}")
     for a, b in pairs(built):
         pair_nodes(a, b)

@@ -51,6 +51,7 @@ from protocol.errors import (
 from protocol.messages import MAX_RECORDS_PER_BATCH, validate
 
 from . import directory, stats
+from .canonical import may_match
 from .districts import Gazetteer
 from .errors import FederationBusy
 from .identity import now_seconds
@@ -203,7 +204,7 @@ class Federation:
         live = 0
         for record in self.store.iter_records(include_retracted=True):
             ref = record["ref"]
-            if record["retracted"]:
+            if record["retracted"] or not may_match(record):  # withheld: retracted at peers
                 if ref in known and known[ref][1] is not None:
                     retracted.append((ref, known[ref][0], None))
                 continue

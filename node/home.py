@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
+from .canonical import DATE_ORDERS, date_order_for
 from .errors import HomeError
 
 CONFIG_NAME = "config.toml"
@@ -56,6 +57,30 @@ class Home:
         return self.keys_path / IDENTITY_NAME
 
     @property
+    def date_order(self) -> str:
+        """How this node reads dates like 03/04/2006: [import] date_order in config.toml, else
+        the usual order of [node] country (dmy for Kenya and most countries; dmy if unset)."""
+        order = self.config.get("import", {}).get("date_order")
+        if order is None:
+            return date_order_for(self.config["node"].get("country"))
+        if order not in DATE_ORDERS:
+            raise HomeError(f"{self.config_path}: [import] date_order must be dmy or mdy")
+        return order
+
+    @property
+    def consent_defaults(self) -> dict[str, str]:
+        """The node's consent for records that do not say: [consent] match and contact in
+        config.toml, "yes" or "no"; yes when unset."""
+        settings = self.config.get("consent", {})
+        defaults = {}
+        for key in ("match", "contact"):
+            value = settings.get(key, "yes")
+            if value not in ("yes", "no"):
+                raise HomeError(f'{self.config_path}: [consent] {key} must be "yes" or "no"')
+            defaults[f"consent_{key}"] = value
+        return defaults
+
+    @property
     def retired_key_grace_days(self) -> int:
         """How long retired keys are kept after a rotation: [keys] retired_key_grace_days."""
         value = self.config.get("keys", {}).get("retired_key_grace_days", DEFAULT_GRACE_DAYS)
@@ -68,15 +93,22 @@ def resolve_home_path(value: str | os.PathLike | None) -> Path:
     return Path(os.path.expanduser(str(value or DEFAULT_HOME))).absolute()
 
 
-def create_home(path: Path, name: str, url: str = "", now: datetime | None = None) -> Home:
-    """Create a new node home; refuses to touch a folder that already holds a node."""
-    name = check_new_home(path, name, url)
+def create_home(
+    path: Path, name: str, url: str = "", now: datetime | None = None, country: str = ""
+) -> Home:
+    """Create a new node home; refuses to touch a folder that already holds a node.
+
+    ``country`` (ISO 3166 alpha-2, optional) sets how dates like 03/04/2006 are read.
+    """
+    name = check_new_home(path, name, url, country)
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return _write_new_home(path, name, url, when)
+    return _write_new_home(path, name, url, when, country.strip().upper())
 
 
-def check_new_home(path: Path, name: str, url: str = "") -> str:
+def check_new_home(path: Path, name: str, url: str = "", country: str = "") -> str:
     """Check that a home can be created here with these values; returns the cleaned name."""
+    if country and not (len(country.strip()) == 2 and country.strip().isalpha()):
+        raise HomeError(f"the country {country!r} must be a two-letter code such as KE")
     name = name.strip()
     if not name:
         raise HomeError("the node name must not be empty")
@@ -91,8 +123,10 @@ def check_new_home(path: Path, name: str, url: str = "") -> str:
     return name
 
 
-def _write_new_home(path: Path, name: str, url: str, when: str) -> Home:
+def _write_new_home(path: Path, name: str, url: str, when: str, country: str = "") -> Home:
     config = {"node": {"name": name, "url": url, "created": when}}
+    if country:
+        config["node"]["country"] = country
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         (path / KEYS_DIR).mkdir(exist_ok=True, mode=0o700)

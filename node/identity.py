@@ -68,16 +68,17 @@ def create_node(
     passphrase: str,
     kdf: KdfParams | None = None,
     now: int | None = None,
+    country: str = "",
 ) -> Home:
     """A new home with its keys and database. Checks everything before writing anything.
 
     ``kdf`` defaults to the production settings; tests pass ``KdfParams.cheap()``.
     """
-    name = check_new_home(path, name, url)
+    name = check_new_home(path, name, url, country)
     check_new_passphrase(passphrase)
     now = now_seconds(now)
     keyring = Keyring.create(name=name, url=url, now=now, kdf=kdf)
-    home = create_home(path, name=name, url=url)
+    home = create_home(path, name=name, url=url, country=country)
     try:
         save_keyring(home.identity_path, keyring, passphrase)
         with Store.open(home.database_path):

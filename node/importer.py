@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .canonical import FIELD_SET, FIELDS, clean_record
+from .canonical import (
+    DEFAULT_DATE_ORDER,
+    FIELD_SET,
+    FIELDS,
+    clean_record,
+    may_hand_over,
+    may_match,
+)
 from .errors import ImportRefused
+from .exporter import guard_cell
 from .store import CONTENT_COLUMNS, Store
 from .tabular import Table, read_table
 
@@ -28,6 +36,9 @@ class ImportPlan:
     unchanged: int = 0
     rejected: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (cells, reasons)
     header: list[str] = field(default_factory=list)
+    # (ref, what changed) for every record whose consent changes, for the audit log
+    consent_changes: list[tuple[str, str]] = field(default_factory=list)
+    not_matched: int = 0  # records of the file that may not be matched with peers
 
     @property
     def counts(self) -> dict[str, int]:
@@ -39,30 +50,47 @@ class ImportPlan:
         }
 
 
-def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
-    """--map FIELD=COLUMN options as {field: column}, refusing unknown fields."""
+def parse_mapping(pairs: Iterable[str], label: str = "--map") -> dict[str, str]:
+    """--map FIELD=COLUMN options (or the upload page's lines) as {field: column}, refusing
+    unknown fields. ``label`` names where they were given, in messages."""
+    mapping, problems = read_mapping(pairs, label)
+    if problems:
+        raise ImportRefused(problems)
+    return mapping
+
+
+def read_mapping(pairs: Iterable[str], label: str = "--map") -> tuple[dict[str, str], list[str]]:
+    """The usable FIELD=COLUMN pairs, and a message for each unusable one (for plan_import to
+    report together with the file's own problems)."""
     mapping: dict[str, str] = {}
     problems = []
     for pair in pairs:
         name, sep, column = pair.partition("=")
         name, column = name.strip().lower(), column.strip()
         if not sep or not name or not column:
-            problems.append(f"--map {pair!r}: write it as FIELD=COLUMN, e.g. given_names=Jina")
+            problems.append(f"{label} {pair!r}: write it as FIELD=COLUMN, e.g. given_names=Jina")
         elif name not in FIELD_SET:
             problems.append(
-                f"--map {pair!r}: {name!r} is not a canonical field ({', '.join(FIELDS)})"
+                f"{label} {pair!r}: {name!r} is not a canonical field ({', '.join(FIELDS)})"
             )
         elif name in mapping:
-            problems.append(f"--map {pair!r}: {name!r} is mapped twice")
+            problems.append(f"{label} {pair!r}: {name!r} is mapped twice")
         else:
             mapping[name] = column
-    if problems:
-        raise ImportRefused(problems)
-    return mapping
+    return mapping, problems
 
 
 def column_index(table: Table, mapping: dict[str, str]) -> dict[str, int]:
     """Which cell holds which canonical field; every column must be accounted for."""
+    index, problems = read_header(table, mapping)
+    if problems:
+        raise ImportRefused(problems)
+    return index
+
+
+def read_header(table: Table, mapping: dict[str, str]) -> tuple[dict[str, int], list[str]]:
+    """Which cell holds which canonical field, and what is wrong with the header (unknown or
+    unnamed columns, a missing ref); the index is usable for the known columns either way."""
     names = [cell.strip().lower() for cell in table.header]
     problems = []
     seen: dict[str, int] = {}
@@ -91,14 +119,12 @@ def column_index(table: Table, mapping: dict[str, str]) -> dict[str, int]:
                 f"{table.name} line 1: unknown column {table.header[position]!r}; "
                 f"map it with --map FIELD={table.header[position].strip()} or remove it"
             )
-    if "ref" not in index and not problems:
+    if "ref" not in index and not any("--map ref=" in p for p in problems):
         problems.append(
             f"{table.name} line 1: there is no 'ref' column; every record needs its case "
             "reference (map one with --map ref=COLUMN)"
         )
-    if problems:
-        raise ImportRefused(problems)
-    return index
+    return index, problems
 
 
 def plan_import(
@@ -109,15 +135,24 @@ def plan_import(
     skip_invalid: bool = False,
     today: date | None = None,
     progress: Callable[[Iterable], Iterable] = lambda rows: rows,
+    date_order: str = DEFAULT_DATE_ORDER,
+    consent_defaults: dict[str, str] | None = None,
+    mapping_problems: Iterable[str] = (),
 ) -> ImportPlan:
-    """Validate the whole file and compare it with the store; raises ImportRefused."""
+    """Validate the whole file and compare it with the store; raises ImportRefused.
+
+    Every problem of the file is found in one pass: the header's, and every cell of every row
+    (a duplicate ref together with the row's bad values), so one fix-up of the spreadsheet is
+    enough. ``date_order`` ("dmy" or "mdy") reads dates written with numbers only (03/04/2006).
+    """
     table = read_table(path)
-    index = column_index(table, mapping or {})
+    index, header_problems = read_header(table, mapping or {})
+    header_problems = [*mapping_problems, *header_problems]  # from read_mapping
     if not table.rows:
-        raise ImportRefused([f"{table.name} has a header but no records"])
+        raise ImportRefused([*header_problems, f"{table.name} has a header but no records"])
     today = today or datetime.now(UTC).date()
     plan = ImportPlan(source=path, header=table.header)
-    problems: list[str] = []
+    problems = list(header_problems)
     valid: list[dict] = []
     first_seen: dict[str, str] = {}
     width = len(table.header)
@@ -125,30 +160,32 @@ def plan_import(
         reasons: list[str] = []
         if len(cells) > width:
             reasons.append(f"{where}: has {len(cells)} cells but the header has {width} columns")
-            row = {}
-        else:
-            row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
-            record, row_problems = clean_record(row, default_kind, today)
-            reasons.extend(p.describe(where) for p in row_problems)
-            ref = record.get("ref")
-            if ref and not row_problems:
-                if ref in first_seen:
-                    reasons.append(
-                        f"{where}, ref: {ref!r} appears twice (first at {first_seen[ref]})"
-                    )
-                else:
-                    first_seen[ref] = where
+        row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
+        record, row_problems = clean_record(row, default_kind, today, date_order, consent_defaults)
+        if "ref" not in index:  # said once for the header, not once per row
+            row_problems = [p for p in row_problems if p.column != "ref"]
+        reasons.extend(p.describe(where) for p in row_problems)
+        ref = record.get("ref")
+        if ref and ref in first_seen:
+            reasons.append(f"{where}, ref: {ref!r} appears twice (first at {first_seen[ref]})")
+        elif ref:
+            first_seen[ref] = where
         if reasons:
             problems.extend(reasons)
             plan.rejected.append((cells, reasons))
         else:
             valid.append(record)
-    if problems and not skip_invalid:
+    # A header problem refuses the whole file even with --skip-invalid: every row is affected.
+    if header_problems or (problems and not skip_invalid):
         raise ImportRefused(problems)
 
     existing = store.existing_content([r["ref"] for r in valid])
     for record in valid:
         stored = existing.get(record["ref"])
+        plan.not_matched += not may_match(record)
+        change = consent_change(stored, record)
+        if change:
+            plan.consent_changes.append((record["ref"], change))
         if stored is None:
             plan.added.append(record)
         elif stored["retracted"] or any(stored[c] != record.get(c) for c in CONTENT_COLUMNS):
@@ -158,11 +195,31 @@ def plan_import(
     return plan
 
 
+def consent_change(stored: dict | None, record: dict) -> str:
+    """What changes in a record's consent, in words for the audit log ('' when nothing)."""
+    changes = []
+    for name, allowed in (("match with peers", may_match), ("hand over contact", may_hand_over)):
+        before = allowed(stored) if stored is not None else None
+        after_ = allowed(record)
+        if before is None and not after_:
+            changes.append(f"{name}: no")
+        elif before is not None and before != after_:
+            changes.append(f"{name}: {'yes' if before else 'no'} -> {'yes' if after_ else 'no'}")
+    return "; ".join(changes)
+
+
 def apply_import(plan: ImportPlan, store: Store, now: datetime | None = None) -> None:
     """Write the plan in one transaction, and the rejected rows beside the input."""
     when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if plan.added or plan.updated:
-        store.write_import(plan.added, plan.updated, plan.source.name, when, plan.counts)
+        store.write_import(
+            plan.added,
+            plan.updated,
+            plan.source.name,
+            when,
+            plan.counts,
+            notes=[("record-consent", ref, change) for ref, change in plan.consent_changes],
+        )
     if plan.rejected:
         write_rejected(plan)
 
@@ -172,13 +229,17 @@ def rejected_path(source: Path) -> Path:
 
 
 def write_rejected(plan: ImportPlan) -> Path:
-    """The rejected rows as they were, with a reasons column, for fixing and re-importing."""
+    """The rejected rows as they were, with a reasons column, for fixing and re-importing.
+
+    Cells a spreadsheet would run as a formula (=, +, -, @ first) get a leading apostrophe, as
+    in an export: the rejected file is opened in a spreadsheet to be fixed.
+    """
     target = rejected_path(plan.source)
     with target.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow([*plan.header, "rejected_because"])
+        writer.writerow([guard_cell(c) for c in (*plan.header, "rejected_because")])
         for cells, reasons in plan.rejected:
-            writer.writerow([*cells, "; ".join(reasons)])
+            writer.writerow([guard_cell(c) for c in (*cells, "; ".join(reasons))])
     return target
 
 

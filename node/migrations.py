@@ -416,6 +416,31 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO peer_records SELECT DISTINCT peer_id, pseudonym FROM peer_blinded",
         ),
     ),
+    Migration(
+        8,
+        "dates and ages as the register wrote them (15/03/2006, March 2005, ~16), beside the "
+        "normalised values",
+        # A JSON object {field: value as written} for the normalised fields whose stored value
+        # differs from what the register wrote; NULL when none does.
+        ("ALTER TABLE records ADD COLUMN raw_values TEXT",),
+    ),
+    Migration(
+        9,
+        "consent per record (matching with peers, handing over the contact) and retention",
+        (
+            # As the register said; NULL when it did not and the node's default was yes.
+            "ALTER TABLE records ADD COLUMN consent_match TEXT "
+            "CHECK (consent_match IN ('yes', 'no'))",
+            "ALTER TABLE records ADD COLUMN consent_contact TEXT "
+            "CHECK (consent_contact IN ('yes', 'no'))",
+            # YYYY-MM-DD after which the record is retracted and later purged; NULL: the node's
+            # retention period applies.
+            "ALTER TABLE records ADD COLUMN retain_until TEXT",
+            # The day retention expired the record (it is retracted then, purged after the
+            # grace period); NULL while it is kept.
+            "ALTER TABLE records ADD COLUMN expired_at TEXT",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

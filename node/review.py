@@ -94,6 +94,8 @@ def undo(store: Store, match_id: str, user: dict, now: int) -> dict:
 def close(store: Store, match_id: str, outcome: str, note: str, user: dict, now: int) -> dict:
     """Close a case once contacts were exchanged; the record's keys are retracted everywhere."""
     match = get_match(store, match_id)
+    if not outcome:
+        raise ReviewRefused(f"choose the outcome of the case: {', '.join(OUTCOMES)}")
     if outcome not in OUTCOMES:
         raise ReviewRefused(f"unknown outcome {outcome!r}; choose {', '.join(OUTCOMES)}")
     if match["status"] != "contact exchanged":

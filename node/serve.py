@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sqlite3
 import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -25,10 +27,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from keys import Keyring
 from matching import Lexicon
 
+from . import retention
 from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
-from .identity import unlock
+from .identity import now_seconds, unlock
 from .lock import home_lock
 from .ratelimit import RateLimiter
 from .runtime import federation_for, node_lexicon
@@ -106,6 +109,10 @@ def sync_forever(services: NodeServices, interval: float) -> None:
         while not services.stop.is_set():
             services.wake.clear()
             try:
+                apply_retention(store, services.home)
+            except (sqlite3.DatabaseError, NodeError) as err:  # retention never stops syncing
+                log.error("retention not applied: %s; the next round retries", err)
+            try:
                 for report in asyncio.run(sync_round(federation)):
                     if report.sent or report.queued or report.error:
                         log.info(
@@ -121,6 +128,16 @@ def sync_forever(services: NodeServices, interval: float) -> None:
             except Exception:  # the loop must outlive one bad round; the next retries
                 log.exception("sync round failed")
             services.wake.wait(interval)
+
+
+def apply_retention(store: Store, home: Home) -> None:
+    """Retention (node/retention.py) before each sync round, so an expired record's retraction
+    goes out in the same round."""
+    today = datetime.now(UTC).date()
+    report = retention.apply(store, retention.RetentionPolicy.of(home), today, now_seconds())
+    if report.expired or report.purged:
+        log.info("retention: expired %d records, purged %d", len(report.expired),
+                 len(report.purged))  # fmt: skip
 
 
 def health_info(services: NodeServices) -> Callable[[], dict]:
@@ -167,6 +184,7 @@ class RunningNode:
     host: str
     port: int
     ssl_context: ssl.SSLContext | None = None
+    listener: socket.socket | None = None  # already bound (tafuta demo); else bind host:port
 
     @property
     def url(self) -> str:
@@ -190,8 +208,13 @@ def prepare_node(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
+    listener: socket.socket | None = None,
 ) -> RunningNode:
-    """Unlock the keys, migrate the database and build the app; nothing listens yet."""
+    """Unlock the keys, migrate the database and build the app; nothing serves yet.
+
+    ``listener``: a socket already bound and listening (on ``host``:``port``) to serve on.
+    """
+    retention.RetentionPolicy.of(home)  # a bad [retention] setting refuses to start, clearly
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection
@@ -220,7 +243,7 @@ def prepare_node(
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )
-    return RunningNode(services, inbox, app, syncer, host, port, ssl_context)
+    return RunningNode(services, inbox, app, syncer, host, port, ssl_context, listener)
 
 
 class QuietBadRequests(logging.Filter):
@@ -267,7 +290,10 @@ def run_nodes(
                 runner = web.AppRunner(node.app, access_log=None)
                 await runner.setup()
                 runners.append(runner)
-                site = web.TCPSite(runner, node.host, node.port, ssl_context=node.ssl_context)
+                if node.listener is not None:
+                    site = web.SockSite(runner, node.listener, ssl_context=node.ssl_context)
+                else:
+                    site = web.TCPSite(runner, node.host, node.port, ssl_context=node.ssl_context)
                 await site.start()
             if on_ready:
                 on_ready(nodes)

@@ -73,6 +73,12 @@ def age_band(record: dict) -> str:
     return "unknown"
 
 
+def year_reported(record: dict) -> str:
+    """The year the record says the person went missing or was found (its last_seen_date),
+    not the year it was typed into this node; 'unknown' when the record does not say."""
+    return (record.get("last_seen_date") or "")[:4] or "unknown"
+
+
 def district_label(record: dict, gazetteer: Gazetteer) -> str:
     """The gazetteer's spelling of a known district; 'other' for an unknown one, so a rare
     place name never becomes a row of its own; 'unknown' when empty."""
@@ -92,7 +98,7 @@ def categories(records: list[dict], statuses: dict[str, str], gazetteer: Gazette
             "sex": r["sex"] or "unknown",
             "age_band": age_band(r),
             "origin_district": district_label(r, gazetteer),
-            "year_reported": (r["imported_at"] or "")[:4] or "unknown",
+            "year_reported": year_reported(r),
             "status": statuses.get(r["ref"], "open"),
         }
         for r in records

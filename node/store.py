@@ -24,6 +24,7 @@ from .store_review import ReviewTables, append_audit
 RECORD_COLUMNS: tuple[str, ...] = (
     *FIELDS,
     "sex_raw",
+    "raw_values",
     "source_file",
     "imported_at",
     "updated_at",
@@ -31,7 +32,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "retracted",
 )
 # The values that come from the register; a change in any of them is a new version.
-CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw")
+CONTENT_COLUMNS: tuple[str, ...] = (*FIELDS, "sex_raw", "raw_values")
 
 
 class Store(FederationTables, ReviewTables, DirectoryTables):
@@ -152,8 +153,13 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
         now: str,
         counts: dict[str, int],
         actor: str = "cli",
+        notes: Sequence[tuple[str, str, str]] = (),
     ) -> None:
-        """Insert new records and update changed ones in one transaction, and log the run."""
+        """Insert new records and update changed ones in one transaction, and log the run.
+
+        ``notes``: (action, ref, detail) audit entries written in the same transaction, e.g.
+        a change of consent.
+        """
         insert_columns = (*CONTENT_COLUMNS, "source_file", "imported_at", "updated_at", "version")
         insert_sql = (
             f"INSERT INTO records ({', '.join(insert_columns)}) "
@@ -162,7 +168,8 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
         update_sql = (
             "UPDATE records SET "
             + ", ".join(f"{c} = ?" for c in CONTENT_COLUMNS)
-            + ", source_file = ?, updated_at = ?, version = version + 1, retracted = 0"
+            + ", source_file = ?, updated_at = ?, version = version + 1, retracted = 0,"
+            " expired_at = NULL"
             " WHERE ref = ?"
         )
         try:
@@ -197,8 +204,41 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
                 refs = [r["ref"] for r in (*added, *updated)]
                 detail = f"{summary}; refs {', '.join(refs[:20])}{' …' if len(refs) > 20 else ''}"
                 append_audit(conn, actor, "records-written", source_file, detail, now)
+                for action, subject, note in notes:
+                    append_audit(conn, actor, action, subject, note, now)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"the import was not saved ({err}); nothing was changed") from err
+
+    # -- retention (node/retention.py decides; these store) ------------------------------
+
+    def retention_facts(self) -> list[dict]:
+        sql = "SELECT ref, retain_until, updated_at, retracted, expired_at FROM records"
+        return list(self.db.query(sql + " ORDER BY ref"))
+
+    def refs_known_to_peers(self) -> set[str]:
+        """Refs whose keys some peer holds and to which no retraction was queued yet."""
+        sql = "SELECT DISTINCT ref FROM pseudonyms WHERE keys_digest IS NOT NULL"
+        return {row[0] for row in self.conn.execute(sql)}
+
+    def expire_records(
+        self, refs: Sequence[str], day: str, *, actor: str, reason: str, now: int
+    ) -> None:
+        """Mark records expired on ``day`` and retract the live ones, with an audit entry each."""
+        with self.transaction() as conn:
+            for ref in refs:
+                conn.execute(
+                    "UPDATE records SET expired_at = ?, version = version + (1 - retracted), "
+                    "retracted = 1 WHERE ref = ? AND expired_at IS NULL",
+                    (day, ref),
+                )
+                append_audit(conn, actor, "record-expired", ref, reason, now)
+
+    def purge_records(self, refs: Sequence[str], *, actor: str, now: int) -> None:
+        """Delete expired records for good, with an audit entry each (the ref, nothing else)."""
+        with self.transaction() as conn:
+            for ref in refs:
+                conn.execute("DELETE FROM records WHERE ref = ? AND expired_at IS NOT NULL", (ref,))
+                append_audit(conn, actor, "record-purged", ref, "retention grace period over", now)
 
     def iter_records(self, include_retracted: bool = False) -> Iterator[dict]:
         where = "" if include_retracted else " WHERE retracted = 0"

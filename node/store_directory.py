@@ -127,8 +127,9 @@ class DirectoryTables:
         withdrawn because its case was closed (a reunited person still counts)."""
         sql = (
             "SELECT ref, kind, sex, birth_date, age, age_on, origin_district, origin_country, "
-            "imported_at FROM records WHERE retracted = 0 OR ref IN "
-            "(SELECT local_ref FROM matches WHERE status = 'closed') ORDER BY ref"
+            "last_seen_date, imported_at FROM records WHERE (retracted = 0 OR ref IN "
+            "(SELECT local_ref FROM matches WHERE status = 'closed')) "
+            "AND coalesce(consent_match, 'yes') != 'no' ORDER BY ref"
         )
         return list(self.db.query(sql))
 

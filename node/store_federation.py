@@ -587,7 +587,7 @@ class FederationTables:
         where, params = ("WHERE m.status = ?", [status]) if status else ("", [])
         sql = (
             "SELECT m.match_id, m.local_ref, m.local_pseudonym, p.name AS peer, "
-            "m.peer_pseudonym, m.score, m.evidence, m.status FROM matches m "
+            "m.peer_pseudonym, m.score, m.evidence, m.status, m.peer_decision FROM matches m "
             f"JOIN peers p ON p.id = m.peer_id {where} "
             "ORDER BY m.score DESC, m.local_ref, m.peer_pseudonym"
         )

@@ -187,12 +187,21 @@ class ReviewTables:
         kind: str | None = None,
         min_score: float | None = None,
         max_score: float | None = None,
+        peer_decision: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[dict], int]:
-        """One page of matches, best first, and how many match the filters in all."""
+        """One page of matches, best first, and how many match the filters in all.
+
+        ``peer_decision``: the partner's decision (confirm, reject, unsure), or "none" for
+        matches the partner has not decided yet.
+        """
         where, params = [], []
+        if peer_decision == "none":
+            where.append("m.peer_decision IS NULL")
+            peer_decision = None
         for clause, value in (
+            ("m.peer_decision = ?", peer_decision),
             ("m.status = ?", status),
             ("p.name = ?", peer),
             ("r.kind = ?", kind),
@@ -236,6 +245,14 @@ class ReviewTables:
 
     def status_counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT status, count(*) FROM matches GROUP BY status"))
+
+    def peer_decision_counts(self) -> dict[str, int]:
+        """How many matches the partners confirmed, rejected, were unsure of, or not decided."""
+        return dict(
+            self.conn.execute(
+                "SELECT coalesce(peer_decision, 'none'), count(*) FROM matches GROUP BY 1"
+            )
+        )
 
     def match(self, match_id: str) -> dict | None:
         rows = list(
@@ -362,6 +379,13 @@ class ReviewTables:
         peer_id, status, peer_decision, peer_contact, handover_sent = row
         if status not in ("confirmed", "contact exchanged") or peer_decision != "confirm":
             return
+        consent = conn.execute(
+            "SELECT r.consent_contact FROM matches m JOIN records r ON r.ref = m.local_ref "
+            "WHERE m.match_id = ?",
+            (match_id,),
+        ).fetchone()
+        if not handover_sent and consent is not None and consent[0] == "no":
+            handover_sent = True  # the person did not consent: our contact is never handed over
         if not handover_sent:
             confirmer = conn.execute(
                 "SELECT u.full_name, u.name, u.organisation, u.phone, u.email FROM decisions d "

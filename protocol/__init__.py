@@ -1,1 +1,1 @@
-"""protocol package (see ../shared/docs/design.md)."""
+"""protocol package (see docs/design.md)."""

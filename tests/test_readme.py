@@ -71,3 +71,16 @@ def test_quick_start_demo_serves_nodes_and_stops_on_ctrl_c(tmp_path):
             process.wait()
     assert process.returncode == 0, output + rest
     assert "Traceback" not in output + rest
+
+
+def test_the_docs_stand_alone_without_a_folder_outside_the_repository():
+    """A clone has no ../shared: nothing the repository ships may point there, and every
+    relative link of the README and docs/ names a file of the repository."""
+    shipped = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *ROOT.glob("*/**/*.py")]
+    for path in shipped:
+        if ".venv" in path.parts or "tests" in path.parts:
+            continue
+        assert "../shared" not in path.read_text(encoding="utf-8"), path
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / target).exists(), (page.name, target)

@@ -17,6 +17,7 @@ The peer API (/v1/…) shares the server but none of this: the middlewares here 
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import review, sessions
 from ..audit import verify_chain
-from ..canonical import FIELDS, KINDS, clean_record
+from ..canonical import DATE_ORDERS, FIELDS, KINDS, clean_record
 from ..errors import (
     USER_ERRORS,
     Forbidden,
@@ -40,8 +41,9 @@ from ..errors import (
     NodeError,
     RecordNotFound,
 )
+from ..exporter import as_written
 from ..identity import invite_token
-from ..importer import apply_import, plan_import
+from ..importer import apply_import, plan_import, read_mapping
 from ..linking import dedup_records
 from ..peers import add_peer, list_peers, revoke_peer, trust_peer
 from ..store import Store
@@ -50,6 +52,7 @@ from .context import WEB, WebContext
 from .i18n import LANGUAGES as LANGUAGE_NAMES
 from .i18n import translator
 from .security import UNSAFE_METHODS, add_security_headers, check_origin, check_token
+from .words import say_evidence, say_keys, say_label, say_value
 
 log = logging.getLogger("tafuta.web")
 
@@ -57,6 +60,7 @@ SESSION = web.RequestKey("session", object)  # the Session, or None when not log
 LOGIN_CSRF = web.RequestKey("login_csrf", str)
 SESSION_COOKIE = "tafuta_session"
 LOGIN_COOKIE = "tafuta_login"
+LANGUAGE_COOKIE = "tafuta_language"  # the language chosen on the login page, before logging in
 PAGE_SIZE = 50
 STATUSES = (
     "suggested",
@@ -67,6 +71,14 @@ STATUSES = (
     "closed",
     "withdrawn",
 )
+# The partner caseworker's decision on a match, as the queue shows and filters it ("none":
+# not decided yet).
+PEER_DECISIONS = {
+    "confirm": "partner confirmed",
+    "reject": "partner rejected",
+    "unsure": "partner unsure",
+    "none": "partner has not decided",
+}
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -157,9 +169,14 @@ def render(request: web.Request, template: str, *, status: int = 200, **values) 
     ctx = request.app[WEB]
     session = request.get(SESSION)
     user = session.user if session else None
-    language = user["language"] if user else "en"
+    language = user["language"] if user else visitor_language(request)
+    _ = translator(language)
     html = ctx.templates.get_template(template).render(
-        _=translator(language),
+        _=_,
+        say_evidence=lambda evidence: say_evidence(evidence, _),
+        say_keys=lambda key_types: say_keys(key_types, _),
+        say_value=lambda field, value: say_value(field, value, _),
+        say_label=lambda label: say_label(label, _),
         user=user,
         csrf=session.csrf if session else request.get(LOGIN_CSRF, ""),
         language=language,
@@ -170,6 +187,15 @@ def render(request: web.Request, template: str, *, status: int = 200, **values) 
         **values,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def visitor_language(request: web.Request) -> str:
+    """The language of a page for someone not logged in: ?lang= on the login page, else the
+    choice remembered in a cookie, else English."""
+    for chosen in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        if chosen in LANGUAGES:
+            return chosen
+    return "en"
 
 
 def requires(role: str = "caseworker") -> Callable[[Handler], Handler]:
@@ -235,7 +261,17 @@ def record_url(ref: str) -> str:
 async def login_page(request: web.Request) -> web.Response:
     if request.get(SESSION):
         raise redirect(safe_next(request.query.get("next")))
-    return _login_form(request, safe_next(request.query.get("next")), "", 200)
+    response = _login_form(request, safe_next(request.query.get("next")), "", 200)
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            request.query["lang"],
+            httponly=True,
+            samesite="Strict",
+            secure=request.app[WEB].secure,
+            max_age=365 * 86400,
+        )
+    return response
 
 
 def _login_form(request: web.Request, next_path: str, error: str, status: int) -> web.Response:
@@ -268,6 +304,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     except (LoginFailed, LoginThrottled) as refused:
         return _login_form(
             request, safe_next(text(form, "next", 500)), str(refused), refused.http_status
+        )
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES and chosen != user["language"]:  # chosen on the login page
+        await ctx.run(
+            lambda store: store.set_user_language(
+                user["id"], chosen, actor=user["name"], now=ctx.clock()
+            )
         )
     old = request.cookies.get(SESSION_COOKIE)
     session_id, _session = await ctx.run(
@@ -304,7 +347,13 @@ async def set_language(request: web.Request) -> web.StreamResponse:
             user["id"], language, actor=actor(request), now=ctx.clock()
         )
     )
-    raise redirect(safe_next(text(form, "next", 500)))
+    response = redirect(safe_next(text(form, "next", 500)))
+    if request.cookies.get(LANGUAGE_COOKIE):  # the login page's choice follows this one
+        response.set_cookie(
+            LANGUAGE_COOKIE, language, httponly=True, samesite="Strict", secure=ctx.secure,
+            max_age=365 * 86400,
+        )  # fmt: skip
+    raise response
 
 
 # -- review ---------------------------------------------------------------------------------
@@ -320,14 +369,24 @@ async def queue(request: web.Request) -> web.Response:
         "kind": q.get("kind") if q.get("kind") in KINDS else None,
         "min_score": float_or_none(q.get("min")),
         "max_score": float_or_none(q.get("max")),
+        "peer_decision": q.get("partner") or None,
     }
+    if filters["peer_decision"] not in (None, *PEER_DECISIONS):
+        raise NodeError(f"unknown partner decision {q.get('partner')!r}; choose from the list")
     page = page_number(request)
 
     def load(store: Store):
         rows, total = store.review_queue(**filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        return rows, total, store.status_counts(), [p["name"] for p in store.iter_peers()]
+        counts = store.status_counts()
+        return (
+            rows,
+            total,
+            counts,
+            store.peer_decision_counts(),
+            [p["name"] for p in store.iter_peers()],
+        )
 
-    rows, total, counts, peers = await ctx.run(load)
+    rows, total, counts, partner_counts, peers = await ctx.run(load)
     shown = {k: ("" if v is None else v) for k, v in filters.items()}
     shown["status"] = q.get("status", "suggested")
     base = {k: v for k, v in q.items() if k != "page"}
@@ -337,6 +396,8 @@ async def queue(request: web.Request) -> web.Response:
         rows=rows,
         total=total,
         counts=counts,
+        partner_counts=partner_counts,
+        partner_decisions=PEER_DECISIONS,
         peers=peers,
         statuses=STATUSES,
         kinds=KINDS,
@@ -385,6 +446,7 @@ async def match_detail(request: web.Request) -> web.Response:
         contact=review.peer_contact(match),
         outcomes=review.OUTCOMES,
         decidable=match["status"] in review.DECIDABLE,
+        partner_decisions=PEER_DECISIONS,
         when=_when,
     )
 
@@ -472,7 +534,13 @@ async def record_show(request: web.Request) -> web.Response:
 
     record, matches = await ctx.run(load)
     return render(
-        request, "record.html", record=record, fields=FIELDS, matches=matches, record_url=record_url
+        request,
+        "record.html",
+        record=record,
+        written=json.loads(record.get("raw_values") or "{}"),
+        fields=FIELDS,
+        matches=matches,
+        record_url=record_url,
     )
 
 
@@ -484,7 +552,7 @@ async def record_form(request: web.Request) -> web.Response:
     return render(
         request,
         "record_form.html",
-        record=record,
+        record=as_written(record, ctx.home.date_order) if record else {},
         fields=FIELDS,
         problems=[],
         editing=bool(ref),
@@ -501,7 +569,9 @@ async def record_save(request: web.Request) -> web.StreamResponse:
     row = {f: text(form, f, 20_000) for f in FIELDS}
     if editing:
         row["ref"] = editing
-    record, problems = clean_record(row, None, date.today())
+    record, problems = clean_record(
+        row, None, date.today(), ctx.home.date_order, ctx.home.consent_defaults
+    )
     messages = [p.describe("form") for p in problems]
 
     def save(store: Store) -> list[str]:
@@ -552,7 +622,32 @@ async def record_retract(request: web.Request) -> web.StreamResponse:
 
 @requires()
 async def import_page(request: web.Request) -> web.Response:
-    return render(request, "import.html", plan=None, problems=[], upload="", kinds=KINDS)
+    ctx = request.app[WEB]
+    return render(
+        request,
+        "import.html",
+        plan=None,
+        problems=[],
+        upload="",
+        kinds=KINDS,
+        date_orders=DATE_ORDERS,
+        date_order=ctx.home.date_order,
+        columns="",
+    )
+
+
+def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[str, str], list]:
+    """The upload form's kind, date order and column mapping (one FIELD=COLUMN per line), and
+    the problems of the mapping, to be shown with the file's."""
+    kind = text(form, "kind", 10) or None
+    if kind is not None and kind not in KINDS:
+        raise NodeError(f"unknown kind {kind!r}")
+    date_order = text(form, "date_order", 10) or ctx.home.date_order
+    if date_order not in DATE_ORDERS:
+        raise NodeError(f"unknown date order {date_order!r}; choose dmy or mdy")
+    columns = text(form, "columns", 5_000)
+    lines = [line for line in columns.splitlines() if line.strip()]
+    return kind, date_order, columns, *read_mapping(lines, label="column")
 
 
 def _uploads(ctx: WebContext) -> Path:
@@ -572,16 +667,22 @@ async def import_upload(request: web.Request) -> web.Response:
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise NodeError(f"{upload.filename!r} is not a CSV or XLSX file")
-    kind = text(form, "kind", 10) or None
-    if kind is not None and kind not in KINDS:
-        raise NodeError(f"unknown kind {kind!r}")
+    kind, date_order, columns, mapping, mapping_problems = _import_options(form, ctx)
     name = f"{secrets.token_hex(12)}{suffix}"
     path = _uploads(ctx) / name
     path.write_bytes(upload.file.read(MAX_UPLOAD_BYTES + 1)[:MAX_UPLOAD_BYTES])
 
     def plan(store: Store):
         try:
-            return plan_import(path, store, default_kind=kind), []
+            return plan_import(
+                path,
+                store,
+                mapping,
+                default_kind=kind,
+                date_order=date_order,
+                consent_defaults=ctx.home.consent_defaults,
+                mapping_problems=mapping_problems,
+            ), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
             return None, refused.problems[:200]
@@ -598,6 +699,9 @@ async def import_upload(request: web.Request) -> web.Response:
         kind=kind or "",
         original=upload.filename,
         kinds=KINDS,
+        date_orders=DATE_ORDERS,
+        date_order=date_order,
+        columns=columns,
     )
 
 
@@ -606,7 +710,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     form = await request.post()
     name = text(form, "upload", 64)
-    kind = text(form, "kind", 10) or None
+    kind, date_order, _columns, mapping, mapping_problems = _import_options(form, ctx)
     if not name or "/" in name or name.startswith(".") or Path(name).suffix not in UPLOAD_SUFFIXES:
         raise NodeError("that upload is not known; upload the file again")
     path = _uploads(ctx) / name
@@ -614,7 +718,15 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
         raise NodeError("that upload is not known any more; upload the file again")
 
     def apply(store: Store) -> dict:
-        plan = plan_import(path, store, default_kind=kind)
+        plan = plan_import(
+            path,
+            store,
+            mapping,
+            default_kind=kind,
+            date_order=date_order,
+            consent_defaults=ctx.home.consent_defaults,
+            mapping_problems=mapping_problems,
+        )
         apply_import(plan, store)
         path.unlink(missing_ok=True)
         store.audit(

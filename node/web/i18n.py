@@ -9,11 +9,13 @@ use has one, so a missing translation is caught before a caseworker sees it.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}
+log = logging.getLogger("tafuta.web")
 
 
 @cache
@@ -23,10 +25,19 @@ def catalogue(language: str) -> dict[str, str]:
 
 
 def translator(language: str) -> Callable[[str], str]:
-    table = catalogue(language if language in LANGUAGES else "en")
+    language = language if language in LANGUAGES else "en"
+    table = catalogue(language)
 
     def translate(text: str, **values) -> str:
-        translated = table.get(text, text)
+        translated = table.get(text)
+        if translated is None:
+            translated = text
+            if language != "en" and text not in _reported:
+                _reported.add(text)  # once per text and process, so the log stays readable
+                log.warning("no %s translation for %r; shown in English", language, text)
         return translated.format(**values) if values else translated
 
     return translate
+
+
+_reported: set[str] = set()

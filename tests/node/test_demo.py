@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import stat
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -22,10 +23,11 @@ from node.demo import (
     DemoError,
     build_demo,
     demo_registers,
-    free_ports,
     pairs,
     plan_nodes,
     prepare_dir,
+    release,
+    reserve_ports,
 )
 from tests.node.conftest import TAFUTA, free_port
 
@@ -47,7 +49,8 @@ def small_demo(tmp_path_factory):
     """A three-node demo (two rural, one urban) with 30 people each, built once."""
     root = tmp_path_factory.mktemp("demo")
     built = build_demo(root, nodes=3, people=30, port_base=free_port())
-    return root, built
+    yield root, built
+    release([b.listener for b in built])
 
 
 class TestBuiltNetwork:
@@ -102,7 +105,7 @@ class TestBuiltNetwork:
     ("count", "rural", "urban"), [(2, 1, 1), (3, 2, 1), (4, 2, 2), (5, 3, 2), (12, 6, 6)]
 )
 def test_nodes_are_split_half_rural_with_unique_names_slugs_and_ports(count, rural, urban):
-    planned = plan_nodes(count, free_port())
+    planned = plan_nodes(count, list(range(9000, 9000 + count)))
     assert [n.kind for n in planned].count("rural") == rural
     assert [n.kind for n in planned].count("urban") == urban
     for attribute in ("name", "slug", "prefix", "port"):
@@ -112,11 +115,11 @@ def test_nodes_are_split_half_rural_with_unique_names_slugs_and_ports(count, rur
 @pytest.mark.parametrize("count", [0, 1, 13])
 def test_a_demo_with_fewer_than_two_or_too_many_nodes_is_refused(count):
     with pytest.raises(DemoError, match="between 2 and 12 nodes"):
-        plan_nodes(count, free_port())
+        plan_nodes(count, list(range(9000, 9000 + count)))
 
 
 def test_every_rural_urban_pair_has_people_on_both_lists_and_refs_are_unique():
-    planned = plan_nodes(4, free_port())
+    planned = plan_nodes(4, [9000, 9001, 9002, 9003])
     registers, shared = demo_registers(planned, 40)
     assert shared == 4 * round(0.4 * 20)  # four pairs, 20 people each side of a pair
     for node in planned:
@@ -131,7 +134,41 @@ def test_a_busy_port_is_skipped():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert port not in free_ports(port, 2)
+        listeners = reserve_ports(port, 2)
+        try:
+            assert port not in [s.getsockname()[1] for s in listeners]
+        finally:
+            release(listeners)
+
+
+def test_a_chosen_port_stays_taken_so_no_other_program_can_bind_it_meanwhile():
+    listeners = reserve_ports(free_port(), 2)
+    try:
+        for listener in listeners:
+            with socket.socket() as other, pytest.raises(OSError):
+                other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                other.bind(listener.getsockname())
+    finally:
+        release(listeners)
+
+
+def test_when_too_few_ports_are_free_the_demo_says_so_with_the_port_base_hint_and_builds_nothing(
+    run, tmp_path
+):
+    with socket.socket() as busy:
+        try:
+            busy.bind(("127.0.0.1", 65535))
+        except OSError:
+            pytest.skip("port 65535 is in use on this machine")
+        busy.listen()
+        result = run("demo", "--dir", tmp_path / "demo", "--no-browser", "--nodes", "2",
+                     "--people", "10", "--port-base", "65534")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "ports the demo needs are free" in result.stderr
+    assert "--port-base" in result.stderr and "nothing was built" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert not (tmp_path / "demo").exists()
 
 
 class TestDemoFolder:
@@ -173,8 +210,10 @@ class TestDemoFolder:
 
     def test_rebuilding_a_demo_replaces_it(self, tmp_path):
         first = build_demo(tmp_path, nodes=2, people=10, port_base=free_port())
+        release([b.listener for b in first])
         old_key = (first[0].home / "keys" / "identity.json").read_bytes()
         again = build_demo(tmp_path, nodes=2, people=10, port_base=free_port())
+        release([b.listener for b in again])
         assert (again[0].home / "keys" / "identity.json").read_bytes() != old_key
         assert query(again[0].home / "tafuta.db", "SELECT count(*) FROM records") == [(10,)]
 
@@ -255,6 +294,75 @@ def test_demo_command_serves_linked_nodes_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert process.returncode == 0, output + rest
     assert "Traceback" not in output + rest
     assert "stopped the demo nodes" in rest
+
+
+# Another program on this machine: takes whichever of the given ports it can bind, says which,
+# and keeps them until killed.
+HOLDER = """
+import json, socket, sys
+held = []
+for port in map(int, sys.argv[1:]):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        held.append(s)
+    except OSError:
+        s.close()
+print(json.dumps([s.getsockname()[1] for s in held]), flush=True)
+sys.stdin.read()
+"""
+
+
+def hold_ports(*ports: int) -> tuple[subprocess.Popen, list[int]]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, *map(str, ports)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return holder, json.loads(holder.stdout.readline())
+
+
+@pytest.mark.slow
+def test_demo_with_its_base_port_held_by_another_program_comes_up_on_other_ports(tmp_path):
+    """The base port is taken before the demo starts, and the next ones while it builds: the
+    demo keeps the ports it chose from the start and serves on them."""
+    base = free_port()
+    before, held_before = hold_ports(base)
+    assert held_before == [base]
+    process = subprocess.Popen(
+        [TAFUTA, "demo", "--dir", str(tmp_path / "demo"), "--nodes", "2", "--people", "20",
+         "--no-browser", "--port-base", str(base)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    during = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            assert line, "".join(lines)  # the demo ended before it was ready
+            lines.append(line)
+            if line.startswith("building a demo network") and during is None:
+                during, held_during = hold_ports(*range(base + 1, base + 4))
+            if line.startswith("Press Ctrl-C"):
+                break
+        output = "".join(lines)
+        ports = {int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", output)}
+        assert len(ports) == 2, output
+        assert base not in ports and not ports & set(held_during), (ports, held_during)
+        for port in ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=5) as r:
+                assert json.load(r)["status"] == "ok"
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        for other in (before, during, process):
+            if other is not None and other.poll() is None:
+                other.kill()
+                other.communicate()
+    assert process.returncode == 0, output + rest
+    assert "Traceback" not in output + rest and "address already in use" not in output + rest
 
 
 class TestBrowser:

@@ -106,7 +106,7 @@ def test_no_raw_personal_data_of_one_node_reaches_the_other(network):
 
     listing = a.tafuta("matches", "--format", "csv").stdout.splitlines()
     header = ["match_id", "local_ref", "local_pseudonym", "peer", "peer_pseudonym", "score",
-              "evidence", "status"]  # fmt: skip
+              "evidence", "status", "peer_decision"]  # fmt: skip
     assert next(csv.reader(listing[:1])) == header
     assert len(listing) == len(a.matches()) + 1
 

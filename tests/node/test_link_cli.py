@@ -62,7 +62,7 @@ def test_link_threshold_keeps_only_higher_scores(run, sides, tmp_path):
         (lambda p: None, "no such file"),
         (lambda p: p.write_text("ref,colour\nA,red\n", "utf-8"), "unknown column 'colour'"),
         (lambda p: p.write_text("given_names\nZawadi\n", "utf-8"), "no 'ref' column"),
-        (lambda p: p.write_text("ref,birth_date\nA,2008-13-45\n", "utf-8"), "is not a date"),
+        (lambda p: p.write_text("ref,birth_date\nA,2008-13-45\n", "utf-8"), "is not a real date"),
         (lambda p: p.write_text("ref\nA\nA\n", "utf-8"), "appears twice"),
         (lambda p: p.write_text("ref,sex\n", "utf-8"), "no records"),
         (lambda p: p.write_bytes(b"ref\n\xff\n"), "not UTF-8"),

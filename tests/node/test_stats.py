@@ -10,7 +10,7 @@ import pytest
 from matching import load_lexicon
 from matching.synthetic import generate
 from node.districts import load_gazetteer
-from node.stats import age_band, own_stats, record_status, sum_published
+from node.stats import age_band, own_stats, record_status, sum_published, year_reported
 from protocol.envelope import new_message_id
 from protocol.errors import BadPayload
 from tests.node.mesh import Mesh
@@ -46,6 +46,18 @@ def test_a_record_status_comes_from_its_matches(statuses, expected):
 )
 def test_age_bands(record, band):
     assert age_band(record) == band
+
+
+@pytest.mark.parametrize(
+    ("record", "year"),
+    [
+        ({"last_seen_date": "2019-05-02", "imported_at": "2026-01-01T00:00:00"}, "2019"),
+        ({"last_seen_date": "2021", "imported_at": "2026-01-01T00:00:00"}, "2021"),
+        ({"last_seen_date": None, "imported_at": "2026-01-01T00:00:00"}, "unknown"),
+    ],
+)
+def test_year_reported_comes_from_the_record_not_the_import_date(record, year):
+    assert year_reported(record) == year
 
 
 @pytest.fixture(scope="module")

@@ -86,3 +86,25 @@ def test_disabling_twice_or_an_unknown_user_is_refused(node_home, run, password_
     result = run("--home", node_home, "users", "disable", name)
     assert result.exit_code == 2
     assert "error:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("role", "contact", "warned"),
+    [
+        ("caseworker", [], True),
+        ("caseworker", ["--full-name", "Amina Odhiambo"], True),
+        ("caseworker", ["--phone", "+254 700 000 000"], False),
+        ("caseworker", ["--email", "amina@kwale.example"], False),
+        ("coordinator", [], False),
+    ],
+)
+def test_a_caseworker_without_phone_or_email_is_added_with_a_warning(
+    node_home, run, password_file, role, contact, warned
+):
+    result = run("--home", node_home, "users", "add", "amina", "--role", role,
+                 "--password-file", password_file, *contact)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert users_in(node_home)[0]["name"] == "amina"
+    assert ("warning: amina has no phone and no e-mail" in result.stderr) is warned
+    if warned:
+        assert "the partner's caseworker" in result.stderr and "--phone" in result.stderr

@@ -76,7 +76,7 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
     page_a.click("table.list tbody tr >> nth=0 >> a")
     match_url = page_a.url
     match_id = match_url.rsplit("/", 1)[-1]
-    assert page_a.locator("text=Keys that agree").count() == 1
+    assert page_a.locator("text=What agrees").count() == 1
     shot(page_a, "02-match-detail")
     page_a.fill("textarea[name=note]", "Mother's name and home village agree")
     page_a.click("button[value=confirm]")
@@ -99,6 +99,13 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
         return page.locator("#contact").count() == 1
 
     wait_until(lambda: handed_over(page_a) and handed_over(page_b), timeout=90)
+    assert page_a.locator("#status").inner_text() == "contact exchanged"
+    # Closing the case needs an outcome chosen on purpose: none is preselected, and the form
+    # is not sent without one.
+    outcome = page_a.locator("select[name=outcome]")
+    assert outcome.input_value() == ""
+    page_a.click("form[action$='/close'] button.primary")
+    assert page_a.url == match_url
     assert page_a.locator("#status").inner_text() == "contact exchanged"
     assert "Baraka M." in page_a.locator("#contact").inner_text()
     assert "Amina M." in page_b.locator("#contact").inner_text()

@@ -185,7 +185,7 @@ class TestPages:
     @pytest.mark.parametrize(
         ("field", "value", "message"),
         [
-            ("birth_date", "2008-13-40", "is not a date"),
+            ("birth_date", "2008-13-40", "is not a real date"),
             ("sex", "banana", "sex"),
             ("ref", "", "ref"),
             ("given_names", "=HYPERLINK(1)", "formula"),
@@ -326,8 +326,61 @@ class TestImportUpload:
         csv = b"ref,kind,birth_date\nBAD-1,missing,2008-13-40\n"
         reply = post_file(client, "/import", {"csrf": token}, "records.csv", csv)
         assert reply.status == 400
-        assert "line 2, birth_date: &#39;2008-13-40&#39; is not a date" in reply.body
+        assert "line 2, birth_date: &#39;2008-13-40&#39; is not a real date" in reply.body
         assert record_count(served) == before
+
+    def test_upload_reads_dates_in_the_chosen_order_and_columns_under_other_names(
+        self, served, client
+    ):
+        client.login("amina")
+        page = client.get("/import")
+        assert '<option value="dmy" selected>' in page.body  # the node's order (Kenya)
+        token = page.csrf()
+        csv = b"ref,Jina,birth_date\nUP-MDY,Asha,03/04/2006\n"
+        options = {"kind": "found", "date_order": "mdy", "columns": "given_names=Jina"}
+        preview = post_file(client, "/import", {"csrf": token, **options}, "mdy.csv", csv)
+        assert preview.status == 200, preview.body
+        upload = re.search(r'name="upload" value="([^"]+)"', preview.body).group(1)
+        reply = client.post("/import/confirm", {"csrf": token, "upload": upload,
+                                                "original": "mdy.csv", **options})  # fmt: skip
+        assert reply.status == 303
+        conn = sqlite3.connect(served.home / "tafuta.db")
+        try:
+            row = conn.execute("SELECT given_names, birth_date, raw_values FROM records "
+                               "WHERE ref = 'UP-MDY'").fetchone()  # fmt: skip
+        finally:
+            conn.close()
+        assert row == ("Asha", "2006-03-04", '{"birth_date": "03/04/2006"}')
+        shown = client.get("/records/UP-MDY")
+        assert "2006-03-04" in shown.body and "as written: 03/04/2006" in shown.body
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({"columns": "jina=Jina"}, "column &#39;jina=Jina&#39;: &#39;jina&#39; is not a"),
+            ({"columns": "given_names"}, "write it as FIELD=COLUMN"),
+            ({"date_order": "ymd"}, "unknown date order"),
+        ],
+    )
+    def test_bad_upload_options_are_refused_with_a_message(self, served, client, options, message):
+        client.login("amina")
+        token = client.get("/import").csrf()
+        before = record_count(served)
+        csv = b"ref,kind,Jina\nOPT-1,found,Asha\n"
+        reply = post_file(client, "/import", {"csrf": token, **options}, "opt.csv", csv)
+        assert reply.status == 400
+        assert message in reply.body
+        assert "Traceback" not in reply.body
+        assert record_count(served) == before
+
+    def test_the_upload_preview_counts_records_without_consent_to_be_matched(self, client):
+        client.login("amina")
+        token = client.get("/import").csrf()
+        csv = b"ref,kind,given_names,consent_match\nC-1,found,Asha,no\nC-2,found,Juma,yes\n"
+        preview = post_file(client, "/import", {"csrf": token}, "consent.csv", csv)
+        assert preview.status == 200, preview.body
+        counted = re.search(r'id="not-matched">[^<]*<b>(\d+)</b>', preview.body)
+        assert counted and counted.group(1) == "1"
 
     @pytest.mark.parametrize("upload", ["../config.toml", "nothing.csv", ".hidden.csv"])
     def test_confirming_an_unknown_upload_is_refused(self, client, upload):
