@@ -226,8 +226,8 @@ class Federation:
 
     def receive(
         self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS, via_bundle: bool = False
-    ) -> bytes | None:
-        """Check and apply one envelope; return the sealed acknowledgement for its sender.
+    ) -> Received:
+        """Check and apply one envelope; return its sender's peer id and the acknowledgement.
 
         Raises EnvelopeRefused (with the HTTP status to answer) and changes nothing when a check
         fails. A message processed before is refused as replayed; the refusal carries the
