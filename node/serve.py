@@ -25,6 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from keys import Keyring
 from matching import Lexicon
 
+from .addresses import trusted_proxies
 from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
@@ -74,6 +75,9 @@ class InboxWorker:
             store = Store.open(self.services.home.database_path)
             federation = self._local.federation = self.services.federation(store)
         return federation
+
+    def authenticate(self, body: bytes) -> str | None:
+        return self._federation().authenticate(body)
 
     def receive(self, body: bytes) -> bytes | None:
         federation = self._federation()
@@ -200,6 +204,7 @@ def prepare_node(
         health_info(services),
         executor=inbox.executor,
         client_max_size=MAX_UPLOAD_BYTES,
+        trusted_proxies=trusted_proxies(home.config, str(home.config_path)),
         **rate_limiters(home),
     )
     add_ui(

@@ -13,13 +13,14 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
-from protocol.envelope import MAX_ENVELOPE_BYTES, parse
+from protocol.envelope import MAX_ENVELOPE_BYTES
 from protocol.errors import EnvelopeRefused
 
+from .addresses import TRUSTED_PROXIES, Network, request_address
 from .errors import NodeError
 from .ratelimit import RateLimiter
 
@@ -31,9 +32,14 @@ ADDRESS_LIMITER = web.AppKey("address_limiter", RateLimiter)
 HEALTH = web.AppKey("health", object)
 EXECUTOR = web.AppKey("executor", object)
 MAX_BODY = web.AppKey("max_body", int)
+T = TypeVar("T")
 
 
 class Receiver(Protocol):
+    def authenticate(self, body: bytes) -> str | None:
+        """The verified sender key id of a new envelope, None for one processed before; raises
+        EnvelopeRefused. Decrypts and stores nothing."""
+
     def receive(self, body: bytes) -> bytes | None:
         """Process one envelope; return the sealed acknowledgement or raise EnvelopeRefused."""
 
@@ -50,7 +56,10 @@ def refusal_response(refused: EnvelopeRefused) -> web.Response:
 
 
 async def inbox(request: web.Request) -> web.Response:
-    address = request.remote or "unknown"
+    """Limits in the order that keeps a trusted peer served whatever anyone else sends: the
+    per-address limit before anything (it is all an unauthenticated request can spend), the
+    per-peer limit only once the signature proved who sent the envelope."""
+    address = request_address(request)
     if not request.app[ADDRESS_LIMITER].allow(address):
         return error_response(429, "rate-limited", "too many requests from this address")
     limit = request.app[MAX_BODY]
@@ -62,17 +71,12 @@ async def inbox(request: web.Request) -> web.Response:
         return error_response(413, "too-large", f"body exceeds {limit} bytes")
     if len(body) > limit:
         return error_response(413, "too-large", f"body exceeds {limit} bytes")
-    try:
-        sender = parse(body).header.sender
-    except EnvelopeRefused as refused:
-        return refusal_response(refused)
-    if not request.app[PEER_LIMITER].allow(sender):
-        return error_response(429, "rate-limited", "too many messages from this peer")
     receiver = request.app[RECEIVER]
     try:
-        ack = await asyncio.get_running_loop().run_in_executor(
-            request.app[EXECUTOR], receiver.receive, body
-        )
+        sender = await _in_worker(request, receiver.authenticate, body)
+        if sender is not None and not request.app[PEER_LIMITER].allow(sender):
+            return error_response(429, "rate-limited", "too many messages from this peer")
+        ack = await _in_worker(request, receiver.receive, body)
     except EnvelopeRefused as refused:
         log.info("refused envelope from %s: %s", address, refused.reason)
         return refusal_response(refused)
@@ -86,6 +90,11 @@ async def inbox(request: web.Request) -> web.Response:
     if ack is None:  # an acknowledgement needs none
         return web.json_response({"result": "accepted"})
     return web.Response(body=ack, content_type="application/json")
+
+
+async def _in_worker(request: web.Request, work: Callable[[bytes], T], body: bytes) -> T:
+    """Run ``work(body)`` on the inbox worker thread, which owns the store connection."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], work, body)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -117,6 +126,7 @@ def create_app(
     max_body: int = MAX_ENVELOPE_BYTES,
     executor: Executor | None = None,
     client_max_size: int = 0,
+    trusted_proxies: tuple[Network, ...] = (),
 ) -> web.Application:
     """The peer API. ``receiver.receive`` runs on ``executor`` (one thread owning its database
     connection), so the event loop keeps answering while a batch is blinded and stored."""
@@ -126,6 +136,7 @@ def create_app(
     app[HEALTH] = health_info
     app[EXECUTOR] = executor
     app[MAX_BODY] = max_body
+    app[TRUSTED_PROXIES] = trusted_proxies
     app[PEER_LIMITER] = peer_limiter or RateLimiter(rate=20, burst=200)
     app[ADDRESS_LIMITER] = address_limiter or RateLimiter(rate=50, burst=500)
     app.router.add_post("/v1/inbox", inbox)

@@ -227,6 +227,40 @@ def parse(data: bytes, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
     return Envelope(Header(**raw), ciphertext, signature)
 
 
+def authenticate(
+    data: bytes,
+    *,
+    senders: SenderKeys,
+    own: OwnKeys,
+    now: int,
+    window: int = CLOCK_WINDOW_SECONDS,
+    max_size: int = MAX_ENVELOPE_BYTES,
+) -> Envelope:
+    """The checks up to and including the signature (size, parse, sender, recipient, time
+    window, signature); returns the envelope, whose sender is now proven, or raises.
+
+    Nothing is decrypted or stored. A server calls this before it charges anything to the
+    sender named in the header: until the signature verifies, that name is only a claim, and
+    charging it would let anyone spend a trusted peer's rate limit.
+    """
+    envelope = parse(data, max_size)
+    header = envelope.header
+    verify_key = senders.verify_key(header.sender)
+    if own.decryption_key(header.recipient, header.suite) is None:
+        raise WrongRecipient("envelope is addressed to a key that is not this node's")
+    if abs(now - header.created) > window:
+        raise StaleEnvelope(
+            f"envelope created {header.created}, outside ±{window}s of this node's clock {now}"
+        )
+    try:
+        verify_key.verify(
+            envelope.signature, _signed_bytes(header.canonical(), envelope.ciphertext)
+        )
+    except InvalidSignature as err:
+        raise BadSignature("signature does not verify under the sender's key") from err
+    return envelope
+
+
 def open_envelope(
     data: bytes,
     *,
@@ -243,26 +277,16 @@ def open_envelope(
     ``seen(sender_key_id, message_id)`` tells whether that message was already processed;
     ``validate(type, payload)`` checks the payload's schema and returns it.
     """
-    envelope = parse(data, max_size)
+    envelope = authenticate(
+        data, senders=senders, own=own, now=now, window=window, max_size=max_size
+    )
     header = envelope.header
-    verify_key = senders.verify_key(header.sender)
-    private_key = own.decryption_key(header.recipient, header.suite)
-    if private_key is None:
-        raise WrongRecipient("envelope is addressed to a key that is not this node's")
-    if abs(now - header.created) > window:
-        raise StaleEnvelope(
-            f"envelope created {header.created}, outside ±{window}s of this node's clock {now}"
-        )
-    header_bytes = header.canonical()
-    try:
-        verify_key.verify(envelope.signature, _signed_bytes(header_bytes, envelope.ciphertext))
-    except InvalidSignature as err:
-        raise BadSignature("signature does not verify under the sender's key") from err
     if seen(header.sender, header.id):
         raise ReplayedEnvelope(f"message {header.id} was already processed")
+    private_key = own.decryption_key(header.recipient, header.suite)
     try:
         plaintext = SUITES[header.suite].decrypt(
-            envelope.ciphertext, private_key, info=_info(header_bytes)
+            envelope.ciphertext, private_key, info=_info(header.canonical())
         )
     except Exception as err:  # cryptography raises several types for a bad ciphertext
         raise UndecryptableEnvelope("ciphertext cannot be decrypted") from err
@@ -284,6 +308,7 @@ __all__ = [
     "Opened",
     "OwnKeys",
     "SenderKeys",
+    "authenticate",
     "canonical_json",
     "choose_suite",
     "new_message_id",
