@@ -46,3 +46,12 @@ def test_nginx_example_terminates_tls_and_proxies_to_the_local_node():
     assert "listen 443 ssl;" in conf
     assert "proxy_pass http://127.0.0.1:8470;" in conf
     assert "client_max_body_size 8m;" in conf
+
+
+def test_the_nginx_example_says_how_to_trust_its_forwarded_for_header():
+    """The setting named beside the proxy is the one node/addresses.py reads."""
+    conf = (DEPLOY / "nginx-tafuta.conf").read_text(encoding="utf-8")
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    assert 'trusted_proxies = ["127.0.0.1", "::1"]' in conf
+    guide = (DEPLOY.parent / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    assert "trusted_proxies" in guide

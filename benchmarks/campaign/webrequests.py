@@ -13,9 +13,9 @@ seen expired, so each such request needs its own).
   oversized cookie (past the 128-character limit, or past aiohttp's 8 KiB header limit), each
   on the unsafe routes (with a same-site Origin) and on the protected pages. Answer: a 303 to
   /login (or 400 for a header too large).
-* refused login — a wrong password with a valid login-form token: 401, or 429 once the
-  address is throttled. These add rows to ``audit_log`` and ``login_failures`` by design; the
-  campaign counts them separately.
+* refused login — a wrong password with a valid login-form token: 401, or 429 once that
+  name must wait (node/login_throttle.py). These add rows to ``audit_log`` and
+  ``login_failures`` by design; the campaign counts them separately.
 * malformed UI requests, with a live session and a valid token: bad multipart bodies, huge
   form fields, bad match ids and record refs, unknown paths. Answer: a 4xx.
 

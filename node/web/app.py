@@ -17,6 +17,7 @@ The peer API (/v1/…) shares the server but none of this: the middlewares here 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import review, sessions
+from ..addresses import request_address
 from ..audit import verify_chain
 from ..canonical import FIELDS, KINDS, clean_record
 from ..errors import (
@@ -258,17 +260,20 @@ async def login(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     form = await request.post()
     name, password = text(form, "name", 64), text(form, "password", 1024)
-    address = request.remote or "unknown"
+    address = request_address(request)
     try:
         user = await ctx.run(
             lambda store: authenticate(
                 store, name, password, address, now=ctx.clock(), hasher=ctx.hasher
             )
         )
-    except (LoginFailed, LoginThrottled) as refused:
-        return _login_form(
-            request, safe_next(text(form, "next", 500)), str(refused), refused.http_status
-        )
+    except LoginFailed as failed:
+        await asyncio.sleep(failed.pause)  # only this failed attempt waits; nothing is held
+        return _login_form(request, safe_next(text(form, "next", 500)), str(failed), 401)
+    except LoginThrottled as throttled:
+        response = _login_form(request, safe_next(text(form, "next", 500)), str(throttled), 429)
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     old = request.cookies.get(SESSION_COOKIE)
     session_id, _session = await ctx.run(
         lambda store: sessions.start(store, user, replaces=old, now=ctx.clock())

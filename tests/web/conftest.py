@@ -61,16 +61,20 @@ class WebClient:
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
 
-    def post(self, path: str, data: dict, *, origin: str | None = "self") -> Reply:
-        headers = {"Origin": self.base} if origin == "self" else {}
-        if origin not in (None, "self"):
+    def post(self, path: str, data: dict, *, origin: str | None = "self",
+             headers: dict | None = None) -> Reply:  # fmt: skip
+        headers = dict(headers or {})
+        if origin == "self":
+            headers["Origin"] = self.base
+        elif origin is not None:
             headers["Origin"] = origin
         return self.request("POST", path, data, headers)
 
-    def login(self, name: str, password: str = PASSWORD) -> Reply:
-        token = self.get("/login").csrf()
+    def login(self, name: str, password: str = PASSWORD, *, headers: dict | None = None) -> Reply:
+        """Log in through the form; ``headers`` go with both requests (e.g. X-Forwarded-For)."""
+        token = self.request("GET", "/login", headers=headers).csrf()
         return self.post("/login", {"csrf": token, "name": name, "password": password,
-                                    "next": "/queue"})  # fmt: skip
+                                    "next": "/queue"}, headers=headers)  # fmt: skip
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)
@@ -95,11 +99,14 @@ def add_users(home, users: dict[str, str] = USERS) -> None:
                      actor="test", now=1_700_000_000, hasher=cheap_hasher())  # fmt: skip
 
 
-def _serve(root, sample_csv):
+def _serve(root, sample_csv, config: str = ""):
     made = Network(root)
     node = made("Web Test Node")
     node.tafuta("import", sample_csv)
     add_users(node.home)
+    if config:
+        with (node.home / "config.toml").open("a", encoding="utf-8") as out:
+            out.write(config)
     node.start(sync_interval=3600)
     return made, node
 
@@ -119,6 +126,15 @@ def served(tmp_path_factory):
 @pytest.fixture
 def own_node(tmp_path, sample_csv):
     made, node = _serve(tmp_path, sample_csv)
+    yield node
+    made.close()
+
+
+@pytest.fixture
+def proxied_node(tmp_path, sample_csv):
+    """A node of its own that believes X-Forwarded-For from 127.0.0.1, as behind the nginx of
+    deploy/ with ``[server] trusted_proxies``: the test client plays the proxy."""
+    made, node = _serve(tmp_path, sample_csv, '\n[server]\ntrusted_proxies = ["127.0.0.1"]\n')
     yield node
     made.close()
 
