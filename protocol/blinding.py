@@ -44,6 +44,7 @@ from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from .envelope import unb64
 from .errors import BlindingError
 
 DOMAIN = b"tafuta/match-key/v1"
@@ -231,7 +232,8 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Canonical base64url only (protocol.envelope.unb64); the schema checked it already."""
+    return unb64(text)
 
 
 def _shuffled(items: Iterable[T]) -> list[T]:

@@ -212,6 +212,15 @@ def sign_entry(identity: Identity, profile: dict, version: int, signed_at: int) 
     return entry
 
 
+def _canonical_base64(text: str) -> bool:
+    """The one base64url encoding of its bytes (a key id has no second spelling)."""
+    try:
+        unb64(text)
+    except ValueError:
+        return False
+    return True
+
+
 def check_entry_shape(raw: Any) -> bool:
     """The wire schema of an entry: exact fields, a valid profile; signatures come later."""
     return (
@@ -219,6 +228,7 @@ def check_entry_shape(raw: Any) -> bool:
         and set(raw) == ENTRY_FIELDS
         and isinstance(raw["origin"], str)
         and bool(_KEY_ID.match(raw["origin"]))
+        and _canonical_base64(raw["origin"])
         and type(raw["version"]) is int
         and 1 <= raw["version"] < 2**53
         and type(raw["signed_at"]) is int
