@@ -5,6 +5,7 @@
     ├── StoreError               the database cannot be opened, migrated or written
     ├── RecordNotFound           no record with that ref
     ├── ImportRefused            the input file cannot be imported; carries one message per problem
+    │   └── UploadTooLarge       an uploaded register is over the node's size limit
     ├── UserError                a user cannot be added or changed (bad name, weak password, …)
     ├── LoginFailed              wrong name or password, or the account is disabled
     ├── LoginThrottled           too many failed logins for this name just now
@@ -63,6 +64,15 @@ class UserError(NodeError):
     """A user cannot be added or changed as asked; nothing was changed."""
 
     exit_code = 2
+
+
+class UploadTooLarge(ImportRefused):
+    """A register uploaded in the web UI is larger than ``[web] max_upload_mb``."""
+
+    http_status = 413
+
+    def __init__(self, message: str):
+        super().__init__([message])
 
 
 class LoginFailed(NodeError):

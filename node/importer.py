@@ -109,9 +109,17 @@ def plan_import(
     skip_invalid: bool = False,
     today: date | None = None,
     progress: Callable[[Iterable], Iterable] = lambda rows: rows,
+    max_rows: int | None = None,
 ) -> ImportPlan:
-    """Validate the whole file and compare it with the store; raises ImportRefused."""
-    table = read_table(path)
+    """Validate the whole file and compare it with the store; raises ImportRefused.
+
+    The header's columns are checked before any row is read; ``max_rows`` (web uploads)
+    refuses a file with more rows without reading the rest."""
+    table = read_table(
+        path,
+        max_rows=max_rows,
+        check_header=lambda name, header: column_index(Table(name, header, []), mapping or {}),
+    )
     index = column_index(table, mapping or {})
     if not table.rows:
         raise ImportRefused([f"{table.name} has a header but no records"])

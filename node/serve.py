@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from keys import Keyring
 from matching import Lexicon
@@ -29,6 +30,7 @@ from .addresses import trusted_proxies
 from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
+from .http_limits import HttpLimits, http_limits
 from .identity import unlock
 from .lock import home_lock
 from .ratelimit import RateLimiter
@@ -36,14 +38,16 @@ from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
 from .sync import sync_round
+from .uploads import purge_stale_uploads
 from .users import hasher_from_config
-from .web.app import MAX_UPLOAD_BYTES, add_ui
+from .web.app import add_ui
 from .web.context import WebContext
 
 log = logging.getLogger("tafuta.serve")
 
 DEFAULT_PORT = 8470
 DEFAULT_SYNC_INTERVAL = 60.0
+LINGER_SECONDS = 2.0
 
 
 @dataclass
@@ -104,6 +108,7 @@ def sync_forever(services: NodeServices, interval: float) -> None:
         federation = services.federation(store)
         while not services.stop.is_set():
             services.wake.clear()
+            purge_stale_uploads(services.home.path)  # previews are deleted within the hour
             try:
                 for report in asyncio.run(sync_round(federation)):
                     if report.sent or report.queued or report.error:
@@ -166,6 +171,7 @@ class RunningNode:
     host: str
     port: int
     ssl_context: ssl.SSLContext | None = None
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
     @property
     def url(self) -> str:
@@ -194,17 +200,20 @@ def prepare_node(
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection
+    purge_stale_uploads(home.path)
     ssl_context = None
     if tls_cert or tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
+    limits = http_limits(home.config, str(home.config_path))
     inbox = InboxWorker(services)
     app = create_app(
         inbox,
         health_info(services),
         executor=inbox.executor,
-        client_max_size=MAX_UPLOAD_BYTES,
+        client_max_size=limits.max_upload_bytes,
         trusted_proxies=trusted_proxies(home.config, str(home.config_path)),
+        body_timeout=limits.body_timeout,
         **rate_limiters(home),
     )
     add_ui(
@@ -215,12 +224,14 @@ def prepare_node(
             lexicon=services.lexicon,
             secure=ssl_context is not None or home.url.startswith("https://"),
             keyring=services.keyring,
+            max_upload_bytes=limits.max_upload_bytes,
+            max_upload_rows=limits.max_upload_rows,
         ),
     )
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )
-    return RunningNode(services, inbox, app, syncer, host, port, ssl_context)
+    return RunningNode(services, inbox, app, syncer, host, port, ssl_context, limits)
 
 
 class QuietBadRequests(logging.Filter):
@@ -231,6 +242,8 @@ class QuietBadRequests(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, RequestPayloadError):  # the body, left unread after an answer, is
+            exc = exc.__cause__  # broken (a bad Content-Encoding): aiohttp's cause says how
         if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
             remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.msg = "refused a malformed HTTP request from %s (%s %s)"
@@ -264,7 +277,15 @@ def run_nodes(
             loop.add_signal_handler(sig, stopped.set)
         try:
             for node in nodes:
-                runner = web.AppRunner(node.app, access_log=None)
+                # aiohttp's keep-alive timeout also closes a connection whose request head
+                # has not arrived in time (slow-loris): node/http_limits.py. After an answer,
+                # the unread rest of a body is drained for at most LINGER_SECONDS.
+                runner = web.AppRunner(
+                    node.app,
+                    access_log=None,
+                    keepalive_timeout=node.limits.header_timeout,
+                    lingering_time=LINGER_SECONDS,
+                )
                 await runner.setup()
                 runners.append(runner)
                 site = web.TCPSite(runner, node.host, node.port, ssl_context=node.ssl_context)

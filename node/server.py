@@ -1,9 +1,11 @@
 """The node's HTTP server for peers: ``POST /v1/inbox`` and ``GET /v1/health`` (aiohttp).
 
 Every bad request gets a clear 4xx with a JSON body ``{"error": reason, "message": text}``; bad
-input never causes a 5xx. The inbox body is a sealed envelope; its processing (checks, storage,
-the acknowledgement) belongs to the ``Receiver`` passed in, which runs in a worker thread so the
-event loop keeps serving while SQLite writes.
+input never causes a 5xx, and neither does a body that cannot be decoded or a client that leaves
+mid-body (``client_mistakes``, the outermost middleware, for the web UI too). The inbox body is
+a sealed envelope; its processing (checks, storage, the acknowledgement) belongs to the
+``Receiver`` passed in, which runs in a worker thread so the event loop keeps serving while
+SQLite writes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from concurrent.futures import Executor
 from typing import Protocol, TypeVar
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from protocol.envelope import MAX_ENVELOPE_BYTES
 from protocol.errors import EnvelopeRefused
 
 from .addresses import TRUSTED_PROXIES, Network, request_address
 from .errors import NodeError
+from .http_limits import BODY_TIMEOUT, BodyTooSlow, HttpLimits, read_within, unreadable_body
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("tafuta.server")
@@ -66,9 +70,13 @@ async def inbox(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         return error_response(413, "too-large", f"body exceeds {limit} bytes")
     try:
-        body = await request.read()
+        body = await read_within(request, request.read())
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, "too-large", f"body exceeds {limit} bytes")
+    except BodyTooSlow as slow:
+        return closing(error_response(408, "too-slow", str(slow)))
+    except RequestPayloadError as err:
+        return closing(error_response(400, "bad-body", unreadable_body(err)))
     if len(body) > limit:
         return error_response(413, "too-large", f"body exceeds {limit} bytes")
     receiver = request.app[RECEIVER]
@@ -101,6 +109,32 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(request.app[HEALTH]())
 
 
+def closing(response: web.StreamResponse) -> web.StreamResponse:
+    """The response, and the connection closed after it: what is left of the body is unread."""
+    response.force_close()
+    return response
+
+
+@web.middleware
+async def client_mistakes(request: web.Request, handler) -> web.StreamResponse:
+    """The outermost middleware: a client that goes away mid-body, or sends a body that cannot
+    be decoded (an invalid Content-Encoding, broken chunks), is its own mistake, not the node's:
+    one log line, a 400 if it is still there to read it, never a traceback or a 500."""
+    try:
+        return await handler(request)
+    except ConnectionError:
+        log.info("a client at %s went away before its request was read", request.remote)
+        return closing(error_response(400, "gone", "the connection closed mid-request"))
+    except RequestPayloadError as err:
+        log.info("unreadable request body from %s: %s", request.remote, unreadable_body(err))
+        return closing(error_response(400, "bad-body", unreadable_body(err)))
+
+
+async def plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """``Server: Tafuta``, without aiohttp's and Python's versions (no help to an attacker)."""
+    response.headers["Server"] = "Tafuta"
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """aiohttp's own refusals (404, 405, 413) as JSON too, and never a traceback page.
@@ -127,11 +161,16 @@ def create_app(
     executor: Executor | None = None,
     client_max_size: int = 0,
     trusted_proxies: tuple[Network, ...] = (),
+    body_timeout: float = HttpLimits.body_timeout,
 ) -> web.Application:
     """The peer API. ``receiver.receive`` runs on ``executor`` (one thread owning its database
     connection), so the event loop keeps answering while a batch is blinded and stored."""
     # The inbox checks its own, smaller limit; a larger client_max_size is for the web UI's uploads.
-    app = web.Application(client_max_size=max(max_body, client_max_size), middlewares=[json_errors])
+    app = web.Application(
+        client_max_size=max(max_body, client_max_size), middlewares=[client_mistakes, json_errors]
+    )
+    app.on_response_prepare.append(plain_server_header)
+    app[BODY_TIMEOUT] = body_timeout
     app[RECEIVER] = receiver
     app[HEALTH] = health_info
     app[EXECUTOR] = executor

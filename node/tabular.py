@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -29,8 +30,19 @@ class Table:
     rows: list[tuple[str, list[str]]]
 
 
-def read_table(path: Path) -> Table:
-    """Read CSV (UTF-8, optional BOM, ',' or ';') or XLSX, refusing what cannot be read."""
+HeaderCheck = Callable[[str, list[str]], object]
+
+
+def read_table(
+    path: Path, *, max_rows: int | None = None, check_header: HeaderCheck | None = None
+) -> Table:
+    """Read CSV (UTF-8, optional BOM, ',' or ';') or XLSX, refusing what cannot be read.
+
+    ``check_header(name, header)`` runs as soon as the header is read, before any row, and may
+    raise ImportRefused; past ``max_rows`` rows reading stops with ImportRefused. So a file
+    with a wrong header or far too many rows (a 600,000-row workbook) is refused without being
+    read whole."""
+    limits = _Limits(path.name, max_rows, check_header)
     if not path.exists():
         raise ImportRefused([f"{path}: no such file"])
     if path.is_dir():
@@ -40,11 +52,33 @@ def read_table(path: Path) -> Table:
     except OSError as err:
         raise ImportRefused([f"{path}: cannot be read ({err.strerror})"]) from err
     if data[:4] == b"PK\x03\x04":
-        return _read_xlsx(path, data)
-    return _read_csv(path.name, data)
+        return _read_xlsx(path, data, limits)
+    return _read_csv(path.name, data, limits)
 
 
-def _read_csv(name: str, data: bytes) -> Table:
+@dataclass(frozen=True)
+class _Limits:
+    name: str
+    max_rows: int | None
+    check_header: HeaderCheck | None
+
+    def header(self, header: list[str]) -> list[str]:
+        if self.check_header is not None:
+            self.check_header(self.name, header)
+        return header
+
+    def row(self, rows: list) -> None:
+        if self.max_rows is not None and len(rows) >= self.max_rows:
+            raise ImportRefused(
+                [
+                    f"{self.name} has more than {self.max_rows:,} rows, this node's limit for "
+                    "an upload; split the file, import it with `tafuta import`, or ask your "
+                    "admin to raise [web] max_upload_rows"
+                ]
+            )
+
+
+def _read_csv(name: str, data: bytes, limits: _Limits) -> Table:
     if not data.strip(b"\xef\xbb\xbf \r\n\t"):
         raise ImportRefused([f"{name} is empty"])
     try:
@@ -71,8 +105,9 @@ def _read_csv(name: str, data: bytes) -> Table:
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
-                header = cells
+                header = limits.header(cells)
             else:
+                limits.row(rows)
                 rows.append((where, cells))
     except csv.Error as err:
         raise ImportRefused(
@@ -98,7 +133,7 @@ def _delimiter(name: str, header_line: str) -> str:
     return "," if commas >= semicolons else ";"
 
 
-def _read_xlsx(path: Path, data: bytes) -> Table:
+def _read_xlsx(path: Path, data: bytes, limits: _Limits) -> Table:
     import openpyxl  # imported here: only XLSX imports pay for it
 
     try:
@@ -114,8 +149,9 @@ def _read_xlsx(path: Path, data: bytes) -> Table:
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
-                header = cells
+                header = limits.header(cells)
             else:
+                limits.row(rows)
                 rows.append((f"{path.name} row {number}", cells))
     finally:
         book.close()

@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from .. import review, sessions
 from ..addresses import request_address
@@ -42,11 +43,13 @@ from ..errors import (
     NodeError,
     RecordNotFound,
 )
+from ..http_limits import BodyTooSlow, HttpLimits, read_within, unreadable_body
 from ..identity import invite_token
 from ..importer import apply_import, plan_import
 from ..linking import dedup_records
 from ..peers import add_peer, list_peers, revoke_peer, trust_peer
 from ..store import Store
+from ..uploads import purge_stale_uploads, save_upload, uploads_folder
 from ..users import LANGUAGES, authenticate, may
 from .context import WEB, WebContext
 from .i18n import LANGUAGES as LANGUAGE_NAMES
@@ -70,7 +73,7 @@ STATUSES = (
     "withdrawn",
 )
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = HttpLimits.max_upload_bytes  # the default of [web] max_upload_mb
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -108,6 +111,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except USER_ERRORS as err:
         status = getattr(err, "http_status", 400)
         return render(request, "error.html", status=status, message=str(err))
+    except ConnectionError:  # the client went away mid-body: server.client_mistakes logs it
+        raise
     except Exception:
         log.exception("web request %s %s failed", request.method, request.path)
         return render(
@@ -149,10 +154,15 @@ async def read_form(request: web.Request):
     charset …). aiohttp raises ValueError, LookupError or its own HttpProcessingError for
     these; uncaught they were a 500."""
     try:
-        return await request.post()
+        return await read_within(request, request.post())
     except (ValueError, LookupError, HttpProcessingError) as err:
         message = getattr(err, "message", None) or str(err)
         raise web.HTTPBadRequest(text=f"the form could not be read: {message[:200]}") from None
+    except RequestPayloadError as err:  # e.g. Content-Encoding: gzip over bytes that are not
+        bad = web.HTTPBadRequest(text=unreadable_body(err), headers={"Connection": "close"})
+        raise bad from None
+    except BodyTooSlow as slow:
+        raise web.HTTPRequestTimeout(text=str(slow), headers={"Connection": "close"}) from None
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **values) -> web.Response:
@@ -557,18 +567,22 @@ async def record_retract(request: web.Request) -> web.StreamResponse:
 
 @requires()
 async def import_page(request: web.Request) -> web.Response:
+    purge_stale_uploads(request.app[WEB].home.path)
     return render(request, "import.html", plan=None, problems=[], upload="", kinds=KINDS)
 
 
 def _uploads(ctx: WebContext) -> Path:
-    folder = ctx.home.path / "uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
+    purge_stale_uploads(ctx.home.path)
+    return uploads_folder(ctx.home.path)
 
 
 @requires()
 async def import_upload(request: web.Request) -> web.Response:
-    """Save the upload under a random name and show what importing it would do."""
+    """Save the upload under a random name and show what importing it would do.
+
+    The file is copied to disk in chunks up to ``[web] max_upload_mb``; reading it checks the
+    header before any row and stops past ``[web] max_upload_rows``, so a huge workbook is
+    refused without being read whole."""
     ctx = request.app[WEB]
     form = await request.post()
     upload = form.get("file")
@@ -582,11 +596,14 @@ async def import_upload(request: web.Request) -> web.Response:
         raise NodeError(f"unknown kind {kind!r}")
     name = f"{secrets.token_hex(12)}{suffix}"
     path = _uploads(ctx) / name
-    path.write_bytes(upload.file.read(MAX_UPLOAD_BYTES + 1)[:MAX_UPLOAD_BYTES])
+    # Off the event loop: copying up to the size limit to disk takes a moment.
+    await asyncio.get_running_loop().run_in_executor(
+        None, save_upload, upload.file, path, ctx.max_upload_bytes
+    )
 
     def plan(store: Store):
         try:
-            return plan_import(path, store, default_kind=kind), []
+            return plan_import(path, store, default_kind=kind, max_rows=ctx.max_upload_rows), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
             return None, refused.problems[:200]
@@ -619,7 +636,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
         raise NodeError("that upload is not known any more; upload the file again")
 
     def apply(store: Store) -> dict:
-        plan = plan_import(path, store, default_kind=kind)
+        plan = plan_import(path, store, default_kind=kind, max_rows=ctx.max_upload_rows)
         apply_import(plan, store)
         path.unlink(missing_ok=True)
         store.audit(

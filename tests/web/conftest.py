@@ -80,6 +80,28 @@ class WebClient:
         return next((c.value for c in self.jar if c.name == name), None)
 
 
+def post_file(client: WebClient, path: str, fields: dict, filename: str, content: bytes,
+              content_type: str = "text/csv") -> Reply:  # fmt: skip
+    """A multipart/form-data POST, as a browser sends a file upload."""
+    boundary = "----tafuta-test-boundary"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())  # fmt: skip
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                 + content + b"\r\n")  # fmt: skip
+    parts.append(f"--{boundary}--\r\n".encode())
+    headers = {"Origin": client.base, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    req = urllib.request.Request(client.base + path, data=b"".join(parts), method="POST",
+                                 headers=headers)  # fmt: skip
+    try:
+        with client.opener.open(req, timeout=30) as response:
+            return Reply(response.status, dict(response.headers), response.read().decode())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, dict(err.headers), err.read().decode())
+
+
 FAST_HASHING = """
 [web]
 argon2_time_cost = 1

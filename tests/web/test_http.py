@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.web.conftest import PASSWORD, Reply, WebClient
+from tests.web.conftest import PASSWORD, WebClient, post_file
 
 
 def language_of(node, user: str) -> str:
@@ -284,27 +284,6 @@ class TestPages:
         reply = client.request("POST", "/v1/inbox", {"x": "y"})
         assert reply.status == 400
         assert reply.body.startswith("{")
-
-
-def post_file(client: WebClient, path: str, fields: dict, filename: str, content: bytes) -> Reply:
-    """A multipart/form-data POST, as a browser sends a file upload."""
-    boundary = "----tafuta-test-boundary"
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     f"{value}\r\n".encode())  # fmt: skip
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                 f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-                 + content + b"\r\n")  # fmt: skip
-    parts.append(f"--{boundary}--\r\n".encode())
-    headers = {"Origin": client.base, "Content-Type": f"multipart/form-data; boundary={boundary}"}
-    req = urllib.request.Request(client.base + path, data=b"".join(parts), method="POST",
-                                 headers=headers)  # fmt: skip
-    try:
-        with client.opener.open(req, timeout=30) as response:
-            return Reply(response.status, dict(response.headers), response.read().decode())
-    except urllib.error.HTTPError as err:
-        return Reply(err.code, dict(err.headers), err.read().decode())
 
 
 class TestUnreadableRequests:
