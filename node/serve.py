@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp.web_response
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
@@ -253,6 +254,14 @@ class QuietBadRequests(logging.Filter):
         return True
 
 
+def plain_server_name() -> None:
+    """``Server: Tafuta`` also on the answers aiohttp makes itself, before any app code runs (a
+    request it cannot parse); server.plain_server_header sets it on every other answer. aiohttp
+    reads this module constant when it writes headers; without it they name its and Python's
+    versions, which helps only an attacker."""
+    aiohttp.web_response.SERVER_SOFTWARE = "Tafuta"
+
+
 def quiet_bad_requests() -> None:
     server_log = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, QuietBadRequests) for f in server_log.filters):
@@ -268,6 +277,7 @@ def run_nodes(
     """
 
     quiet_bad_requests()
+    plain_server_name()
 
     async def run() -> None:
         runners = []

@@ -37,6 +37,7 @@ HEALTH = web.AppKey("health", object)
 EXECUTOR = web.AppKey("executor", object)
 MAX_BODY = web.AppKey("max_body", int)
 T = TypeVar("T")
+R = TypeVar("R", bound=web.StreamResponse)
 
 
 class Receiver(Protocol):
@@ -121,13 +122,24 @@ async def client_mistakes(request: web.Request, handler) -> web.StreamResponse:
     be decoded (an invalid Content-Encoding, broken chunks), is its own mistake, not the node's:
     one log line, a 400 if it is still there to read it, never a traceback or a 500."""
     try:
-        return await handler(request)
+        response = await handler(request)
+    except web.HTTPException as http:  # aiohttp's 413, the UI's redirects and error pages
+        raise _close_if_unread(request, http) from None
     except ConnectionError:
         log.info("a client at %s went away before its request was read", request.remote)
         return closing(error_response(400, "gone", "the connection closed mid-request"))
     except RequestPayloadError as err:
         log.info("unreadable request body from %s: %s", request.remote, unreadable_body(err))
         return closing(error_response(400, "bad-body", unreadable_body(err)))
+    return _close_if_unread(request, response)
+
+
+def _close_if_unread(request: web.Request, response: R) -> R:
+    """An answer given before the whole body was read (a 413, a refusal) closes the connection:
+    the client may still be sending, and must not send its next request on this one."""
+    if not request.content.at_eof():
+        response.force_close()
+    return response
 
 
 async def plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
