@@ -75,11 +75,11 @@ def column_index(table: Table, mapping: dict[str, str]) -> dict[str, int]:
             seen[name] = position
     index: dict[str, int] = {}
     for field_name, column in mapping.items():
-        position = seen.get(column.lower())
-        if position is None:
+        found = seen.get(column.lower())
+        if found is None:
             problems.append(f"--map {field_name}={column}: the file has no column {column!r}")
         else:
-            index[field_name] = position
+            index[field_name] = found
     mapped_columns = {table.header[i].strip().lower() for i in index.values()}
     for name, position in seen.items():
         if name in mapped_columns:

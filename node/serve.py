@@ -207,6 +207,7 @@ def prepare_node(
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
     limits = http_limits(home.config, str(home.config_path))
+    limiters = rate_limiters(home)
     inbox = InboxWorker(services)
     app = create_app(
         inbox,
@@ -215,7 +216,8 @@ def prepare_node(
         client_max_size=limits.max_upload_bytes,
         trusted_proxies=trusted_proxies(home.config, str(home.config_path)),
         body_timeout=limits.body_timeout,
-        **rate_limiters(home),
+        peer_limiter=limiters.get("peer_limiter"),
+        address_limiter=limiters.get("address_limiter"),
     )
     add_ui(
         app,

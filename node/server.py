@@ -30,15 +30,6 @@ from .ratelimit import RateLimiter
 
 log = logging.getLogger("tafuta.server")
 
-RECEIVER = web.AppKey("receiver", object)
-PEER_LIMITER = web.AppKey("peer_limiter", RateLimiter)
-ADDRESS_LIMITER = web.AppKey("address_limiter", RateLimiter)
-HEALTH = web.AppKey("health", object)
-EXECUTOR = web.AppKey("executor", object)
-MAX_BODY = web.AppKey("max_body", int)
-T = TypeVar("T")
-R = TypeVar("R", bound=web.StreamResponse)
-
 
 class Receiver(Protocol):
     def authenticate(self, body: bytes) -> str | None:
@@ -47,6 +38,16 @@ class Receiver(Protocol):
 
     def receive(self, body: bytes) -> bytes | None:
         """Process one envelope; return the sealed acknowledgement or raise EnvelopeRefused."""
+
+
+RECEIVER = web.AppKey[Receiver]("receiver")
+PEER_LIMITER = web.AppKey("peer_limiter", RateLimiter)
+ADDRESS_LIMITER = web.AppKey("address_limiter", RateLimiter)
+HEALTH = web.AppKey[Callable[[], dict]]("health")
+EXECUTOR = web.AppKey[Executor | None]("executor")
+MAX_BODY = web.AppKey("max_body", int)
+T = TypeVar("T")
+R = TypeVar("R", bound=web.StreamResponse)
 
 
 def error_response(status: int, reason: str, message: str, **extra) -> web.Response:
@@ -60,7 +61,7 @@ def refusal_response(refused: EnvelopeRefused) -> web.Response:
     return error_response(refused.status, refused.reason, str(refused), **extra)
 
 
-async def inbox(request: web.Request) -> web.Response:
+async def inbox(request: web.Request) -> web.StreamResponse:
     """Limits in the order that keeps a trusted peer served whatever anyone else sends: the
     per-address limit before anything (it is all an unauthenticated request can spend), the
     per-peer limit only once the signature proved who sent the envelope."""

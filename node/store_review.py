@@ -17,6 +17,7 @@ from protocol.envelope import new_message_id
 
 from .audit import GENESIS, chain_hash
 from .login_throttle import Failures
+from .store_parts import StoreParts, inserted_id
 
 USER_COLUMNS = (
     "id, name, role, full_name, organisation, phone, email, language, disabled, created_at"
@@ -55,7 +56,7 @@ def peer_actor(conn: sqlite3.Connection, peer_id: int) -> str:
     return f"peer:{row[0] if row else peer_id}"
 
 
-class ReviewTables:
+class ReviewTables(StoreParts):
     """Mixed into Store: expects ``self.conn``, ``self.db`` and ``self.transaction()``."""
 
     # -- audit ----------------------------------------------------------------------------
@@ -89,7 +90,7 @@ class ReviewTables:
                 {**user, "hash": password_hash, "now": now},
             )
             append_audit(conn, actor, "user-added", user["name"], f"role {user['role']}", now)
-            return cursor.lastrowid
+            return inserted_id(cursor)
 
     def user_by_name(self, name: str) -> dict | None:
         rows = list(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from .errors import UploadTooLarge
 
@@ -25,7 +25,7 @@ def uploads_folder(home_path: Path) -> Path:
     return folder
 
 
-def save_upload(source: BinaryIO, target: Path, limit: int) -> None:
+def save_upload(source: IO[bytes], target: Path, limit: int) -> None:
     """Copy the upload to ``target``; UploadTooLarge (and nothing kept) past ``limit`` bytes."""
     written = 0
     with target.open("xb") as out:

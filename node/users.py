@@ -153,7 +153,7 @@ def authenticate(
             verified = hasher.verify(user["password_hash"], password)
         except (VerificationError, InvalidHashError):
             verified = False
-    if not verified or user["disabled"]:
+    if user is None or not verified or user["disabled"]:
         reason = "disabled" if verified else "wrong name or password"
         store.record_login_failure(name[:64], address, reason, now)
         raise LoginFailed(

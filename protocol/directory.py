@@ -183,7 +183,7 @@ def _parse_date(value: Any) -> date | None:
         return None
 
 
-def check_profile(raw: Any) -> dict:
+def check_profile(raw: Any) -> dict[str, Any]:
     """The profile with every field present (empty optional ones as ""), or BadProfile."""
     problems = profile_problems(raw)
     if problems:
@@ -195,12 +195,14 @@ def check_profile(raw: Any) -> dict:
     }
 
 
-def entry_signed_bytes(entry: dict) -> bytes:
+def entry_signed_bytes(entry: dict[str, Any]) -> bytes:
     """What the origin's signature covers."""
     return DOMAIN + canonical_json({k: entry[k] for k in sorted(ENTRY_FIELDS - {"sig"})})
 
 
-def sign_entry(identity: Identity, profile: dict, version: int, signed_at: int) -> dict:
+def sign_entry(
+    identity: Identity, profile: dict[str, Any], version: int, signed_at: int
+) -> dict[str, Any]:
     """A signed entry for this node's profile (checked first: we never sign what we refuse)."""
     entry = {
         "profile": check_profile(profile),
@@ -241,7 +243,7 @@ def check_entry_shape(raw: Any) -> bool:
     )
 
 
-def verify_entry(entry: dict, document: str, now: int) -> NodeDocument:
+def verify_entry(entry: dict[str, Any], document: str, now: int) -> NodeDocument:
     """Check that ``document`` is the origin's valid self-signed node document and that the
     entry verifies under its key; returns the document, or raises BadProfile.
 

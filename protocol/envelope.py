@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from .errors import (
     BadPayload,
@@ -58,6 +59,10 @@ SUITES: dict[str, hpke.Suite] = {
     SUITE_HYBRID: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
     SUITE_X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
 }
+
+# What HPKE encrypts to and decrypts with, per suite (the same unions as keys.identity's).
+HpkePublicKey = X25519PublicKey | hpke.MLKEM768X25519PublicKey
+HpkePrivateKey = X25519PrivateKey | hpke.MLKEM768X25519PrivateKey
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -103,7 +108,7 @@ class Opened:
     """A verified, decrypted message."""
 
     header: Header
-    payload: dict
+    payload: dict[str, Any]
 
 
 class SenderKeys(Protocol):
@@ -112,7 +117,7 @@ class SenderKeys(Protocol):
 
 
 class OwnKeys(Protocol):
-    def decryption_key(self, key_id: str, suite: str) -> object | None:
+    def decryption_key(self, key_id: str, suite: str) -> HpkePrivateKey | None:
         """Our HPKE private key for that key id and suite, or None if the id is not ours."""
 
 
@@ -165,11 +170,11 @@ def _info(header_bytes: bytes) -> bytes:
 def seal(
     *,
     message_type: str,
-    payload: dict,
+    payload: dict[str, Any],
     sender_key_id: str,
     signing_key: Ed25519PrivateKey,
     recipient_key_id: str,
-    recipient_public_key: object,
+    recipient_public_key: HpkePublicKey,
     suite: str,
     now: int,
     message_id: str | None = None,
@@ -267,7 +272,7 @@ def open_envelope(
     senders: SenderKeys,
     own: OwnKeys,
     seen: Callable[[str, str], bool],
-    validate: Callable[[str, Any], dict],
+    validate: Callable[[str, Any], dict[str, Any]],
     now: int,
     window: int = CLOCK_WINDOW_SECONDS,
     max_size: int = MAX_ENVELOPE_BYTES,
@@ -284,6 +289,8 @@ def open_envelope(
     if seen(header.sender, header.id):
         raise ReplayedEnvelope(f"message {header.id} was already processed")
     private_key = own.decryption_key(header.recipient, header.suite)
+    if private_key is None:  # authenticate found it; only a key dropped meanwhile gets here
+        raise WrongRecipient("envelope is addressed to a key that is not this node's")
     try:
         plaintext = SUITES[header.suite].decrypt(
             envelope.ciphertext, private_key, info=_info(header.canonical())

@@ -146,7 +146,7 @@ SCHEMAS: dict[str, dict[str, Check]] = {
 MESSAGE_TYPES = tuple(SCHEMAS)
 
 
-def validate(message_type: str, payload: Any) -> dict:
+def validate(message_type: str, payload: Any) -> dict[str, Any]:
     """Return the payload if it has exactly its type's fields, each valid; else BadPayload."""
     schema = SCHEMAS.get(message_type)
     if schema is None:

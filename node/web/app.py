@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -48,6 +49,7 @@ from ..identity import invite_token
 from ..importer import apply_import, plan_import
 from ..linking import dedup_records
 from ..peers import add_peer, list_peers, revoke_peer, trust_peer
+from ..sessions import Session
 from ..store import Store
 from ..uploads import purge_stale_uploads, save_upload, uploads_folder
 from ..users import LANGUAGES, authenticate, may
@@ -58,7 +60,8 @@ from .security import UNSAFE_METHODS, add_security_headers, check_origin, check_
 
 log = logging.getLogger("tafuta.web")
 
-SESSION = web.RequestKey("session", object)  # the Session, or None when not logged in
+# The Session, or None when not logged in.
+SESSION = web.RequestKey[Session | None]("session")
 LOGIN_CSRF = web.RequestKey("login_csrf", str)
 SESSION_COOKIE = "tafuta_session"
 LOGIN_COOKIE = "tafuta_login"
@@ -138,8 +141,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         given = form.get("csrf") if isinstance(form.get("csrf"), str) else None
         if request.path == "/login":
             check_token(request.cookies.get(LOGIN_COOKIE), given)
-        elif request[SESSION] is not None:
-            check_token(request[SESSION].csrf, given)
+        elif (session := request[SESSION]) is not None:
+            check_token(session.csrf, given)
         else:
             raise web.HTTPSeeOther("/login")
     return await handler(request)
@@ -176,7 +179,7 @@ def render(request: web.Request, template: str, *, status: int = 200, **values) 
         csrf=session.csrf if session else request.get(LOGIN_CSRF, ""),
         language=language,
         languages=LANGUAGE_NAMES,
-        may=(lambda role: bool(user) and may(user, role)),
+        may=(lambda role: user is not None and may(user, role)),
         node_name=ctx.home.name,
         path=request.path,
         **values,
@@ -204,7 +207,15 @@ def requires(role: str = "caseworker") -> Callable[[Handler], Handler]:
 
 
 def actor(request: web.Request) -> str:
-    return f"user:{request[SESSION].user['name']}"
+    return f"user:{logged_in(request).user['name']}"
+
+
+def logged_in(request: web.Request) -> Session:
+    """The session of a page that ``requires`` one (the decorator has checked it)."""
+    session = request[SESSION]
+    if session is None:
+        raise web.HTTPSeeOther("/login")
+    return session
 
 
 def safe_next(target: str | None) -> str:
@@ -313,7 +324,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     language = text(form, "language", 5)
     if language not in LANGUAGES:
         raise NodeError(f"unknown language {language!r}")
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(
         lambda store: store.set_user_language(
             user["id"], language, actor=actor(request), now=ctx.clock()
@@ -329,7 +340,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     q = request.query
-    filters = {
+    filters: dict[str, Any] = {
         "status": q.get("status", "suggested") if q.get("status") != "all" else None,
         "peer": q.get("peer") or None,
         "kind": q.get("kind") if q.get("kind") in KINDS else None,
@@ -366,7 +377,7 @@ async def queue(request: web.Request) -> web.Response:
 async def match_detail(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
-    user = request[SESSION].user
+    user = logged_in(request).user
 
     def load(store: Store):
         match = review.get_match(store, match_id)
@@ -409,7 +420,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
     form = await request.post()
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(
         lambda store: review.decide(
             store, match_id, text(form, "decision", 20), text(form, "note"), user, ctx.clock()
@@ -422,7 +433,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
 async def undo(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(lambda store: review.undo(store, match_id, user, ctx.clock()))
     raise redirect(f"/matches/{match_id}")
 
@@ -432,7 +443,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
     form = await request.post()
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(
         lambda store: review.close(
             store, match_id, text(form, "outcome", 40), text(form, "note"), user, ctx.clock()
@@ -677,6 +688,8 @@ async def peers_page(request: web.Request) -> web.Response:
         listing = list_peers(ctx.home, store, ctx.clock())
         for peer in listing:
             row = store.peer_by_name(peer["name"])
+            if row is None:  # removed since the listing was read
+                continue
             state = store.peer_sync_state(row["id"])
             peer["last_contact"] = _when(state["last_contact_at"])
             peer["keys"] = store.key_counts(row["id"])
