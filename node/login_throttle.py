@@ -16,6 +16,11 @@ minutes, three ways, each with its own purpose:
   most 8 s). The right password from that address is answered at once, so people who share
   the address (an office network, a proxy) are not slowed; only the guessing is.
 
+*Limit:* the pause holds back answers, so it slows a guesser that waits for each answer; one
+that sends many attempts at once is held only by the per-name waits (each name gets 5 guesses
+per address, 20 in all, before it must wait) and by the Argon2 work each attempt costs the
+node's few worker threads.
+
 The address is the client's own when ``[server] trusted_proxies`` names the reverse proxy
 (node/addresses.py); otherwise every request through a proxy shares the proxy's address, which
 is why no limit here refuses a whole address.
