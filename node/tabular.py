@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,13 +70,16 @@ class _Limits:
 
     def row(self, rows: list) -> None:
         if self.max_rows is not None and len(rows) >= self.max_rows:
-            raise ImportRefused(
-                [
-                    f"{self.name} has more than {self.max_rows:,} rows, this node's limit for "
-                    "an upload; split the file, import it with `tafuta import`, or ask your "
-                    "admin to raise [web] max_upload_rows"
-                ]
-            )
+            self.too_many(f"more than {self.max_rows:,}")
+
+    def too_many(self, how_many: str) -> None:
+        raise ImportRefused(
+            [
+                f"{self.name} has {how_many} rows; this node takes at most {self.max_rows:,} "
+                "in an upload: split the file, import it with `tafuta import`, or ask your "
+                "admin to raise [web] max_upload_rows"
+            ]
+        )
 
 
 def _read_csv(name: str, data: bytes, limits: _Limits) -> Table:
@@ -133,9 +137,56 @@ def _delimiter(name: str, header_line: str) -> str:
     return "," if commas >= semicolons else ";"
 
 
+# Unpacked worksheet XML allowed per permitted row: a register row of 19 text cells is about
+# 1.2 KB, so only a workbook padded far beyond its rows (or a zip bomb) reaches this.
+XLSX_BYTES_PER_ROW = 4096
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+[0-9]+(?::[A-Z]+([0-9]+))?"')
+_FIRST_SHEET = re.compile(rb'<(?:\w+:)?sheet\b[^>]*?\br:id="([^"]+)"')
+
+
+def _precheck_xlsx(data: bytes, limits: _Limits) -> None:
+    """Refuse a workbook over the row limit before openpyxl reads it: openpyxl scans a whole
+    worksheet for its size when it does not declare one, so the row count checked while
+    reading would come too late. Checks how large the workbook unpacks, and the row count
+    the first worksheet declares (Excel always writes it). Anything unreadable here is left
+    for openpyxl to refuse with its own message."""
+    if limits.max_rows is None:
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            unpacked = sum(member.file_size for member in book.infolist())
+            if unpacked > (limits.max_rows + 1) * XLSX_BYTES_PER_ROW + 2**20:
+                raise ImportRefused(
+                    [
+                        f"{limits.name} unpacks to {unpacked // 2**20:,} MB, far more than a "
+                        f"register of {limits.max_rows:,} rows, this node's limit, needs"
+                    ]
+                )
+            sheet = _first_sheet(book)
+            with book.open(sheet) as xml:
+                head = xml.read(8192)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError):
+        return
+    declared = _DIMENSION.search(head)
+    if declared and declared.group(1) and int(declared.group(1)) - 1 > limits.max_rows:
+        limits.too_many(f"{int(declared.group(1)) - 1:,}")
+
+
+def _first_sheet(book: zipfile.ZipFile) -> str:
+    """The zip path of the workbook's first worksheet (the one an import reads)."""
+    rel_id = _FIRST_SHEET.findall(book.read("xl/workbook.xml"))[0].decode()
+    rels = book.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    for tag in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        if f'Id="{rel_id}"' in tag:
+            target = re.findall(r'Target="([^"]+)"', tag)[0]
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    raise KeyError(rel_id)
+
+
 def _read_xlsx(path: Path, data: bytes, limits: _Limits) -> Table:
     import openpyxl  # imported here: only XLSX imports pay for it
 
+    _precheck_xlsx(data, limits)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as err:

@@ -133,11 +133,13 @@ def rows_csv(n: int) -> bytes:
     return HEADER + b"".join(f"R-{i},Asha,Omar,2009\n".encode() for i in range(n))
 
 
-def rows_xlsx(n: int, header: list[str] | None = None) -> bytes:
+def rows_xlsx(n: int, header: list[str] | None = None, *, declared: bool = False) -> bytes:
+    """A workbook of n rows; ``declared``: with the <dimension> Excel writes (openpyxl's
+    write-only mode leaves it out, as some other tools do)."""
     import openpyxl
 
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet()
+    book = openpyxl.Workbook(write_only=not declared)
+    sheet = book.active if declared else book.create_sheet()
     sheet.append(header or ["ref", "given_names", "family_name", "birth_date"])
     for i in range(n):
         sheet.append([f"R-{i}", "Asha", "Omar", "2009"])
@@ -153,7 +155,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     ("case", "filename", "content", "status", "says"),
     [
         ("a CSV over the row limit", "many.csv", lambda: rows_csv(51), 400, "more than 50 rows"),
-        ("an XLSX over the row limit", "many.xlsx", lambda: rows_xlsx(5000), 400,
+        ("an XLSX that unpacks far beyond the row limit", "many.xlsx",
+         lambda: rows_xlsx(20_000), 400, "far more than a register of 50 rows"),
+        ("an XLSX that declares too many rows", "declared.xlsx",
+         lambda: rows_xlsx(3000, declared=True), 400, "has 3,000 rows"),
+        ("an XLSX a little over the row limit", "some.xlsx", lambda: rows_xlsx(60), 400,
          "more than 50 rows"),
         ("an XLSX with a wrong header", "wrong.xlsx",
          lambda: rows_xlsx(5000, ["ref", "shoe_size"]), 400, "unknown column"),
