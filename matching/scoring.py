@@ -244,9 +244,12 @@ def score_candidates(
     key_types: Sequence[str] = KEY_TYPES,
     *,
     min_score: float = 0.0,
+    keep: Iterable[tuple[str, str]] = (),
 ) -> list[Scored]:
     """Score and explain candidate pairs found by ``candidate_arrays``, best first; only pairs
-    scoring at least ``min_score`` are returned (all are used to fit the weights)."""
+    scoring at least ``min_score`` are returned (all are used to fit the weights), and the
+    candidates among ``keep`` (left id, right id) whatever their score: pairs people already
+    decided on, whose score both nodes must keep showing alike."""
     key_types = tuple(key_types)
     fields = fields_for(key_types)
     if not len(candidates):
@@ -268,7 +271,7 @@ def score_candidates(
         pattern_odds[inverse], candidates.left, candidates.right,
         len(candidates.ids_left), len(candidates.ids_right),
     )  # fmt: skip
-    chosen = np.flatnonzero(scores >= min_score)
+    chosen = np.flatnonzero((scores >= min_score) | _pair_mask(candidates, keep))
     # Best first; ties by the ids as strings, so the order is the same on every run.
     rank_left = _string_rank(candidates.ids_left)
     rank_right = _string_rank(candidates.ids_right)
@@ -289,6 +292,20 @@ def score_candidates(
             strict=True,
         )
     ]
+
+
+def _pair_mask(candidates: Candidates, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
+    """True for the candidates that are among ``pairs``."""
+    index_left = {k: i for i, k in enumerate(candidates.ids_left)}
+    index_right = {k: i for i, k in enumerate(candidates.ids_right)}
+    width = len(candidates.ids_right)
+    wanted = [
+        index_left[a] * width + index_right[b]
+        for a, b in pairs
+        if a in index_left and b in index_right
+    ]
+    codes = candidates.left.astype(np.int64) * width + candidates.right
+    return np.isin(codes, np.array(wanted, dtype=np.int64))
 
 
 def one_to_one(
@@ -326,6 +343,7 @@ def score_key_candidates(
     *,
     max_block_pairs: int = MAX_BLOCK_PAIRS,
     min_score: float = 0.0,
+    keep: Iterable[tuple[str, str]] = (),
 ) -> list[Scored]:
     """Find, score and explain every candidate pair between two sides' keys, best first.
 
@@ -336,4 +354,4 @@ def score_key_candidates(
     result (not from the fit), which is what keeps a 100k × 100k link's output small.
     """
     candidates = candidate_arrays(left, right, tuple(key_types), max_block_pairs=max_block_pairs)
-    return score_candidates(candidates, key_types, min_score=min_score)
+    return score_candidates(candidates, key_types, min_score=min_score, keep=keep)

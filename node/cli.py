@@ -11,7 +11,13 @@ import click
 
 from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
-from .cli_federation import bundle_group, matches_command, serve_command, sync_command
+from .cli_federation import (
+    bundle_group,
+    matches_command,
+    review_command,
+    serve_command,
+    sync_command,
+)
 from .cli_link import dedup_command, link_command
 from .cli_ops import backup_command, restore_command
 from .cli_peers import ask_passphrase, keys_group, passphrase_file_option, peers
@@ -23,6 +29,7 @@ from .identity import create_node, now_seconds, write_new_passphrase_file
 from .importer import apply_import, parse_mapping, plan_import, rejected_path, summary_line
 from .peers import default_actor
 from .store import Store
+from .sync import describe_pending, is_settled
 
 PROGRESS_THRESHOLD = 2000  # rows; smaller imports finish before a bar would help
 
@@ -239,8 +246,10 @@ def records_count(obj: CliContext) -> None:
 def status(obj: CliContext, as_json: bool) -> None:
     """Print the node's name, records by kind, database size and schema version.
 
-    Also the messages waiting for peers, and the latest peer events a coordinator should see
-    (such as a peer refused for asking to blind more keys than its daily cap).
+    Also the messages waiting for peers, whether the exchange with every trusted peer has
+    settled (nothing to send, no answer awaited, nothing to score) or what it waits for, and the
+    latest peer events a coordinator should see (such as a peer refused for asking to blind
+    more keys than its daily cap).
     """
     with obj.store() as (home, store):
         info: dict[str, Any] = {
@@ -252,6 +261,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             "database_bytes": store.size_bytes(home.database_path),
             "schema_version": store.schema_version,
             "outbox": store.outbox_count(),
+            "exchange": _exchange_state(store),
             "peer_events": store.recent_peer_events(),
         }
     if as_json:
@@ -269,9 +279,18 @@ def status(obj: CliContext, as_json: bool) -> None:
     click.echo(f"database size:   {_human_size(info['database_bytes'])}")
     click.echo(f"schema version:  {info['schema_version']}")
     click.echo(f"outbox:          {info['outbox']} messages waiting for peers")
+    click.echo(f"exchange:        {info['exchange']['summary']}")
     for event in info["peer_events"]:
         when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
         click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
+
+
+def _exchange_state(store) -> dict:
+    """'settled' or what waits, per trusted peer (the same test as 'sync --wait')."""
+    peers = [(row["id"], row["name"]) for row in store.iter_peers() if row["state"] == "trusted"]
+    state = store.settle_state([peer_id for peer_id, _ in peers])
+    pending = {name: state[peer_id] for peer_id, name in peers}
+    return {"settled": is_settled(pending), "summary": describe_pending(pending), "peers": pending}
 
 
 def _human_size(n: int) -> str:
@@ -288,6 +307,7 @@ main.add_command(keys_group)
 main.add_command(serve_command)
 main.add_command(sync_command)
 main.add_command(matches_command)
+main.add_command(review_command)
 main.add_command(bundle_group)
 main.add_command(link_command)
 main.add_command(dedup_command)

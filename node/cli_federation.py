@@ -13,9 +13,12 @@ import click
 from .bundle import export_bundle, import_bundle
 from .cli_peers import ask_passphrase, passphrase_file_option
 from .cli_support import CliContext
+from .errors import UserError
+from .identity import now_seconds
+from .review import DECISIONS, decide
 from .runtime import open_federation
 from .serve import DEFAULT_PORT, serve
-from .sync import sync_round
+from .sync import sync_round, sync_until_settled
 
 MATCH_COLUMNS = (
     "match_id",
@@ -88,28 +91,67 @@ def serve_command(
 
 @click.command("sync")
 @click.option("--peer", "peer_name", help="Only this peer (default: every trusted peer).")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Keep syncing until the outbox is empty, no answer is awaited and nothing is left to "
+    "score (needs this node's 'tafuta serve' running to receive the answers).",
+)
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="With --wait: give up after this many seconds (exit 1, saying what still waits).",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="First ask each peer which of our records it holds, and retract those this node does "
+    "not know (left by an earlier version, or by restoring an older backup).",
+)
 @passphrase_file_option("Read the keys' passphrase from this file instead of asking.")
 @click.pass_obj
-def sync_command(obj: CliContext, peer_name: str | None, passphrase_file: Path | None) -> None:
+def sync_command(
+    obj: CliContext,
+    peer_name: str | None,
+    wait: bool,
+    timeout: float,
+    repair: bool,
+    passphrase_file: Path | None,
+) -> None:
     """Run one sync round now: send new, changed and retracted records' blinded keys and
     anything else waiting for the peers, then score candidates.
+
+    A running 'tafuta serve' syncs by itself; this command may run beside it (the two take
+    turns). With --wait it returns once the network has settled as far as this node can see.
 
     \b
     Examples:
       tafuta sync
       tafuta sync --peer "Mombasa Shelter"
+      tafuta sync --wait --timeout 300
+      tafuta sync --repair --wait
     """
     home = obj.home()
     passphrase = ask_passphrase(passphrase_file, new=False)
     with open_federation(home, passphrase) as federation:
         peers = [federation.peer_named(peer_name)] if peer_name else None
-        reports = asyncio.run(sync_round(federation, peers))
+        if repair:
+            for peer in peers or federation.trusted_peers():
+                federation.request_holdings(peer)
+        if wait:
+            reports = asyncio.run(sync_until_settled(federation, peers, timeout=timeout))
+        else:
+            reports = asyncio.run(sync_round(federation, peers))
     if not reports:
         click.echo("no trusted peers yet; see 'tafuta peers --help'")
     for r in reports:
         scored = "" if r.suggestions < 0 else f", {r.suggestions} suggestions"
         line = f"{r.peer}: queued {r.queued}, sent {r.sent}, waiting {r.pending}{scored}"
         click.echo(line + (f" ({r.error})" if r.error else ""))
+    if wait and reports:
+        click.echo("settled")
 
 
 @click.command("matches")
@@ -150,6 +192,31 @@ def matches_command(obj: CliContext, status: str | None, fmt: str) -> None:
                 f"{row['peer']:<20} {row['status']:<10} {row['evidence']}"
             )
         click.echo(f"{len(rows)} matches")
+
+
+@click.command("review")
+@click.argument("match_id")
+@click.argument("decision", type=click.Choice(DECISIONS))
+@click.option("--as", "user_name", required=True, help="The caseworker deciding (a web user).")
+@click.option("--note", default="", help="What you checked (required to confirm or reject).")
+@click.pass_obj
+def review_command(obj: CliContext, match_id: str, decision: str, user_name: str, note: str):
+    """Decide on a suggested match from the command line, as in the web UI.
+
+    The decision goes to the peer with the next sync, exactly as one made in the browser; a
+    match prefix from 'tafuta matches' is not enough, give the whole match_id.
+
+    \b
+    Examples:
+      tafuta review 3f9c0d5e8a2b4c1d9e7f6a5b4c3d2e1f confirm --as amina --note "same mother"
+      tafuta review 3f9c0d5e8a2b4c1d9e7f6a5b4c3d2e1f reject --as amina --note "other district"
+    """
+    with obj.store() as (_home, store):
+        user = store.user_by_name(user_name)
+        if user is None or user["disabled"]:
+            raise UserError(f"no active user named {user_name!r}; 'tafuta users list' shows them")
+        match = decide(store, match_id, decision, note, user, now_seconds())
+    click.echo(f"{match['match_id']}: {match['status']}")
 
 
 @click.group("bundle")

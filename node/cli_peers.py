@@ -211,7 +211,8 @@ def peers_update(obj: CliContext, file: Path, actor: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the peers as JSON.")
 @click.pass_obj
 def peers_list(obj: CliContext, as_json: bool) -> None:
-    """List peers: name, url, state, fingerprint, key ids, since when.
+    """List peers: name, url, state, fingerprint, key ids, since when, and how many of the
+    peer's records this node holds now (records_held).
 
     \b
     Examples:
@@ -232,6 +233,7 @@ def peers_list(obj: CliContext, as_json: bool) -> None:
         click.echo(f"  url:         {peer['url'] or '-'}")
         click.echo(f"  fingerprint: {peer['fingerprint']}")
         click.echo(f"  key ids:     {', '.join(peer['key_ids'])}")
+        click.echo(f"  records held: {peer['records_held']}")
 
 
 @click.group("keys")

@@ -12,7 +12,9 @@
     ├── Forbidden                the user's role does not allow this
     ├── ReviewRefused            a decision that the match's state does not allow
     │   └── MatchNotFound        no match with that id
-    └── BackupError              a backup cannot be written, or a backup file cannot be restored
+    ├── BackupError              a backup cannot be written, or a backup file cannot be restored
+    ├── FederationBusy           what is prepared for a peer kept changing under another process
+    └── NotSettled               'sync --wait' timed out with work still pending
 
 Every NodeError carries an exit code for the CLI and an HTTP status for the web UI, so neither
 edge needs to know the subclasses.
@@ -123,6 +125,16 @@ class BackupError(NodeError):
     truncated, too new); the home was not changed."""
 
     exit_code = 2
+
+
+class FederationBusy(NodeError):
+    """Another process kept changing what was being prepared for a peer; nothing was queued."""
+
+    http_status = 503
+
+
+class NotSettled(NodeError):
+    """The network did not settle within the time asked for; the message says what waits."""
 
 
 # Every package's user-facing error, caught at the edges (the CLI and the web UI); a package's

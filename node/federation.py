@@ -49,17 +49,20 @@ from protocol.errors import (
     ReplayedEnvelope,
     UnknownSender,
 )
-from protocol.messages import validate
+from protocol.messages import MAX_RECORDS_PER_BATCH, validate
 
 from . import directory, stats
 from .districts import Gazetteer
+from .errors import FederationBusy
 from .identity import now_seconds
+from .lock import exchange_lock
 from .peers import trusted_peer_for_key
 from .store import Store
 
 log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
+PREPARE_ATTEMPTS = 5
 # A peer may ask us to blind this many keys per day per record it announced (several key types
 # per record, re-sent when records change), and never fewer than MIN_DAILY_CAP.
 CAP_KEYS_PER_RECORD = 60
@@ -72,6 +75,30 @@ class OverCap(EnvelopeRefused):
 
     status = 429
     reason = "over-cap"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Blinded keys ready to queue for one peer, and the pseudonym rows they were read from."""
+
+    messages: list[tuple[str, str, dict]]
+    sent: list[tuple[str, str, str | None]]
+    expected: dict[str, tuple[str, str | None] | None]
+    batches: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.sent)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Suggestions computed from one snapshot, with what they were computed from."""
+
+    generation: int
+    suggestions: list[dict]
+    rescored: list[dict]  # matches someone decided on, whatever their score
+    reviewed: frozenset[str]  # their match ids at the snapshot
 
 
 @dataclass(frozen=True)
@@ -149,7 +176,27 @@ class Federation:
     # -- outgoing ---------------------------------------------------------------------------
 
     def prepare(self, peer: Peer) -> int:
-        """Queue blinded keys for new or changed records and retractions; returns records sent."""
+        """Queue blinded keys for new or changed records and retractions; returns records sent.
+
+        One preparer per peer at a time, across processes (``exchange_lock``): a second
+        ``tafuta sync`` started while ``serve`` prepares waits, then finds nothing left to send.
+        The plan is checked against the store again when it is queued, so even without the
+        lock nothing is sent that the pseudonym table does not record.
+        """
+        with exchange_lock(self.store, peer.id):
+            for _ in range(PREPARE_ATTEMPTS):
+                plan = self.plan(peer)
+                if plan is None:
+                    return 0
+                if self.commit(peer, plan):
+                    return plan.count
+        raise FederationBusy(
+            f"the records for {peer.name} kept changing while they were prepared; try again"
+        )
+
+    def plan(self, peer: Peer) -> Plan | None:
+        """Read what changed since the last exchange and blind it (the slow part); None if
+        nothing changed. Writes nothing but the peer's scalar on first use."""
         known = self.store.pseudonyms(peer.id)
         changed: dict[str, list[tuple[str, str]]] = {}
         digests: dict[str, str] = {}
@@ -168,30 +215,54 @@ class Federation:
                 changed[ref] = keys
                 digests[ref] = digest
         if not changed and not retracted:
-            return 0
-        fresh, fresh_refs = blinding.blind_own_keys(
-            self._scalar(peer), KEYSET_VERSION, changed, workers=self.workers
-        )
+            return None
+        scalar = self._scalar(peer)
         # A record keeps its pseudonym for this peer across changes, so the peer replaces its
-        # keys instead of seeing a new person; only new records use the fresh pseudonym.
-        stable = {p: known[ref][0] if ref in known else p for p, ref in fresh_refs.items()}
-        records = [blinding.BlindedRecord(stable[r.pseudonym], r.keys) for r in fresh]
-        sent = [(fresh_refs[p], stable[p], digests[fresh_refs[p]]) for p in fresh_refs]
+        # keys instead of seeing a new person; a new record's pseudonym is derived from its ref.
+        names = {
+            ref: known[ref][0] if ref in known else blinding.pseudonym_for(scalar, ref)
+            for ref in changed
+        }
+        records, refs = blinding.blind_own_keys(
+            scalar, KEYSET_VERSION, changed, workers=self.workers, pseudonyms=names
+        )
+        sent = [(ref, pseudonym, digests[ref]) for pseudonym, ref in refs.items()]
         messages: list[tuple[str, str, dict]] = []
+        batches: list[str] = []
         for start in range(0, len(records), BATCH_RECORDS):
             chunk = records[start : start + BATCH_RECORDS]
+            batch = new_message_id()[:16]
             payload = {
                 "keyset": KEYSET_VERSION,
-                "batch": new_message_id()[:16],
+                "batch": batch,
                 "records": blinding.to_wire(chunk),
                 "announced_records": live,
             }
             messages.append((new_message_id(), "blinded-keys", payload))
+            batches.append(batch)
         for start in range(0, len(retracted), BATCH_RECORDS):
             chunk = [p for _, p, _ in retracted[start : start + BATCH_RECORDS]]
             messages.append((new_message_id(), "retraction", {"pseudonyms": chunk}))
-        self.store.enqueue_outgoing(peer.id, messages, sent + retracted, self.clock())
-        return len(sent) + len(retracted)
+        every = sent + retracted
+        expected = {ref: known.get(ref) for ref, _, _ in every}
+        return Plan(messages, every, expected, batches)
+
+    def commit(self, peer: Peer, plan: Plan) -> bool:
+        """Queue a plan if the store still is as the plan read it; False if it changed."""
+        return self.store.enqueue_outgoing(
+            peer.id, plan.messages, plan.sent, self.clock(), plan.expected, plan.batches
+        )
+
+    def request_holdings(self, peer: Peer) -> bool:
+        """Ask the peer which of our records it holds, to retract those we do not know.
+
+        Repairs the past: a node that once sent a record twice under two pseudonyms (before
+        preparing was serialised), or that was restored from an older backup, leaves the peer
+        holding records this node no longer accounts for.
+        """
+        batch = new_message_id()[:16]
+        message = (new_message_id(), "holdings-request", {"batch": batch})
+        return self.store.enqueue_request(peer.id, message, batch, "holdings", self.clock())
 
     def prepare_shared(self, peer: Peer) -> int:
         """Queue directory entries the peer lacks and our statistics if they changed."""
@@ -276,13 +347,32 @@ class Federation:
         if kind == "blinded-keys":
             self._apply_blinded_keys(peer, header.id, payload, via_bundle)
         elif kind == "blinded-reply":
-            own = self.store.refs_for_pseudonyms(peer.id)
+            # Only records still shared: a reply that crossed our retraction of a record must
+            # not bring its keys back, or we would score a record the peer has forgotten.
+            live = {p for p, digest in self.store.pseudonyms(peer.id).values() if digest}
             records = [
                 (r.pseudonym, r.keys)
                 for r in blinding.from_wire(payload["records"])
-                if r.pseudonym in own
+                if r.pseudonym in live
             ]
-            self.store.apply_own_keys(peer.id, header.id, records, now, via_bundle)
+            self.store.apply_own_keys(
+                peer.id, header.id, records, now, via_bundle, batch=payload["batch"]
+            )
+        elif kind == "holdings-request":
+            self.store.apply_holdings_request(
+                peer.id, header.id, self._holdings(peer, payload["batch"]), now, via_bundle
+            )
+        elif kind == "holdings":
+            live = {p for p, digest in self.store.pseudonyms(peer.id).values() if digest}
+            unknown = sorted(set(payload["pseudonyms"]) - live)
+            retractions = [
+                (new_message_id(), "retraction", {"pseudonyms": unknown[i : i + BATCH_RECORDS]})
+                for i in range(0, len(unknown), BATCH_RECORDS)
+            ]
+            self.store.apply_holdings(
+                peer.id, header.id, payload["batch"], payload["last"], retractions, now,
+                via_bundle,
+            )  # fmt: skip
         elif kind == "retraction":
             self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
         elif kind in ("review-decision", "contact-handover"):
@@ -294,6 +384,20 @@ class Federation:
         else:  # node-document and match-notice: recorded; their handling is the node's
             self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
         return self.ack_for(peer, header.id, "applied")
+
+    def _holdings(self, peer: Peer, batch: str) -> list[tuple[str, str, dict]]:
+        """The answer to a holdings-request: the peer's pseudonyms we hold, in parts."""
+        held = self.store.peer_record_pseudonyms(peer.id)
+        size = MAX_RECORDS_PER_BATCH
+        parts = [held[i : i + size] for i in range(0, len(held), size)] or [[]]
+        return [
+            (
+                new_message_id(),
+                "holdings",
+                {"batch": batch, "pseudonyms": part, "last": i == len(parts) - 1},
+            )
+            for i, part in enumerate(parts)
+        ]
 
     def _apply_blinded_keys(
         self, peer: Peer, message_id: str, payload: dict, via_bundle: bool
@@ -346,18 +450,43 @@ class Federation:
     def rescore(self, peer: Peer, force: bool = False) -> int:
         """Score every candidate pair with this peer; store those at or above the threshold.
 
-        The inbox thread may store new keys while we score; storing the suggestions marks the
-        peer as scored, which would hide those keys until the next change. So the keys are read
-        again after storing, and if they changed the pairs are scored again.
+        Returns the number of suggestions, or -1 when nothing changed since the last scoring.
         """
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
-        generation, own, theirs, refs = self.store.scoring_input(peer.id)
-        suggestions = self._suggestions(own, theirs, refs)
-        self.store.replace_suggestions(peer.id, suggestions, self.clock(), generation)
-        return len(suggestions)
+        return self.store_scores(peer, self.score(peer))
 
-    def _suggestions(self, own: dict, theirs: dict, refs: dict[str, str]) -> list[dict]:
+    def score(self, peer: Peer) -> Scoring:
+        """Score from one consistent snapshot of both sides' keys (the slow part; no writes)."""
+        generation, own, theirs, refs, reviewed = self.store.scoring_input(peer.id)
+        own = {pseudonym: keys for pseudonym, keys in own.items() if pseudonym in refs}
+        scored = self._scored(own, theirs, refs, set(reviewed.values()))
+        return Scoring(
+            generation=generation,
+            suggestions=[s for s in scored if s["score"] >= self.threshold],
+            rescored=[s for s in scored if s["match_id"] in reviewed],
+            reviewed=frozenset(reviewed),
+        )
+
+    def store_scores(self, peer: Peer, scoring: Scoring) -> int:
+        """Store a scoring. The inbox thread may have stored keys, or a caseworker decided,
+        since its snapshot: the generation check and ``reviewed`` keep the peer marked for
+        scoring again then, so nothing that changed meanwhile is forgotten."""
+        self.store.replace_suggestions(
+            peer.id,
+            scoring.suggestions,
+            self.clock(),
+            scoring.generation,
+            scoring.rescored,
+            scoring.reviewed,
+        )
+        return len(scoring.suggestions)
+
+    def _scored(
+        self, own: dict, theirs: dict, refs: dict[str, str], keep: set[tuple[str, str]]
+    ) -> list[dict]:
+        """Candidates at or above the threshold, and the pairs in ``keep`` whatever their
+        score (matches someone decided on), with their match ids."""
         if not (own and theirs):
             return []
         return [
@@ -369,7 +498,7 @@ class Federation:
                 "score": scored.score,
                 "evidence": scored.evidence,
             }
-            for scored in score_key_candidates(own, theirs, min_score=self.threshold)
+            for scored in score_key_candidates(own, theirs, min_score=self.threshold, keep=keep)
         ]
 
 

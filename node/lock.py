@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import HomeError
+from .store import Store
 
 LOCK_NAME = "serve.lock"
 
@@ -37,3 +38,27 @@ def home_lock(home_path: Path, purpose: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def exchange_lock(store: Store, peer_id: int) -> Iterator[None]:
+    """Hold the lock on preparing records for one peer, waiting while another process has it.
+
+    A file beside the database, locked with flock: serve's sync thread, a 'tafuta sync' and a
+    bundle export prepare one after the other, so no record is blinded and queued twice, and a
+    killed process releases it at once. A store with no file (in memory) needs no lock.
+    """
+    database = store.database_file()
+    if database is None:
+        yield
+        return
+    path = Path(f"{database}.exchange-{peer_id}.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise HomeError(f"cannot create the lock file {path}: {err.strerror}") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -388,6 +388,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        7,
+        "federation consistency: what we wait for from each peer",
+        (
+            # Requests whose answer has not arrived yet (the reply to our blinded keys, the list
+            # of our pseudonyms a peer holds), by the batch id the answer echoes. Empty for every
+            # peer, with empty outboxes and nothing to score, is what "settled" means.
+            """
+            CREATE TABLE awaiting (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                batch TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                sent_at INTEGER NOT NULL,
+                PRIMARY KEY (peer_id, batch)
+            )
+            """,
+            # Which of a peer's records we hold, by pseudonym, whatever their keys: what we
+            # answer when the peer asks what we hold of it, and 'records_held' in 'peers list'.
+            """
+            CREATE TABLE peer_records (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                pseudonym TEXT NOT NULL,
+                PRIMARY KEY (peer_id, pseudonym)
+            )
+            """,
+            "INSERT INTO peer_records SELECT DISTINCT peer_id, pseudonym FROM peer_blinded",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -230,6 +230,8 @@ def list_peers(home: Home, store: Store, now: int | None = None) -> list[dict]:
                 "valid_until": _iso(row["valid_until"]),
                 "expired": now > row["valid_until"],
                 "suites": list(document.suites),
+                # How many of the peer's records we hold now (their keys, by pseudonym).
+                "records_held": store.records_held(row["id"]),
             }
         )
     return listing

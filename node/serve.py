@@ -107,6 +107,11 @@ def sync_forever(services: NodeServices, interval: float) -> None:
     """The sync worker's body: a round now, then every ``interval`` seconds or when woken."""
     with Store.open(services.home.database_path) as store:
         federation = services.federation(store)
+        try:
+            for peer in federation.trusted_peers():
+                federation.request_holdings(peer)  # repair what an earlier version left
+        except (sqlite3.DatabaseError, NodeError) as err:
+            log.error("cannot ask peers what they hold: %s", err)
         while not services.stop.is_set():
             services.wake.clear()
             purge_stale_uploads(services.home.path)  # previews are deleted within the hour

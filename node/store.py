@@ -63,6 +63,13 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
     def close(self) -> None:
         self.conn.close()
 
+    def database_file(self) -> str | None:
+        """The path of the database file, or None for an in-memory store."""
+        for _seq, name, file in self.conn.execute("PRAGMA database_list"):
+            if name == "main":
+                return file or None
+        return None
+
     def __enter__(self) -> Store:
         return self
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .store_parts import StoreParts
 from .store_review import append_audit, peer_actor
@@ -16,6 +16,36 @@ from .store_review import append_audit, peer_actor
 # Every change to either side's keys bumps the peer's scoring generation; a scoring pass clears it
 # only if nothing changed while it ran, so a change that lands mid-pass is never forgotten.
 MARK_DIRTY = "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_id = ?"
+# Matches either side decided on: they stay whatever their score, and keep being rescored.
+REVIEWED_SQL = (
+    "SELECT match_id, local_pseudonym, peer_pseudonym FROM matches WHERE peer_id = ? "
+    "AND (status != 'suggested' OR peer_decision IS NOT NULL "
+    "OR match_id IN (SELECT match_id FROM decisions))"
+)
+NO_LONGER_A_CANDIDATE = "no longer a candidate: a record changed or was withdrawn"
+
+
+def withdraw_matches(
+    conn: sqlite3.Connection, peer_id: int, column: str, pseudonyms: Sequence[str], now: int
+) -> None:
+    """A record was withdrawn, ours or the peer's: the same rule on both nodes of the pair.
+
+    Matches nobody decided on are deleted; decided ones become 'withdrawn' with no score or
+    evidence left, except a case whose contacts were exchanged, which its caseworker still
+    holds.
+    """
+    assert column in ("local_pseudonym", "peer_pseudonym")
+    pairs = [(peer_id, p) for p in pseudonyms]
+    conn.executemany(
+        f"DELETE FROM matches WHERE peer_id = ? AND {column} = ? AND status = 'suggested' "
+        "AND peer_decision IS NULL",
+        pairs,
+    )
+    conn.executemany(
+        f"UPDATE matches SET status = 'withdrawn', score = 0, evidence = '', updated_at = ? "
+        f"WHERE peer_id = ? AND {column} = ? AND status NOT IN ('contact exchanged', 'closed')",
+        [(now, peer_id, p) for p in pseudonyms],
+    )
 
 
 class FederationTables(StoreParts):
@@ -58,14 +88,30 @@ class FederationTables(StoreParts):
         messages: Sequence[tuple[str, str, dict]],
         sent: Sequence[tuple[str, str, str | None]],
         now: int,
-    ) -> None:
-        """Queue messages and record what they carry, in one transaction.
+        expected: Mapping[str, tuple[str, str | None] | None] | None = None,
+        awaiting: Sequence[str] = (),
+    ) -> bool:
+        """Queue messages and record what they carry, in one transaction; False if stale.
 
         ``messages``: (message id, type, payload). ``sent``: (ref, pseudonym, digest) of every
-        record they carry; digest None marks a retraction. A changed record's old doubly
-        blinded keys are dropped until the peer's reply brings the new ones.
+        record they carry; digest None marks a retraction. ``expected``: what the caller read of
+        each sent ref's row (None: no row) before it blinded; if another process changed any
+        of them meanwhile nothing is queued and False is returned, so what is sent is always
+        exactly what is stored. ``awaiting``: batch ids whose replies we now wait for. A
+        changed record's old doubly blinded keys are dropped until the peer's reply brings the
+        new ones, and a retracted record's matches are withdrawn.
         """
         with self.transaction() as conn:
+            if expected is not None:
+                current = {
+                    ref: (pseudonym, digest)
+                    for ref, pseudonym, digest in conn.execute(
+                        "SELECT ref, pseudonym, keys_digest FROM pseudonyms WHERE peer_id = ?",
+                        (peer_id,),
+                    )
+                }
+                if any(current.get(ref) != expected.get(ref) for ref, _, _ in sent):
+                    return False
             self._enqueue(conn, peer_id, messages, now)
             conn.executemany(
                 "INSERT INTO pseudonyms (peer_id, ref, pseudonym, keys_digest, sent_at) "
@@ -77,14 +123,102 @@ class FederationTables(StoreParts):
                 "DELETE FROM own_blinded WHERE peer_id = ? AND pseudonym = ?",
                 [(peer_id, pseudonym) for _, pseudonym, _ in sent],
             )
-            retracted = [(peer_id, p) for _, p, digest in sent if digest is None]
+            retracted = [p for _, p, digest in sent if digest is None]
+            withdraw_matches(conn, peer_id, "local_pseudonym", retracted, now)
             conn.executemany(
-                "DELETE FROM matches WHERE peer_id = ? AND local_pseudonym = ? "
-                "AND status = 'suggested'",
-                retracted,
+                "INSERT OR REPLACE INTO awaiting (peer_id, batch, kind, sent_at) "
+                "VALUES (?, ?, 'blinded-reply', ?)",
+                [(peer_id, batch, now) for batch in awaiting],
             )
             if sent:
                 conn.execute(MARK_DIRTY, (peer_id,))
+        return True
+
+    def enqueue_request(
+        self, peer_id: int, message: tuple[str, str, dict], batch: str, kind: str, now: int
+    ) -> bool:
+        """Queue a request whose answer echoes ``batch``, and remember that we wait for it;
+        False (nothing queued) while a request of this kind still waits for its answer."""
+        with self.transaction() as conn:
+            if conn.execute(
+                "SELECT 1 FROM awaiting WHERE peer_id = ? AND kind = ?", (peer_id, kind)
+            ).fetchone():
+                return False
+            self._enqueue(conn, peer_id, [message], now)
+            conn.execute(
+                "INSERT OR REPLACE INTO awaiting (peer_id, batch, kind, sent_at) "
+                "VALUES (?, ?, ?, ?)",
+                (peer_id, batch, kind, now),
+            )
+        return True
+
+    def peer_record_pseudonyms(self, peer_id: int) -> list[str]:
+        """The pseudonyms of the peer's records we hold, sorted."""
+        rows = self.conn.execute(
+            "SELECT pseudonym FROM peer_records WHERE peer_id = ? ORDER BY pseudonym", (peer_id,)
+        )
+        return [r[0] for r in rows]
+
+    def records_held(self, peer_id: int) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM peer_records WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+
+    def apply_holdings_request(
+        self,
+        peer_id: int,
+        message_id: str,
+        answers: Sequence[tuple[str, str, dict]],
+        now: int,
+        ack_due: bool,
+    ) -> None:
+        """The peer asked which of its records we hold: queue the answer, atomically."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "holdings-request", now, ack_due)
+            self._enqueue(conn, peer_id, answers, now)
+
+    def apply_holdings(
+        self,
+        peer_id: int,
+        message_id: str,
+        batch: str,
+        last: bool,
+        retractions: Sequence[tuple[str, str, dict]],
+        now: int,
+        ack_due: bool,
+    ) -> None:
+        """Part of the peer's list of our records it holds: queue the retraction of those we
+        never sent or withdrew, and stop waiting once the last part arrived."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "holdings", now, ack_due)
+            self._enqueue(conn, peer_id, retractions, now)
+            if retractions:
+                count = sum(len(m[2]["pseudonyms"]) for m in retractions)
+                append_audit(conn, "node", "repair", batch,
+                             f"retracting {count} pseudonyms {peer_actor(conn, peer_id)} held "
+                             "that this node does not know", now)  # fmt: skip
+            if last:
+                conn.execute(
+                    "DELETE FROM awaiting WHERE peer_id = ? AND batch = ?", (peer_id, batch)
+                )
+
+    def settle_state(self, peer_ids: Sequence[int]) -> dict[int, dict]:
+        """What each peer's exchange still waits for: our outbox, answers, scoring."""
+        state = {}
+        for peer_id in peer_ids:
+            waits = dict(
+                self.conn.execute(
+                    "SELECT kind, count(*) FROM awaiting WHERE peer_id = ? GROUP BY kind",
+                    (peer_id,),
+                ).fetchall()
+            )
+            state[peer_id] = {
+                "outbox": self.outbox_count(peer_id),
+                "awaiting_replies": waits.get("blinded-reply", 0),
+                "awaiting_holdings": waits.get("holdings", 0),
+                "needs_scoring": bool(self.peer_sync_state(peer_id)["needs_scoring"]),
+            }
+        return state
 
     @staticmethod
     def _enqueue(conn, peer_id: int, messages: Iterable[tuple[str, str, dict]], now: int) -> None:
@@ -224,6 +358,10 @@ class FederationTables(StoreParts):
         with self.transaction() as conn:
             self._mark_processed(conn, peer_id, message_id, "blinded-keys", now, ack_due)
             self._replace_keys(conn, "peer_blinded", peer_id, records)
+            conn.executemany(
+                "INSERT OR IGNORE INTO peer_records (peer_id, pseudonym) VALUES (?, ?)",
+                [(peer_id, pseudonym) for pseudonym, _ in records],
+            )
             self._enqueue(conn, peer_id, [reply], now)
             keys = sum(len(k) for _, k in records)
             conn.execute(
@@ -244,12 +382,17 @@ class FederationTables(StoreParts):
         records: Sequence[tuple[str, Sequence[tuple[str, bytes]]]],
         now: int,
         ack_due: bool,
+        batch: str | None = None,
     ) -> None:
-        """Store our keys as doubly blinded by the peer (its blinded-reply)."""
+        """Store our keys as doubly blinded by the peer (its blinded-reply to ``batch``)."""
         with self.transaction() as conn:
             self._mark_processed(conn, peer_id, message_id, "blinded-reply", now, ack_due)
             self._replace_keys(conn, "own_blinded", peer_id, records)
             conn.execute(MARK_DIRTY, (peer_id,))
+            if batch is not None:
+                conn.execute(
+                    "DELETE FROM awaiting WHERE peer_id = ? AND batch = ?", (peer_id, batch)
+                )
 
     def apply_retraction(
         self, peer_id: int, message_id: str, pseudonyms: Sequence[str], now: int, ack_due: bool
@@ -259,19 +402,11 @@ class FederationTables(StoreParts):
             self._mark_processed(conn, peer_id, message_id, "retraction", now, ack_due)
             pairs = [(peer_id, p) for p in pseudonyms]
             conn.executemany("DELETE FROM peer_blinded WHERE peer_id = ? AND pseudonym = ?", pairs)
-            conn.executemany(
-                "DELETE FROM matches WHERE peer_id = ? AND peer_pseudonym = ? "
-                "AND status = 'suggested'",
-                pairs,
-            )
-            # A case both sides confirmed keeps its status: the peer closing its side (reunited,
-            # referred) retracts the record's keys, but our caseworker still holds the contact.
-            conn.executemany(
-                "UPDATE matches SET status = 'withdrawn', updated_at = ? "
-                "WHERE peer_id = ? AND peer_pseudonym = ? "
-                "AND status NOT IN ('contact exchanged', 'closed')",
-                [(now, peer_id, p) for p in pseudonyms],
-            )
+            conn.executemany("DELETE FROM peer_records WHERE peer_id = ? AND pseudonym = ?", pairs)
+            withdraw_matches(conn, peer_id, "peer_pseudonym", pseudonyms, now)
+            # The candidates left are scored again: weights and the one-to-one step depend on
+            # every pair, so the peer (which rescored after retracting) and we stay equal.
+            conn.execute(MARK_DIRTY, (peer_id,))
 
     def apply_simple(
         self,
@@ -348,8 +483,11 @@ class FederationTables(StoreParts):
             }
         )
 
-    def scoring_input(self, peer_id: int) -> tuple[int, dict, dict, dict[str, str]]:
-        """Generation, own and peer keys, and pseudonym→ref, read from one consistent snapshot.
+    def scoring_input(
+        self, peer_id: int
+    ) -> tuple[int, dict, dict, dict[str, str], dict[str, tuple[str, str]]]:
+        """Generation, own and peer keys, pseudonym→ref and the reviewed pairs, read from one
+        consistent snapshot.
 
         The inbox thread may apply a peer's keys while the sync thread scores; reading the three
         tables in one read transaction keeps them consistent with each other and with the
@@ -361,9 +499,10 @@ class FederationTables(StoreParts):
             own = self.blinded_keys("own_blinded", peer_id)
             theirs = self.blinded_keys("peer_blinded", peer_id)
             refs = self.refs_for_pseudonyms(peer_id)
+            reviewed = self.reviewed_pairs(peer_id)
         finally:
             self.conn.execute("COMMIT")
-        return generation, own, theirs, refs
+        return generation, own, theirs, refs, reviewed
 
     def blinded_keys(self, table: str, peer_id: int) -> dict[str, list[tuple[str, bytes]]]:
         assert table in ("own_blinded", "peer_blinded")
@@ -375,23 +514,45 @@ class FederationTables(StoreParts):
             keys[pseudonym].append((key_type, bytes(token)))
         return dict(keys)
 
+    def reviewed_pairs(self, peer_id: int) -> dict[str, tuple[str, str]]:
+        """{match id: (our pseudonym, the peer's)} of matches either side has decided on."""
+        rows = self.conn.execute(REVIEWED_SQL, (peer_id,))
+        return {match_id: (local, theirs) for match_id, local, theirs in rows}
+
     def replace_suggestions(
-        self, peer_id: int, suggestions: Sequence[dict], now: int, generation: int | None = None
+        self,
+        peer_id: int,
+        suggestions: Sequence[dict],
+        now: int,
+        generation: int | None = None,
+        rescored: Sequence[dict] = (),
+        reviewed_seen: Iterable[str] | None = None,
     ) -> None:
         """Make the suggested matches for a peer exactly ``suggestions``; reviewed ones stay.
 
+        ``rescored``: the new score and evidence of reviewed matches, whatever the threshold
+        (one with no candidate left gets score 0), so both nodes of a pair keep showing the same
+        figures for the same match however their decisions and rescoring interleaved.
         ``generation`` is the scoring generation the suggestions were computed from; the peer
-        stays marked for scoring if its keys changed since (None: clear unconditionally).
+        stays marked for scoring if its keys changed since (None: clear unconditionally), or if
+        a match was decided on since ``reviewed_seen`` was read, as it still needs its score.
         """
         with self.transaction() as conn:
-            reviewed = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT match_id FROM matches WHERE peer_id = ? "
-                    "AND (status != 'suggested' OR peer_decision IS NOT NULL)",
-                    (peer_id,),
-                )
-            }
+            reviewed = {row[0] for row in conn.execute(REVIEWED_SQL, (peer_id,))}
+            seen = reviewed if reviewed_seen is None else set(reviewed_seen)
+            fresh = {r["match_id"]: r for r in rescored}
+            conn.executemany(
+                "UPDATE matches SET score = ?, evidence = ? WHERE match_id = ? AND peer_id = ? "
+                "AND status != 'withdrawn'",
+                [
+                    (fresh[m]["score"], fresh[m]["evidence"], m, peer_id)
+                    if m in fresh
+                    else (0.0, NO_LONGER_A_CANDIDATE, m, peer_id)
+                    for m in reviewed & seen
+                ],
+            )
+            if reviewed - seen:
+                generation = -1  # never equal: score again
             conn.execute(
                 "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested' "
                 "AND peer_decision IS NULL AND match_id NOT IN (SELECT match_id FROM decisions)",

@@ -7,9 +7,11 @@ answers it with a fresh acknowledgement instead of applying it twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,6 +20,7 @@ from protocol.envelope import CLOCK_WINDOW_SECONDS, open_envelope
 from protocol.errors import EnvelopeRefused
 from protocol.messages import validate
 
+from .errors import NotSettled
 from .federation import Federation, Peer
 
 log = logging.getLogger("tafuta.sync")
@@ -158,3 +161,68 @@ async def sync_round(
         if own_session:
             await session.close()
     return reports
+
+
+def pending_work(federation: Federation, peers: list[Peer] | None = None) -> dict[str, dict]:
+    """What each peer's exchange still waits for, by peer name; empty entries are settled.
+
+    Our outbox (messages not yet acknowledged), answers we wait for (the reply to our blinded
+    keys, the list of our records the peer holds), and candidates not yet scored again.
+    """
+    peers = federation.trusted_peers() if peers is None else peers
+    state = federation.store.settle_state([p.id for p in peers])
+    return {peer.name: state[peer.id] for peer in peers}
+
+
+def is_settled(pending: dict[str, dict]) -> bool:
+    return all(not any(work.values()) for work in pending.values())
+
+
+def describe_pending(pending: dict[str, dict]) -> str:
+    """One line: 'settled', or what waits for which peer."""
+    parts = []
+    for name, work in pending.items():
+        items = []
+        if work["outbox"]:
+            items.append(f"{work['outbox']} messages to send")
+        if work["awaiting_replies"]:
+            items.append(f"{work['awaiting_replies']} replies to our keys awaited")
+        if work["awaiting_holdings"]:
+            items.append("its list of our records awaited")
+        if work["needs_scoring"]:
+            items.append("candidates to score")
+        if items:
+            parts.append(f"{name}: {', '.join(items)}")
+    return "settled" if not parts else "pending: " + "; ".join(parts)
+
+
+async def sync_until_settled(
+    federation: Federation,
+    peers: list[Peer] | None = None,
+    *,
+    timeout: float,
+    interval: float = 1.0,
+    clock=time.monotonic,
+) -> list[PeerReport]:
+    """Sync rounds until nothing waits for any of the peers; NotSettled after ``timeout``.
+
+    A round delivers what it can; answers arrive through our inbox (a running 'serve'), so
+    between rounds we only look again. The last round's reports are returned.
+    """
+    deadline = clock() + timeout
+    reports: list[PeerReport] = []
+    timeout_cfg = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout_cfg) as session:
+        while True:
+            for peer in federation.trusted_peers() if peers is None else peers:
+                federation.store.retry_now(peer.id, federation.clock())  # asked to wait: no backoff
+            reports = await sync_round(federation, peers, session=session)
+            pending = pending_work(federation, peers)
+            if is_settled(pending):
+                return reports
+            if clock() >= deadline:
+                raise NotSettled(
+                    f"not settled after {timeout:g} s; {describe_pending(pending)}. The peers "
+                    "must be running 'tafuta serve' for their answers to arrive."
+                )
+            await asyncio.sleep(interval)

@@ -42,12 +42,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .envelope import unb64
 from .errors import BlindingError
 
 DOMAIN = b"tafuta/match-key/v1"
+PSEUDONYM_INFO = b"tafuta/pseudonym/v1"
 POINT_BYTES = 32
 PSEUDONYM_BYTES = 16
 # Below this many points one process is faster than starting workers.
@@ -66,6 +69,22 @@ def new_scalar() -> bytes:
 def new_pseudonym() -> str:
     """A random per-peer record pseudonym: 16 bytes, base64url (22 characters)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(PSEUDONYM_BYTES)).rstrip(b"=").decode()
+
+
+def pseudonym_for(scalar: bytes, ref: str) -> str:
+    """The pseudonym of one of our records for the peer whose scalar this is.
+
+    Derived, not drawn at random, so that two processes preparing the same record for the same
+    peer name it the same way: a race can at worst send the same thing twice, never one person
+    under two names. HMAC-SHA-256 under a key derived from the per-peer scalar with HKDF (a
+    separate key for a separate purpose), truncated to 16 bytes: without the scalar a pseudonym
+    is unlinkable to the ref, and a new scalar (rotation) gives every record a new pseudonym.
+    """
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PSEUDONYM_INFO).derive(scalar)
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(ref.encode("utf-8"))
+    digest = mac.finalize()[:PSEUDONYM_BYTES]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def hash_to_point(keyset: int, key_type: str, value: str, counter: int = 0) -> bytes:
@@ -149,18 +168,26 @@ def blind_own_keys(
     *,
     workers: int | None = None,
     progress: Progress | None = None,
+    pseudonyms: Mapping[str, str] | None = None,
 ) -> tuple[list[BlindedRecord], dict[str, str]]:
     """Blind this node's keys for one peer.
 
     ``records`` maps a local ref to its (key type, value) match keys. Returns the records to send
-    (fresh random pseudonyms, records and keys shuffled, duplicate keys removed) and the
-    pseudonym -> ref map the node keeps to itself. Each distinct key is blinded once.
+    (records and keys shuffled, duplicate keys removed) and the pseudonym -> ref map the node
+    keeps to itself. Each distinct key is blinded once. ``pseudonyms`` gives the pseudonym of
+    each ref (a node passes the ones it already uses and ``pseudonym_for`` the rest); without
+    it, pseudonyms are fresh random ones (a one-off link).
     """
     by_pseudonym: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     for ref, keys in records.items():
-        pseudonym = new_pseudonym()
-        while pseudonym in by_pseudonym:  # 2^-128 per pair; cheap to be certain
+        if pseudonyms is not None:
+            pseudonym = pseudonyms[ref]
+            if pseudonym in by_pseudonym:
+                raise BlindingError("two records were given the same pseudonym")
+        else:
             pseudonym = new_pseudonym()
+            while pseudonym in by_pseudonym:  # 2^-128 per pair; cheap to be certain
+                pseudonym = new_pseudonym()
         by_pseudonym[pseudonym] = (ref, sorted(set(keys)))
     unique = sorted({key for _, keys in by_pseudonym.values() for key in keys})
     blinded = _blind_hashed(scalar, keyset, unique, workers=workers, progress=progress)

@@ -18,6 +18,9 @@ contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}
                    both sides confirmed
 retraction         ``pseudonyms``: records withdrawn or resolved; the peer deletes their keys and
                    candidates
+holdings-request   ``batch``: "which of my records do you hold?" (a node repairing the past)
+holdings           ``batch`` (the request's), ``pseudonyms``: the requester's records the sender
+                   holds, one part of them; ``last``: true on the final part
 directory-entry    ``entry``: an organisation's signed directory entry (protocol/directory.py),
                    passed on unchanged; ``document``: the origin's self-signed node document
 stats-table        ``published``: the sender's suppressed statistics tables (protocol/tables.py)
@@ -133,6 +136,12 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     },
     "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
     "retraction": {"pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
+    "holdings-request": {"batch": _matches(BATCH_ID)},
+    "holdings": {
+        "batch": _matches(BATCH_ID),
+        "pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH),
+        "last": lambda v: type(v) is bool,
+    },
     "directory-entry": {
         "entry": check_entry_shape,
         "document": lambda v: isinstance(v, str) and len(v) <= 16 * 1024,

@@ -27,6 +27,7 @@ import json
 import os
 import random
 import secrets
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -384,6 +385,7 @@ def run(
     try:
         replayable = [ctx.senders["a"].seal() for _ in range(20)]
         ctx.replayable.extend(_accept_once(ctx, replayable))
+        _wait_until_quiet(b.home / "tafuta.db")
         order = plan(total, categories or CATEGORIES + webrequests.categories(), rng)
         expired = sum(c.name == "web: expired session" for c in order)
         ctx.extra["web"] = webrequests.prepare(b, ctx.url, expired)
@@ -447,6 +449,26 @@ def run(
         "server_headers": dict(SERVER_HEADERS),
         "hostile_connections": hostile,
     }
+
+
+def _wait_until_quiet(database: Path, timeout: float = 60.0) -> None:
+    """Let the node finish what the accepted messages started before anything is counted:
+    each wakes its sync worker, and a retraction marks the peer for scoring again, so a round
+    updates ``peer_sync`` moments later. Quiet: nothing left to score, and the table unchanged
+    over a second."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("SELECT needs_scoring, * FROM peer_sync ORDER BY peer_id").fetchall()
+        finally:
+            db.close()
+        if rows == previous and not any(row[0] for row in rows):
+            return
+        previous = rows
+        time.sleep(1.0)
+    raise AssertionError(f"the node did not settle within {timeout:g} s: {previous}")
 
 
 def _plant_stale_preview(home: Path) -> Path:

@@ -66,7 +66,7 @@ class Node:
             assert result.returncode == 0, (args, result.stdout, result.stderr)
         return result
 
-    def start(self, sync_interval: float = 0.5) -> None:
+    def start(self, sync_interval: float = 0.5, timeout: float = 30) -> None:
         env = {**os.environ, "TAFUTA_PASSPHRASE_FILE": str(self.passphrase_file), **self.env}
         with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
@@ -74,7 +74,7 @@ class Node:
                  "--sync-interval", str(sync_interval)],
                 stdout=log, stderr=log, env=env,
             )  # fmt: skip
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.url}/v1/health", timeout=1) as r:

@@ -1,0 +1,248 @@
+"""Benchmark: three real nodes on loopback under concurrent processes (issue 13).
+
+A (rural, a missing list) is paired with B and C (urban, found registers). All three run
+`tafuta serve`; at the same time two `tafuta sync` run on each node. Once every node reports
+`exchange: settled`, it measures, side by side in one run:
+
+* agreement: for each pair, match ids common to both sides, and how many differ in score or
+  evidence (the target is all common, none differing);
+* records held: how many of A's records B and C hold (the target is exactly A's count);
+* what the network found against `tafuta link` on the same two files (the baseline: the same
+  computation in one process): F1 of the network's pairs taking link's as the truth, and, when a
+  truth file is given, both against the truth;
+* time from the first serve to settled, against `tafuta link`'s time on the same files.
+
+    .venv/bin/python benchmarks/federation_consistency.py [--people 2000]
+    .venv/bin/python benchmarks/federation_consistency.py --missing a.csv --found b.csv \\
+        --found2 c.csv [--truth-b pairs_ab.csv --truth-c pairs_ac.csv]
+
+Truth files have the columns ref_a,ref_b. Without files, matching.synthetic makes the registers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from keys import KdfParams
+from matching.synthetic import generate
+from node.canonical import FIELDS
+from node.identity import create_node
+
+PASSPHRASE = "benchmark passphrase"
+TAFUTA = str(Path(sys.executable).parent / "tafuta")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_csv(path: Path, records: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows({f: r.get(f) or "" for f in FIELDS} for r in records)
+    return path
+
+
+class Node:
+    def __init__(self, root: Path, name: str, register: Path):
+        self.name, self.port = name, free_port()
+        self.home = root / name.split()[0].lower()
+        self.register = register
+        self.env = {**os.environ, "TAFUTA_PASSPHRASE_FILE": str(root / "pass")}
+        create_node(self.home, name=name, url=f"http://127.0.0.1:{self.port}",
+                    passphrase=PASSPHRASE, kdf=KdfParams.cheap())  # fmt: skip
+        self.run("import", str(register))
+        self.process: subprocess.Popen | None = None
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run([TAFUTA, "--home", str(self.home), *args], env=self.env,
+                                capture_output=True, text=True, check=False)  # fmt: skip
+        if result.returncode != 0:
+            raise SystemExit(f"{self.name}: tafuta {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def serve(self) -> None:
+        self.process = subprocess.Popen(
+            [TAFUTA, "--home", str(self.home), "serve", "--port", str(self.port),
+             "--sync-interval", "1"], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"{self.name} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+    def settled(self) -> bool:
+        return json.loads(self.run("status", "--json"))["exchange"]["settled"]
+
+    def matches_with(self, peer: Node) -> dict[str, dict]:
+        rows = json.loads(self.run("matches", "--format", "json"))
+        return {m["match_id"]: m for m in rows if m["peer"] == peer.name}
+
+    def records_held(self, peer: Node) -> int:
+        listing = json.loads(self.run("peers", "list", "--json"))
+        return next(p["records_held"] for p in listing if p["name"] == peer.name)
+
+
+def pair(a: Node, b: Node) -> None:
+    token_a = a.run("peers", "invite").strip().splitlines()[-1]
+    token_b = b.run("peers", "invite").strip().splitlines()[-1]
+    a.run("peers", "add", token_b)
+    b.run("peers", "add", token_a)
+    digits = a.run("peers", "fingerprint", b.name).strip().splitlines()[-1]
+    a.run("peers", "trust", b.name, "--fingerprint", digits)
+    b.run("peers", "trust", a.name, "--fingerprint", digits)
+
+
+def f1(found: set, truth: set) -> tuple[float, float, float]:
+    hits = len(found & truth)
+    precision = hits / len(found) if found else 0.0
+    recall = hits / len(truth) if truth else 0.0
+    score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, score
+
+
+def read_pairs(path: Path) -> set[tuple[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return {(r["ref_a"], r["ref_b"]) for r in csv.DictReader(f)}
+
+
+def registers(args, root: Path) -> tuple[Path, Path, Path, dict]:
+    if args.missing:
+        truth = {"b": args.truth_b, "c": args.truth_c}
+        return args.missing, args.found, args.found2, truth
+    one = generate(args.people, args.people, overlap=0.4, seed=42)
+    two = generate(args.people, args.people, overlap=0.4, seed=42)
+    a = write_csv(root / "a.csv", one.missing)
+    b = write_csv(root / "b.csv", one.found)
+    # C's register: other found people, with refs of their own, matched to the same missing list.
+    for record in two.found:
+        record["ref"] = "C-" + record["ref"]
+    c = write_csv(root / "c.csv", two.found)
+    truths = {}
+    for label, pairs in (("b", one.true_pairs), ("c", [(x, "C-" + y) for x, y in two.true_pairs])):
+        path = root / f"truth_{label}.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["ref_a", "ref_b"])
+            writer.writerows(pairs)
+        truths[label] = path
+    return a, b, c, truths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--missing", type=Path)
+    parser.add_argument("--found", type=Path)
+    parser.add_argument("--found2", type=Path)
+    parser.add_argument("--truth-b", type=Path)
+    parser.add_argument("--truth-c", type=Path)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        (root / "pass").write_text(PASSPHRASE + "\n")
+        file_a, file_b, file_c, truths = registers(args, root)
+        a = Node(root, "Kwale Rescue", file_a)
+        b = Node(root, "Mombasa Shelter", file_b)
+        c = Node(root, "Nairobi Safe House", file_c)
+        pair(a, b)
+        pair(a, c)
+
+        link_seconds = {}
+        for other, label in ((b, "b"), (c, "c")):
+            start = time.perf_counter()
+            a.run(
+                "link", str(file_a), str(other.register), "--out", str(root / f"link_{label}.csv")
+            )
+            link_seconds[label] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        try:
+            for node in (a, b, c):
+                node.serve()
+            with ThreadPoolExecutor(6) as pool:
+                list(pool.map(lambda n: n.run("sync"), [a, a, b, b, c, c]))
+            deadline = time.monotonic() + args.timeout
+            while not all(n.settled() for n in (a, b, c)):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the network did not settle in time")
+                time.sleep(1)
+            settle_seconds = time.perf_counter() - start
+            results = {}
+            for other, label in ((b, "b"), (c, "c")):
+                ours, theirs = a.matches_with(other), other.matches_with(a)
+                common = ours.keys() & theirs.keys()
+                differing = sum(
+                    (ours[m]["score"], ours[m]["evidence"])
+                    != (theirs[m]["score"], theirs[m]["evidence"])
+                    for m in common
+                )
+                network = {(ours[m]["local_ref"], theirs[m]["local_ref"]) for m in common}
+                linked = read_pairs(root / f"link_{label}.csv")  # both at the default threshold
+                row = {
+                    "matches_a": len(ours), "matches_peer": len(theirs), "common": len(common),
+                    "differing": differing, "records_held_by_peer": other.records_held(a),
+                    "records_of_a": len(read_refs(file_a)),
+                    "f1_network_vs_link": f1(network, linked)[2],
+                    "link_seconds": link_seconds[label],
+                }  # fmt: skip
+                if truths.get(label):
+                    truth = read_pairs(truths[label])
+                    row["f1_network_vs_truth"] = f1(network, truth)[2]
+                    row["f1_link_vs_truth"] = f1(linked, truth)[2]
+                results[label] = row
+        finally:
+            for node in (a, b, c):
+                node.stop()
+    print(f"# three nodes on loopback, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"{os.cpu_count()} cores; settled in {settle_seconds:.1f} s "
+          f"(tafuta link: {link_seconds['b']:.1f} s + {link_seconds['c']:.1f} s)")  # fmt: skip
+    print(
+        "| pair | matches A / peer | common | differing | A's records held by peer / A's "
+        "| F1 network vs link | F1 network vs truth | F1 link vs truth |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, row in results.items():
+        nan = float("nan")
+        print(f"| A–{label.upper()} | {row['matches_a']} / {row['matches_peer']} | {row['common']} "
+              f"| {row['differing']} | {row['records_held_by_peer']} / {row['records_of_a']} "
+              f"| {row['f1_network_vs_link']:.4f} | {row.get('f1_network_vs_truth', nan):.4f} "
+              f"| {row.get('f1_link_vs_truth', nan):.4f} |")  # fmt: skip
+    figures = {"settle_seconds": settle_seconds, "pairs": results}
+    print(json.dumps(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+
+
+def read_refs(path: Path) -> set[str]:
+    with path.open(encoding="utf-8") as f:
+        return {r["ref"] for r in csv.DictReader(f)}
+
+
+if __name__ == "__main__":
+    main()
