@@ -31,10 +31,15 @@ def b64(data: bytes) -> str:
 
 
 def unb64(text: object) -> bytes:
-    """Decode unpadded base64url; ValueError for anything else (including padding)."""
+    """Decode unpadded base64url; ValueError for anything else (including padding, and unused
+    low bits of the last character that are not zero: one value has exactly one encoding, so
+    signed text cannot be altered without changing its bytes)."""
     if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as err:
         raise ValueError("not unpadded base64url") from err
+    if b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ._encoding import b64, canonical_json, unb64
 from .errors import (
@@ -42,6 +43,7 @@ from .errors import (
 from .identity import (
     HPKE_SUITES,
     SUPPORTED_SUITES,
+    HpkePublicKey,
     Identity,
     hpke_public_key_from_bytes,
     key_id_for,
@@ -117,11 +119,11 @@ class NodeDocument:
         """What every signature over this document covers."""
         return SIGNING_DOMAIN + canonical_json(self.to_dict())
 
-    def verify_key(self):
+    def verify_key(self) -> Ed25519PublicKey:
         """The Ed25519 public key that verifies this node's signatures."""
         return verify_key_from_bytes(self.signing_key)
 
-    def hpke_public_key(self, suite: str) -> object:
+    def hpke_public_key(self, suite: str) -> HpkePublicKey:
         """The public key to HPKE-encrypt to with ``suite`` (a ``cryptography`` object)."""
         if suite not in self.encryption_keys:
             raise MalformedDocument(f"{self.name!r} has no key for the HPKE suite {suite!r}")

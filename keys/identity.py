@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ._encoding import b64, unb64
 from .errors import KeyFileError, MalformedDocument
@@ -52,7 +54,12 @@ def verify_key_from_bytes(raw: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def hpke_public_key_from_bytes(suite: str, raw: bytes) -> object:
+# What HPKE encrypts to and decrypts with, per suite (x25519, mlkem768-x25519).
+HpkePublicKey = x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey
+HpkePrivateKey = X25519PrivateKey | hpke.MLKEM768X25519PrivateKey
+
+
+def hpke_public_key_from_bytes(suite: str, raw: bytes) -> HpkePublicKey:
     """The ``cryptography`` public key object HPKE encrypts to, from a document's raw bytes."""
     if suite not in _PUBLIC_KEY_BYTES:
         raise MalformedDocument(f"unknown HPKE suite {suite!r}")
@@ -74,9 +81,9 @@ class Identity:
     """One generation of a node's private keys. repr() never shows key material."""
 
     signing: Ed25519PrivateKey
-    x25519: x25519.X25519PrivateKey
+    x25519: X25519PrivateKey
     hybrid_mlkem_seed: bytes
-    hybrid_x25519: x25519.X25519PrivateKey
+    hybrid_x25519: X25519PrivateKey
     created: int
 
     @classmethod
@@ -103,7 +110,7 @@ class Identity:
     def sign(self, data: bytes) -> bytes:
         return self.signing.sign(data)
 
-    def hpke_private_key(self, suite: str) -> object:
+    def hpke_private_key(self, suite: str) -> HpkePrivateKey:
         """The private key HPKE decrypts with for ``suite`` (see HPKE_SUITES)."""
         if suite == SUITE_X25519:
             return self.x25519
@@ -125,7 +132,7 @@ class Identity:
 
     # -- private serialisation, used only inside the encrypted key file -------------------
 
-    def private_fields(self) -> dict:
+    def private_fields(self) -> dict[str, Any]:
         return {
             "key_id": self.key_id,
             "created": self.created,
@@ -136,7 +143,7 @@ class Identity:
         }
 
     @classmethod
-    def from_private_fields(cls, fields: dict) -> Identity:
+    def from_private_fields(cls, fields: dict[str, Any]) -> Identity:
         try:
             identity = cls(
                 signing=Ed25519PrivateKey.from_private_bytes(unb64(fields["signing"])),

@@ -43,7 +43,7 @@ from .document import (
     verify_own_signature,
 )
 from .errors import DocumentRefused, KeyFileError, WeakPassphrase, WrongPassphrase
-from .identity import Identity
+from .identity import HpkePrivateKey, Identity
 
 FORMAT = "tafuta-keyring-1"
 CIPHER = "aes-256-gcm"
@@ -174,7 +174,7 @@ class Keyring:
                 return identity
         return None
 
-    def decryption_key(self, key_id: str, suite: str) -> object | None:
+    def decryption_key(self, key_id: str, suite: str) -> HpkePrivateKey | None:
         """Our HPKE private key for a key id (current or retired) and suite, or None.
 
         Has the shape protocol.envelope.OwnKeys expects, so a Keyring can open envelopes.
@@ -230,7 +230,9 @@ class Keyring:
         signers = (self.current, previous) if previous else (self.current,)
         return replace(self, document=sign_document(document, *signers))
 
-    def prune(self, now: int, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> tuple[Keyring, list]:
+    def prune(
+        self, now: int, grace_seconds: int = DEFAULT_GRACE_SECONDS
+    ) -> tuple[Keyring, list[str]]:
         """Drop retired generations older than the grace period; returns (keyring, dropped ids)."""
         keep = tuple((i, at) for i, at in self.retired if now - at <= grace_seconds)
         dropped = [i.key_id for i, at in self.retired if now - at > grace_seconds]
@@ -302,7 +304,7 @@ def load_keyring(path: Path, passphrase: str) -> Keyring:
     return Keyring(current, document, retired, kdf)
 
 
-def read_document(path: Path, content: dict | None = None) -> SignedDocument:
+def read_document(path: Path, content: dict[str, Any] | None = None) -> SignedDocument:
     """This node's current signed document, from the public part of the key file."""
     content = _read(path) if content is None else content
     try:
@@ -313,7 +315,7 @@ def read_document(path: Path, content: dict | None = None) -> SignedDocument:
     return signed
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, Any]:
     try:
         content = json.loads(path.read_bytes())
     except FileNotFoundError as err:

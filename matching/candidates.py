@@ -14,7 +14,7 @@ Everything is held as numpy arrays of integer ids, never as per-pair Python obje
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +37,8 @@ class Candidates:
     """
 
     key_types: tuple[str, ...]
-    ids_left: list[Hashable]
-    ids_right: list[Hashable]
+    ids_left: list[str]
+    ids_right: list[str]
     left: np.ndarray  # int32, index into ids_left
     right: np.ndarray  # int32, index into ids_right
     agree: np.ndarray  # int8 (pairs, types)
@@ -50,8 +50,8 @@ class Candidates:
 
 
 def _entries(
-    side: Mapping[Hashable, Iterable[Key]],
-    ids: Sequence[Hashable],
+    side: Mapping[str, Collection[Key]],
+    ids: Sequence[str],
     vocabulary: dict[Key, int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """(record index, key id) per distinct key of each record, sorted by record then key.
@@ -71,8 +71,8 @@ def _entries(
 
 
 def candidate_arrays(
-    left: Mapping[Hashable, Iterable[Key]],
-    right: Mapping[Hashable, Iterable[Key]] | None = None,
+    left: Mapping[str, Collection[Key]],
+    right: Mapping[str, Collection[Key]] | None = None,
     key_types: Sequence[str] = (),
     *,
     max_block_pairs: int = MAX_BLOCK_PAIRS,
@@ -208,16 +208,16 @@ def _chunks(records: np.ndarray, fanout: np.ndarray) -> list[tuple[int, int]]:
 
 
 def candidate_pairs(
-    left: Mapping[Hashable, Iterable[Key]],
-    right: Mapping[Hashable, Iterable[Key]] | None = None,
+    left: Mapping[str, Collection[Key]],
+    right: Mapping[str, Collection[Key]] | None = None,
     *,
     max_block_pairs: int = MAX_BLOCK_PAIRS,
-) -> dict[tuple[Hashable, Hashable], dict[str, int]]:
+) -> dict[tuple[str, str], dict[str, int]]:
     """{(left id, right id): {key type: number of equal keys}}. With ``right`` None, pairs
     within ``left`` (each unordered pair once, the smaller id first). A convenience view of
     ``candidate_arrays`` for small inputs and tests."""
     found = candidate_arrays(left, right, max_block_pairs=max_block_pairs)
-    out: dict[tuple[Hashable, Hashable], dict[str, int]] = {}
+    out: dict[tuple[str, str], dict[str, int]] = {}
     for i in range(len(found)):
         counts = found.agree[i]
         out[(found.ids_left[found.left[i]], found.ids_right[found.right[i]])] = {

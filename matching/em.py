@@ -51,7 +51,7 @@ class Model:
         for k, weights in enumerate(self.weights):
             table = np.array((0.0, *weights))  # index 0 is MISSING
             odds += table[patterns[:, k] + 1]
-        return 1.0 / (1.0 + np.exp(-odds))
+        return np.asarray(1.0 / (1.0 + np.exp(-odds)))
 
 
 def _sigmoid(x: float) -> float:
@@ -116,7 +116,7 @@ def fit_counted(
     names: Sequence[str],
     *,
     m_start: Sequence[Sequence[float]] | None = None,
-    u_start: Sequence[Sequence[float]] | None = None,
+    u_start: Sequence[Sequence[float] | np.ndarray] | None = None,
     fix_u: bool = False,
     u_prior: Sequence[Sequence[float]] | None = None,
     u_strength: float | None = None,

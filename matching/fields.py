@@ -24,7 +24,7 @@ types built from them. Everything is numpy over all pairs at once and symmetric 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,10 +232,12 @@ def _any(table: np.ndarray, col: dict[str, int], prefix: str) -> np.ndarray:
     cols = [i for c, i in col.items() if c.split(":")[0] == prefix]
     if not cols:
         return np.zeros(len(table), dtype=bool)
-    return table[:, cols].any(axis=1)
+    return np.asarray(table[:, cols].any(axis=1))
 
 
-def _shared_pairs(key_types, comps_of, agree) -> np.ndarray:
+def _shared_pairs(
+    key_types: Sequence[str], comps_of: Sequence[tuple[str, ...]], agree: np.ndarray
+) -> np.ndarray:
     """Name pairs both records share, where a names2 key with a one-valued component agrees
     (0 where not known)."""
     out = np.zeros(len(agree), dtype=np.int16)
@@ -245,7 +247,14 @@ def _shared_pairs(key_types, comps_of, agree) -> np.ndarray:
     return out
 
 
-def _names(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+def _names(
+    key_types: Sequence[str],
+    comps_of: Sequence[tuple[str, ...]],
+    agree: np.ndarray,
+    yes: np.ndarray,
+    no: np.ndarray,
+    col: dict[str, int],
+) -> np.ndarray:
     level = np.full(len(agree), MISSING, dtype=np.int8)
     level[_any(no, col, "names2")] = 1
     level[_any(no, col, "name1")] = 0
@@ -255,11 +264,18 @@ def _names(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
     return level
 
 
-def _birth(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+def _birth(
+    key_types: Sequence[str],
+    comps_of: Sequence[tuple[str, ...]],
+    agree: np.ndarray,
+    yes: np.ndarray,
+    no: np.ndarray,
+    col: dict[str, int],
+) -> np.ndarray:
     n = len(agree)
     level = np.full(n, MISSING, dtype=np.int8)
 
-    def has(table, c):
+    def has(table: np.ndarray, c: str) -> np.ndarray:
         return table[:, col[c]] if c in col else np.zeros(n, dtype=bool)
 
     # Year windows shared: a "names2 + year" key agrees on (shared pairs) x (shared windows).
@@ -285,8 +301,21 @@ def _birth(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
     return level
 
 
-def _simple(component: str):
-    def level(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+LevelFunction = Callable[
+    [Sequence[str], Sequence[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray, dict[str, int]],
+    np.ndarray,
+]
+
+
+def _simple(component: str) -> LevelFunction:
+    def level(
+        key_types: Sequence[str],
+        comps_of: Sequence[tuple[str, ...]],
+        agree: np.ndarray,
+        yes: np.ndarray,
+        no: np.ndarray,
+        col: dict[str, int],
+    ) -> np.ndarray:
         out = np.full(len(agree), MISSING, dtype=np.int8)
         cols = [i for c, i in col.items() if c.split(":")[0] == component]
         if cols:

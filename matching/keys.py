@@ -28,7 +28,8 @@ from .normalise import Birth, Person
 
 KEYSET_VERSION = 2
 
-ENCODERS: dict[str, Callable[[str], str]] = {
+Encoder = Callable[[str], str]
+ENCODERS: dict[str, Encoder] = {
     "sdx": jellyfish.soundex,
     "mph": jellyfish.metaphone,
     "nys": jellyfish.nysiis,
@@ -57,9 +58,10 @@ def years(birth: Birth | None) -> list[str]:
 
 def full_date(birth: Birth | None) -> list[str]:
     """Year with day and month unordered; empty unless the whole date is known."""
-    if birth is None or birth.day_month() is None:
+    day_month = birth.day_month() if birth is not None else None
+    if birth is None or day_month is None:
         return []
-    low, high = birth.day_month()
+    low, high = day_month
     return [f"{birth.year_lo}-{low:02d}-{high:02d}"]
 
 
@@ -87,6 +89,12 @@ def _combine(*parts: list[str]) -> list[str]:
             return []
         out = [f"{a}|{b}" if a else b for a in out for b in part]
     return out
+
+
+def _joined(*parts: Callable[[_Parts], list[str]]) -> KeyFunction:
+    """The key function whose keys join one key of each part (``fam_x_yw``: family code and
+    year window)."""
+    return lambda p: _combine(*(part(p) for part in parts))
 
 
 def _one(value: str | None) -> list[str]:
@@ -131,43 +139,43 @@ def _candidate_functions() -> dict[str, KeyFunction]:
         return _one(p.person.district)
 
     functions: dict[str, KeyFunction] = {"phone": lambda p: _one(p.person.phone)}
-    functions["dob_place"] = lambda p: _combine(dob(p), place(p))
-    functions["dob_dist"] = lambda p: _combine(dob(p), dist(p))
+    functions["dob_place"] = _joined(dob, place)
+    functions["dob_dist"] = _joined(dob, dist)
     for tag, enc in ENCODERS.items():
 
-        def fam(p: _Parts, tag=tag, enc=enc) -> list[str]:
+        def fam(p: _Parts, tag: str = tag, enc: Encoder = enc) -> list[str]:
             return p.get("fam", tag, lambda x: _codes(x.family, enc))
 
-        def nam(p: _Parts, tag=tag, enc=enc) -> list[str]:
+        def nam(p: _Parts, tag: str = tag, enc: Encoder = enc) -> list[str]:
             return p.get("nam", tag, lambda x: _codes(x.names, enc))
 
-        def given(p: _Parts, tag=tag, enc=enc) -> list[str]:
+        def given(p: _Parts, tag: str = tag, enc: Encoder = enc) -> list[str]:
             return p.get("gvn", tag, lambda x: _codes(x.given + x.other, enc))
 
-        def pair(p: _Parts, tag=tag, enc=enc) -> list[str]:
+        def pair(p: _Parts, tag: str = tag, enc: Encoder = enc) -> list[str]:
             return p.get("pair", tag, lambda x: _name_pairs(x, enc))
 
-        def mother(p: _Parts, tag=tag, enc=enc) -> list[str]:
+        def mother(p: _Parts, tag: str = tag, enc: Encoder = enc) -> list[str]:
             return p.get("mother", tag, lambda x: _codes(x.mother[:1], enc))
 
         def prefix(p: _Parts) -> list[str]:
             return p.get("fp2", "", _family_prefix)
 
-        functions[f"fam_{tag}_yw"] = lambda p, f=fam: _combine(f(p), windows(p))
-        functions[f"fam_{tag}_yr"] = lambda p, f=fam: _combine(f(p), yrs(p))
-        functions[f"nam_{tag}_yw"] = lambda p, f=nam: _combine(f(p), windows(p))
-        functions[f"nam_{tag}_yr"] = lambda p, f=nam: _combine(f(p), yrs(p))
-        functions[f"nam_{tag}_dob"] = lambda p, f=nam: _combine(f(p), dob(p))
-        functions[f"nam_{tag}_place"] = lambda p, f=nam: _combine(f(p), place(p))
-        functions[f"nam_{tag}_place_yw"] = lambda p, f=nam: _combine(f(p), place(p), windows(p))
-        functions[f"pair_{tag}_mother"] = lambda p, f=pair, m=mother: _combine(f(p), m(p))
+        functions[f"fam_{tag}_yw"] = _joined(fam, windows)
+        functions[f"fam_{tag}_yr"] = _joined(fam, yrs)
+        functions[f"nam_{tag}_yw"] = _joined(nam, windows)
+        functions[f"nam_{tag}_yr"] = _joined(nam, yrs)
+        functions[f"nam_{tag}_dob"] = _joined(nam, dob)
+        functions[f"nam_{tag}_place"] = _joined(nam, place)
+        functions[f"nam_{tag}_place_yw"] = _joined(nam, place, windows)
+        functions[f"pair_{tag}_mother"] = _joined(pair, mother)
         functions[f"pair_{tag}"] = pair
-        functions[f"pair_{tag}_yw"] = lambda p, f=pair: _combine(f(p), windows(p))
-        functions[f"pair_{tag}_dist"] = lambda p, f=pair: _combine(f(p), dist(p))
-        functions[f"gvn_{tag}_fp2_dist"] = lambda p, g=given: _combine(g(p), prefix(p), dist(p))
-        functions[f"gvn_{tag}_mother"] = lambda p, g=given, m=mother: _combine(g(p), m(p))
-        functions[f"pair_{tag}_place"] = lambda p, f=pair: _combine(f(p), place(p))
-        functions[f"fam_{tag}_dist"] = lambda p, f=fam: _combine(f(p), dist(p))
+        functions[f"pair_{tag}_yw"] = _joined(pair, windows)
+        functions[f"pair_{tag}_dist"] = _joined(pair, dist)
+        functions[f"gvn_{tag}_fp2_dist"] = _joined(given, prefix, dist)
+        functions[f"gvn_{tag}_mother"] = _joined(given, mother)
+        functions[f"pair_{tag}_place"] = _joined(pair, place)
+        functions[f"fam_{tag}_dist"] = _joined(fam, dist)
     return functions
 
 

@@ -9,11 +9,12 @@ spelling, so an addition on one node cannot change the keys of names both nodes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from .errors import LexiconError
 from .text import fold
@@ -25,19 +26,19 @@ BUNDLED = ("name_variants", "name_stopwords", "name_particles", "place_variants"
 class Lexicon:
     """Immutable look-up tables for normalisation; build one with ``load_lexicon``."""
 
-    name_variants: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    place_variants: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    name_variants: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    place_variants: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     name_stopwords: frozenset[str] = frozenset()
     name_particles: frozenset[str] = frozenset()
     place_stopwords: tuple[tuple[str, ...], ...] = ()
 
     def name(self, token: str) -> str:
-        return self.name_variants.get(token, token)
+        return str(self.name_variants.get(token, token))
 
     def place(self, joined: str) -> str:
-        return self.place_variants.get(joined, joined)
+        return str(self.place_variants.get(joined, joined))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., Lexicon], tuple[Any, ...]]:
         """Picklable (a mapping proxy is not), so worker processes can normalise in parallel."""
         return (
             _rebuild,
@@ -51,7 +52,13 @@ class Lexicon:
         )
 
 
-def _rebuild(name_variants, place_variants, name_stopwords, name_particles, place_stopwords):
+def _rebuild(
+    name_variants: dict[str, str],
+    place_variants: dict[str, str],
+    name_stopwords: frozenset[str],
+    name_particles: frozenset[str],
+    place_stopwords: tuple[tuple[str, ...], ...],
+) -> Lexicon:
     return Lexicon(
         MappingProxyType(name_variants),
         MappingProxyType(place_variants),

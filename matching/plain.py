@@ -44,7 +44,9 @@ def plain_links(
     return sorted(scored, key=lambda s: (-s.score, s.ref_a, s.ref_b))
 
 
-def _link_scores(pairs, patterns, sizes) -> list[Scored]:
+def _link_scores(
+    pairs: Sequence[tuple[str, str]], patterns: Sequence[Sequence[int]], sizes: tuple[int, int]
+) -> list[Scored]:
     """Between two registers: as the private scorer does, u from the pairs that are not the
     best candidate of either record, then each record is at most one person on the other side
     (scoring.one_to_one). Within one register (dedup) a person may be registered several
@@ -70,7 +72,7 @@ def _link_scores(pairs, patterns, sizes) -> list[Scored]:
             m_start=[c.m for c in COMPARISONS],
             u_start=u_hat,
             fix_u=True,
-            prior_start=em.expected_match_share(*sizes, len(array)),
+            prior_start=em.expected_match_share(sizes[0], sizes[1], len(array)),
         )
     scorer = PlainScorer(model)
     odds = np.array([model.log_odds(p) for p in unique.tolist()])[inverse]

@@ -14,7 +14,7 @@ same sorted pattern counts, so they give each pair the same score.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -54,8 +54,8 @@ class Scored(NamedTuple):
     """A scored candidate pair: both ids, score (0–1) and the reason in words. A named tuple:
     a 100k × 100k link returns hundreds of thousands of them."""
 
-    ref_a: Hashable
-    ref_b: Hashable
+    ref_a: str
+    ref_b: str
     score: float
     evidence: str
 
@@ -70,7 +70,9 @@ class Agreement:
     present_b: frozenset[str]
 
 
-def _arrays(agreements: Sequence[Agreement], key_types: Sequence[str]):
+def _arrays(
+    agreements: Sequence[Agreement], key_types: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     agree = np.array(
         [[min(a.agree.get(t, 0), 127) for t in key_types] for a in agreements], dtype=np.int8
     ).reshape(-1, len(key_types))
@@ -124,7 +126,7 @@ def _fit(
     levels: np.ndarray,
     key_types: tuple[str, ...],
     fields: tuple[str, ...],
-    sizes,
+    sizes: tuple[int, int],
     left: np.ndarray | None = None,
     right: np.ndarray | None = None,
 ) -> tuple[KeyScorer, np.ndarray, np.ndarray]:
@@ -161,10 +163,10 @@ def _fit(
         rest //= _RADIX
     n_levels = [len(FIELDS[f].words) for f in fields]
     m_start = [FIELDS[f].m for f in fields]
-    prior_start = em.expected_match_share(*sizes, len(levels))
+    prior_start = em.expected_match_share(sizes[0], sizes[1], len(levels))
     u_prior = [FIELDS[f].u for f in fields]
 
-    def fit(u_start, fix_u: bool) -> em.Model:
+    def fit(u_start: Sequence[Sequence[float] | np.ndarray], fix_u: bool) -> em.Model:
         return em.fit_counted(
             unique,
             counts,
@@ -191,7 +193,14 @@ def _fit(
     return KeyScorer(model=model, key_types=key_types, fields=fields), unique, inverse
 
 
-def non_best_u(model, unique, inverse, left, right, n_levels):
+def non_best_u(
+    model: em.Model,
+    unique: np.ndarray,
+    inverse: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    n_levels: Sequence[int],
+) -> list[np.ndarray] | None:
     """Level frequencies among pairs scoring below the best candidate of both their records."""
     pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
     odds = pattern_odds[inverse]
@@ -235,7 +244,7 @@ def score_candidates(
     key_types: Sequence[str] = KEY_TYPES,
     *,
     min_score: float = 0.0,
-    keep: Iterable[tuple[Hashable, Hashable]] = (),
+    keep: Iterable[tuple[str, str]] = (),
 ) -> list[Scored]:
     """Score and explain candidate pairs found by ``candidate_arrays``, best first; only pairs
     scoring at least ``min_score`` are returned (all are used to fit the weights), and the
@@ -285,7 +294,7 @@ def score_candidates(
     ]
 
 
-def _pair_mask(candidates: Candidates, pairs: Iterable[tuple[Hashable, Hashable]]) -> np.ndarray:
+def _pair_mask(candidates: Candidates, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
     """True for the candidates that are among ``pairs``."""
     index_left = {k: i for i, k in enumerate(candidates.ids_left)}
     index_right = {k: i for i, k in enumerate(candidates.ids_right)}
@@ -320,7 +329,7 @@ def one_to_one(
     return np.round(probability, SCORE_DECIMALS), others >= fixed
 
 
-def _string_rank(ids: Sequence[Hashable]) -> np.ndarray:
+def _string_rank(ids: Sequence[str]) -> np.ndarray:
     order = sorted(range(len(ids)), key=lambda i: str(ids[i]))
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))
@@ -328,13 +337,13 @@ def _string_rank(ids: Sequence[Hashable]) -> np.ndarray:
 
 
 def score_key_candidates(
-    left: Mapping[Hashable, Iterable[Key]],
-    right: Mapping[Hashable, Iterable[Key]],
+    left: Mapping[str, Collection[Key]],
+    right: Mapping[str, Collection[Key]],
     key_types: Sequence[str] = KEY_TYPES,
     *,
     max_block_pairs: int = MAX_BLOCK_PAIRS,
     min_score: float = 0.0,
-    keep: Iterable[tuple[Hashable, Hashable]] = (),
+    keep: Iterable[tuple[str, str]] = (),
 ) -> list[Scored]:
     """Find, score and explain every candidate pair between two sides' keys, best first.
 

@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib import resources
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "FOUND_STYLE",
@@ -177,23 +180,25 @@ def _below(rng: random.Random, n: int) -> int:
     return int(rng.random() * n)
 
 
-def _choice(rng: random.Random, items):
+def _choice(rng: random.Random, items: Sequence[T]) -> T:
     return items[int(rng.random() * len(items))]
 
 
-class _Picker:
+class _Picker(Generic[T]):
     """Draws from a list by Zipf rank weights (1/rank^s) or given weights, with one rng.random()."""
 
-    def __init__(self, items, weights=None, s: float = 0.9):
+    def __init__(
+        self, items: Iterable[T], weights: Sequence[float] | None = None, s: float = 0.9
+    ) -> None:
         self.items = tuple(items)
         ws = weights or [1.0 / (rank + 1) ** s for rank in range(len(self.items))]
-        total, self.cum = 0.0, []
+        total, self.cum = 0.0, list[float]()
         for w in ws:
             total += w
             self.cum.append(total)
         self.total = total
 
-    def __call__(self, rng: random.Random):
+    def __call__(self, rng: random.Random) -> T:
         return self.items[bisect.bisect_right(self.cum, rng.random() * self.total)]
 
 
@@ -285,8 +290,8 @@ class _Draw:
     """The pickers for one bank, built once per run (kept out of module state on purpose)."""
 
     bank: NameBank
-    tradition: _Picker = field(init=False)
-    names: dict[str, _Picker] = field(init=False)
+    tradition: _Picker[Tradition] = field(init=False)
+    names: dict[tuple[str, ...], _Picker[str]] = field(init=False)
     villages: dict[str, tuple[str, ...]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -565,9 +570,8 @@ class _Writer:
             mother = first if rng.random() < st.mother_first_only else f"{first} {p.mother[1]}"
         if rng.random() < st.father:
             father = f"{self.spell(p.father_given, labels, 'parent_variant')} {p.father_family}"
-        given, family, other, mother, father = self.case(
-            [given, family, other, mother, father], labels
-        )
+        cased = self.case([given, family, other, mother, father], labels)
+        given_names, family_name, other_names, mother_name, father_name = cased
         birth_date, age, age_on = self.birth(p, seen_on, labels)
         village = self.place(p.village, labels, "village") if rng.random() < st.village else None
         district = (
@@ -580,9 +584,9 @@ class _Writer:
         record = {
             "ref": ref,
             "kind": self.kind,
-            "given_names": given,
-            "family_name": family,
-            "other_names": other,
+            "given_names": given_names,
+            "family_name": family_name,
+            "other_names": other_names,
             "sex": _choice(rng, SEX_SPELLINGS[p.sex]) if rng.random() < st.sex else None,
             "birth_date": birth_date,
             "age": age,
@@ -590,8 +594,8 @@ class _Writer:
             "origin_place": village,
             "origin_district": district,
             "origin_country": p.tradition.country if rng.random() < st.country else None,
-            "mother_name": mother,
-            "father_name": father,
+            "mother_name": mother_name,
+            "father_name": father_name,
             "last_seen_date": seen_on.isoformat(),
             "last_seen_place": seen_at,
             "phone": self.phone(p, labels),
@@ -680,21 +684,21 @@ def generate(
         messiness[ref] = labels
     writer = _Writer(bank, found_style, "found", rng)
     found, pairs, hard = [], set(), {}
-    for k, (person, same_as, kind, like) in enumerate(found_people):
+    for k, (person, same_as, resembles, like) in enumerate(found_people):
         ref = f"FND-{k + 1:06d}"
         record, labels = writer.record(person, ref)
         found.append(record)
         messiness[ref] = labels
         if same_as is not None:
             pairs.add((missing_refs[same_as], ref))
-        if kind is not None and like is not None:
-            hard[ref] = (kind, missing_refs[like])
+        if resembles is not None and like is not None:
+            hard[ref] = (resembles, missing_refs[like])
     return Registers(missing, found, frozenset(pairs), messiness, hard)
 
 
 def generate_registers(
     n_missing: int, n_found: int, overlap: float = 0.4, seed: int = 0
-) -> tuple[list[dict], list[dict], set[tuple[str, str]]]:
+) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]], set[tuple[str, str]]]:
     """(missing records, found records, true pairs) — ``generate`` without the extras."""
     regs = generate(n_missing, n_found, overlap, seed)
     return regs.missing, regs.found, set(regs.true_pairs)

@@ -39,6 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -288,7 +289,7 @@ def _read_header(data: bytes, name: str) -> tuple[bytes, dict]:
             lanes=int(kdf_fields["lanes"]),
             memory_kib=int(kdf_fields["memory_kib"]),
         )
-        parsed = {
+        parsed: dict[str, Any] = {
             "kdf": kdf,
             "salt": unb64(kdf_fields["salt"]),
             "prefix": bytes.fromhex(header["nonce_prefix"]),
@@ -371,6 +372,8 @@ def unpack_home(archive: bytes, folder: Path) -> int:
                 path = folder / relative
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 extracted = tar.extractfile(member)
+                if extracted is None:  # a regular file was checked above; never a link
+                    raise BackupError(f"the backup entry {member.name!r} is not a file")
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as out:
                     shutil.copyfileobj(extracted, out)

@@ -82,7 +82,8 @@ def import_bundle(federation: Federation, source: Path) -> ImportReport:
         except ReplayedEnvelope as replay:
             # Seen before: its acknowledgement may have been lost; owe it again.
             report.duplicates += 1
-            federation.store.mark_ack_due(replay.peer_id, replay.message_id)
+            if replay.peer_id is not None and replay.message_id is not None:
+                federation.store.mark_ack_due(replay.peer_id, replay.message_id)
             continue
         except EnvelopeRefused as refused:
             report.refused.append(f"envelope {number}: {refused.reason}: {refused}")

@@ -293,8 +293,10 @@ def clean_record(
     _check_age(record, problems)
     _check_consent(record, {**CONSENT_DEFAULTS, **(consent_defaults or {})}, problems)
     _check_retain_until(record, date_order, problems)
-    raw = {f: v for f, v in written.items() if f in record and record.get(f) != v}
-    record["raw_values"] = json.dumps(raw, ensure_ascii=False, sort_keys=True) if raw else None
+    as_written = {f: v for f, v in written.items() if f in record and record.get(f) != v}
+    record["raw_values"] = (
+        json.dumps(as_written, ensure_ascii=False, sort_keys=True) if as_written else None
+    )
     _check_country(record, problems)
     _check_phone(record, problems)
     return record, problems

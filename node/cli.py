@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -279,7 +280,7 @@ def status(obj: CliContext, as_json: bool) -> None:
     more keys than its daily cap).
     """
     with obj.store() as (home, store):
-        info = {
+        info: dict[str, Any] = {
             "name": home.name,
             "url": home.url,
             "home": str(home.path),

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+from click._termui_impl import ProgressBar
 
 from matching import DEFAULT_THRESHOLD
 
@@ -120,7 +121,7 @@ class _Bar:
 
     def __init__(self, label: str):
         self.label = label
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
         self.shown = 0
 
     def __enter__(self) -> _Bar:

@@ -136,7 +136,7 @@ def edit_profile(
 def _profile_problems(profile: dict, today: date) -> list[str]:
     problems = profile_problems(profile)
     verified = profile.get("last_verified")
-    if not problems and date.fromisoformat(verified) > today + timedelta(days=1):
+    if not problems and date.fromisoformat(str(verified)) > today + timedelta(days=1):
         problems.append(f"last_verified {verified} is in the future")
     return problems
 
@@ -297,10 +297,11 @@ def search_entries(
         if not parts:
             hits.append(Hit(listing, 0, None, None))
             continue
-        best = (3, None, None)
+        best: tuple[int, float | None, str | None] = (3, None, None)
         for region in profile["regions"]:
             for name in region["districts"]:
                 key = gazetteer.key(name)
+                candidate: tuple[int, float | None, str | None]
                 if key == wanted:
                     candidate = (0, 0.0, name)
                 elif key in parents:

@@ -5,9 +5,10 @@
     ├── StoreError               the database cannot be opened, migrated or written
     ├── RecordNotFound           no record with that ref
     ├── ImportRefused            the input file cannot be imported; carries one message per problem
+    │   └── UploadTooLarge       an uploaded register is over the node's size limit
     ├── UserError                a user cannot be added or changed (bad name, weak password, …)
     ├── LoginFailed              wrong name or password, or the account is disabled
-    ├── LoginThrottled           too many failed logins for this name or address just now
+    ├── LoginThrottled           too many failed logins for this name just now
     ├── Forbidden                the user's role does not allow this
     ├── ReviewRefused            a decision that the match's state does not allow
     │   └── MatchNotFound        no match with that id
@@ -67,16 +68,37 @@ class UserError(NodeError):
     exit_code = 2
 
 
+class UploadTooLarge(ImportRefused):
+    """A register uploaded in the web UI is larger than ``[web] max_upload_mb``."""
+
+    http_status = 413
+
+    def __init__(self, message: str):
+        super().__init__([message])
+
+
 class LoginFailed(NodeError):
-    """Wrong user name or password, or a disabled account: one message for all, on purpose."""
+    """Wrong user name or password, or a disabled account: one message for all, on purpose.
+
+    ``pause``: seconds the web UI holds back this answer (an address that failed often)."""
 
     http_status = 401
 
+    def __init__(self, message: str, *, pause: float = 0.0):
+        super().__init__(message)
+        self.pause = pause
+
 
 class LoginThrottled(NodeError):
-    """Too many failed logins for this user name or client address in the window."""
+    """Too many failed logins for this user name (from this address, or from all) just now.
+
+    ``retry_after``: seconds until the next attempt is allowed (the Retry-After header)."""
 
     http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 0):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Forbidden(NodeError):

@@ -36,6 +36,7 @@ from protocol import blinding
 from protocol.envelope import (
     CLOCK_WINDOW_SECONDS,
     Opened,
+    authenticate,
     new_message_id,
     open_envelope,
     parse,
@@ -296,10 +297,22 @@ class Federation:
 
     # -- incoming ---------------------------------------------------------------------------
 
+    def authenticate(self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS) -> str | None:
+        """The sender's key id once the envelope's signature verifies; nothing is decrypted or
+        stored. None for a message processed before: anyone who saw it can send it again, so
+        it must not count against its sender. Raises EnvelopeRefused as ``receive`` does."""
+        senders = _Senders(self.store, self.clock(), self.grace_days)
+        header = authenticate(
+            body, senders=senders, own=self.keyring, now=self.clock(), window=window
+        ).header
+        if self.store.was_processed(senders.peer_id(header.sender), header.id):
+            return None
+        return header.sender
+
     def receive(
         self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS, via_bundle: bool = False
-    ) -> bytes | None:
-        """Check and apply one envelope; return the sealed acknowledgement for its sender.
+    ) -> Received:
+        """Check and apply one envelope; return its sender's peer id and the acknowledgement.
 
         Raises EnvelopeRefused (with the HTTP status to answer) and changes nothing when a check
         fails. A message processed before is refused as replayed; the refusal carries the

@@ -103,11 +103,11 @@ def read_header(table: Table, mapping: dict[str, str]) -> tuple[dict[str, int], 
             seen[name] = position
     index: dict[str, int] = {}
     for field_name, column in mapping.items():
-        position = seen.get(column.lower())
-        if position is None:
+        found = seen.get(column.lower())
+        if found is None:
             problems.append(f"--map {field_name}={column}: the file has no column {column!r}")
         else:
-            index[field_name] = position
+            index[field_name] = found
     mapped_columns = {table.header[i].strip().lower() for i in index.values()}
     for name, position in seen.items():
         if name in mapped_columns:
@@ -138,14 +138,26 @@ def plan_import(
     date_order: str = DEFAULT_DATE_ORDER,
     consent_defaults: dict[str, str] | None = None,
     mapping_problems: Iterable[str] = (),
+    max_rows: int | None = None,
 ) -> ImportPlan:
     """Validate the whole file and compare it with the store; raises ImportRefused.
 
     Every problem of the file is found in one pass: the header's, and every cell of every row
     (a duplicate ref together with the row's bad values), so one fix-up of the spreadsheet is
     enough. ``date_order`` ("dmy" or "mdy") reads dates written with numbers only (03/04/2006).
+    ``max_rows`` (web uploads) refuses a file with more rows without reading the rest, and a
+    file whose header is wrong before any row is read: an upload is checked before it costs.
     """
-    table = read_table(path)
+    mapping_problems = list(mapping_problems)
+
+    def refuse_bad_header(name: str, header: list[str]) -> None:
+        problems = [*mapping_problems, *read_header(Table(name, header, []), mapping or {})[1]]
+        if problems:
+            raise ImportRefused(problems)
+
+    table = read_table(
+        path, max_rows=max_rows, check_header=refuse_bad_header if max_rows is not None else None
+    )
     index, header_problems = read_header(table, mapping or {})
     header_problems = [*mapping_problems, *header_problems]  # from read_mapping
     if not table.rows:

@@ -21,16 +21,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp.web_response
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from keys import Keyring
 from matching import Lexicon
 
 from . import retention
+from .addresses import trusted_proxies
 from .errors import HomeError, NodeError
 from .federation import Federation
 from .home import Home
+from .http_limits import HttpLimits, http_limits
 from .identity import now_seconds, unlock
 from .lock import home_lock
 from .ratelimit import RateLimiter
@@ -38,14 +42,16 @@ from .runtime import federation_for, node_lexicon
 from .server import create_app
 from .store import Store
 from .sync import sync_round
+from .uploads import purge_stale_uploads
 from .users import hasher_from_config
-from .web.app import MAX_UPLOAD_BYTES, add_ui
+from .web.app import add_ui
 from .web.context import WebContext
 
 log = logging.getLogger("tafuta.serve")
 
 DEFAULT_PORT = 8470
 DEFAULT_SYNC_INTERVAL = 60.0
+LINGER_SECONDS = 2.0
 
 
 @dataclass
@@ -78,6 +84,9 @@ class InboxWorker:
             federation = self._local.federation = self.services.federation(store)
         return federation
 
+    def authenticate(self, body: bytes) -> str | None:
+        return self._federation().authenticate(body)
+
     def receive(self, body: bytes) -> bytes | None:
         federation = self._federation()
         before = federation.store.outbox_count()
@@ -108,6 +117,7 @@ def sync_forever(services: NodeServices, interval: float) -> None:
             log.error("cannot ask peers what they hold: %s", err)
         while not services.stop.is_set():
             services.wake.clear()
+            purge_stale_uploads(services.home.path)  # previews are deleted within the hour
             try:
                 apply_retention(store, services.home)
             except (sqlite3.DatabaseError, NodeError) as err:  # retention never stops syncing
@@ -185,6 +195,7 @@ class RunningNode:
     port: int
     ssl_context: ssl.SSLContext | None = None
     listener: socket.socket | None = None  # already bound (tafuta demo); else bind host:port
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
     @property
     def url(self) -> str:
@@ -218,17 +229,23 @@ def prepare_node(
     services = NodeServices(home=home, keyring=unlock(home, passphrase), lexicon=node_lexicon(home))
     with Store.open(home.database_path):
         pass  # migrate before any worker opens its own connection
+    purge_stale_uploads(home.path)
     ssl_context = None
     if tls_cert or tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(str(tls_cert), str(tls_key))
+    limits = http_limits(home.config, str(home.config_path))
+    limiters = rate_limiters(home)
     inbox = InboxWorker(services)
     app = create_app(
         inbox,
         health_info(services),
         executor=inbox.executor,
-        client_max_size=MAX_UPLOAD_BYTES,
-        **rate_limiters(home),
+        client_max_size=limits.max_upload_bytes,
+        trusted_proxies=trusted_proxies(home.config, str(home.config_path)),
+        body_timeout=limits.body_timeout,
+        peer_limiter=limiters.get("peer_limiter"),
+        address_limiter=limiters.get("address_limiter"),
     )
     add_ui(
         app,
@@ -238,12 +255,16 @@ def prepare_node(
             lexicon=services.lexicon,
             secure=ssl_context is not None or home.url.startswith("https://"),
             keyring=services.keyring,
+            max_upload_bytes=limits.max_upload_bytes,
+            max_upload_rows=limits.max_upload_rows,
         ),
     )
     syncer = threading.Thread(
         target=sync_forever, args=(services, sync_interval), name="tafuta-sync", daemon=True
     )
-    return RunningNode(services, inbox, app, syncer, host, port, ssl_context, listener)
+    return RunningNode(
+        services, inbox, app, syncer, host, port, ssl_context, listener=listener, limits=limits
+    )
 
 
 class QuietBadRequests(logging.Filter):
@@ -254,6 +275,8 @@ class QuietBadRequests(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, RequestPayloadError):  # the body, left unread after an answer, is
+            exc = exc.__cause__  # broken (a bad Content-Encoding): aiohttp's cause says how
         if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
             remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
             record.msg = "refused a malformed HTTP request from %s (%s %s)"
@@ -261,6 +284,14 @@ class QuietBadRequests(logging.Filter):
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+def plain_server_name() -> None:
+    """``Server: Tafuta`` also on the answers aiohttp makes itself, before any app code runs (a
+    request it cannot parse); server.plain_server_header sets it on every other answer. aiohttp
+    reads this module constant when it writes headers; without it they name its and Python's
+    versions, which helps only an attacker."""
+    aiohttp.web_response.SERVER_SOFTWARE = "Tafuta"
 
 
 def quiet_bad_requests() -> None:
@@ -278,6 +309,7 @@ def run_nodes(
     """
 
     quiet_bad_requests()
+    plain_server_name()
 
     async def run() -> None:
         runners = []
@@ -287,9 +319,18 @@ def run_nodes(
             loop.add_signal_handler(sig, stopped.set)
         try:
             for node in nodes:
-                runner = web.AppRunner(node.app, access_log=None)
+                # aiohttp's keep-alive timeout also closes a connection whose request head
+                # has not arrived in time (slow-loris): node/http_limits.py. After an answer,
+                # the unread rest of a body is drained for at most LINGER_SECONDS.
+                runner = web.AppRunner(
+                    node.app,
+                    access_log=None,
+                    keepalive_timeout=node.limits.header_timeout,
+                    lingering_time=LINGER_SECONDS,
+                )
                 await runner.setup()
                 runners.append(runner)
+                site: web.BaseSite
                 if node.listener is not None:
                     site = web.SockSite(runner, node.listener, ssl_context=node.ssl_context)
                 else:

@@ -19,6 +19,7 @@ from .errors import RecordNotFound, StoreError
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
 from .store_directory import DirectoryTables
 from .store_federation import FederationTables
+from .store_parts import inserted_id
 from .store_review import ReviewTables, append_audit
 
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -328,7 +329,7 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
                     "state, state_since, added_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
                     (*self._peer_document_values(peer), at, at),
                 )
-                peer_id = int(cursor.lastrowid)
+                peer_id = inserted_id(cursor)
                 conn.execute(
                     "INSERT INTO peer_keys (key_id, peer_id, signing_key, added_at) "
                     "VALUES (?, ?, ?, ?)",

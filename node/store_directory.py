@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .store_parts import StoreParts
 
-class DirectoryTables:
+
+class DirectoryTables(StoreParts):
     """Mixed into Store; uses its ``conn``, ``db``, ``transaction`` and ``_mark_processed``."""
 
     # -- directory entries ----------------------------------------------------------------

@@ -10,6 +10,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from .store_parts import StoreParts
 from .store_review import append_audit, peer_actor
 
 # Every change to either side's keys bumps the peer's scoring generation; a scoring pass clears it
@@ -47,7 +48,7 @@ def withdraw_matches(
     )
 
 
-class FederationTables:
+class FederationTables(StoreParts):
     """SQL for exchanging blinded keys with peers. Expects ``self.conn`` and ``self.db``."""
 
     conn: sqlite3.Connection

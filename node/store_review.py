@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from protocol.envelope import new_message_id
 
 from .audit import GENESIS, chain_hash
+from .login_throttle import Failures
+from .store_parts import StoreParts, inserted_id
 
 USER_COLUMNS = (
     "id, name, role, full_name, organisation, phone, email, language, disabled, created_at"
@@ -54,7 +56,7 @@ def peer_actor(conn: sqlite3.Connection, peer_id: int) -> str:
     return f"peer:{row[0] if row else peer_id}"
 
 
-class ReviewTables:
+class ReviewTables(StoreParts):
     """Mixed into Store: expects ``self.conn``, ``self.db`` and ``self.transaction()``."""
 
     # -- audit ----------------------------------------------------------------------------
@@ -88,7 +90,7 @@ class ReviewTables:
                 {**user, "hash": password_hash, "now": now},
             )
             append_audit(conn, actor, "user-added", user["name"], f"role {user['role']}", now)
-            return cursor.lastrowid
+            return inserted_id(cursor)
 
     def user_by_name(self, name: str) -> dict | None:
         rows = list(
@@ -166,16 +168,18 @@ class ReviewTables:
             )
             append_audit(conn, f"address:{address}", "login-failed", user_name, reason, now)
 
-    def login_failures_since(self, user_name: str, address: str, since: int) -> tuple[int, int]:
-        """Failures for this user name and for this address since ``since``."""
-        by_user = self.conn.execute(
-            "SELECT count(*) FROM login_failures WHERE user_name = ? AND at >= ?",
-            (user_name.casefold(), since),
-        ).fetchone()[0]
+    def login_failures(self, user_name: str, address: str, since: int) -> Failures:
+        """Failures since ``since`` for the name, the name from this address, and the address."""
+        user, user_last, pair, pair_last = self.conn.execute(
+            "SELECT count(*), coalesce(max(at), 0), count(*) FILTER (WHERE address = ?),"
+            " coalesce(max(at) FILTER (WHERE address = ?), 0)"
+            " FROM login_failures WHERE user_name = ? AND at >= ?",
+            (address, address, user_name.casefold(), since),
+        ).fetchone()
         by_address = self.conn.execute(
             "SELECT count(*) FROM login_failures WHERE address = ? AND at >= ?", (address, since)
         ).fetchone()[0]
-        return by_user, by_address
+        return Failures(user, user_last, pair, pair_last, by_address)
 
     # -- the review queue -------------------------------------------------------------------
 

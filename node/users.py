@@ -1,10 +1,10 @@
 """People who use the web UI: adding, disabling, and checking a login.
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's low-memory setting); a
-login with a hash made under older parameters re-hashes it. Failed logins are throttled per user
-name and per client address (5 in 15 minutes), counted in the database so a restart does not
-reset the count. A wrong name, a wrong password and a disabled account give the same message, so
-the login page does not tell an attacker which names exist.
+login with a hash made under older parameters re-hashes it. Failed logins slow further attempts
+per user name, per (name, address) and per address, never for everyone (node/login_throttle.py).
+A wrong name, a wrong password and a disabled account give the same message, so the login page
+does not tell an attacker which names exist.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from . import login_throttle
 from .errors import LoginFailed, LoginThrottled, UserError
 from .store import Store
 
 ROLES = ("caseworker", "coordinator", "admin")
 LANGUAGES = ("en", "sw")
 MIN_PASSWORD_CHARS = 12
-MAX_FAILURES = 5
-FAILURE_WINDOW_SECONDS = 15 * 60
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # What each role may open, in addition to what the roles below it may.
@@ -131,14 +130,19 @@ def authenticate(
 ) -> dict:
     """The user if name and password are right; LoginThrottled or LoginFailed otherwise.
 
-    The throttle is checked first: once 5 attempts failed in the window, even the right password
-    is refused until the window passes, so guessing cannot continue in the background.
+    The throttle (node/login_throttle.py) is checked first: while this name must wait after
+    failures from this address (or from everywhere), even the right password is refused, so
+    guessing cannot continue in the background. A failure from an address that failed often
+    carries a pause for the web UI to hold back its answer.
     """
     hasher = hasher or default_hasher()
-    by_user, by_address = store.login_failures_since(name, address, now - FAILURE_WINDOW_SECONDS)
-    if by_user >= MAX_FAILURES or by_address >= MAX_FAILURES:
+    failures = store.login_failures(name, address, now - login_throttle.WINDOW_SECONDS)
+    wait = login_throttle.wait_seconds(failures, now)
+    if wait > 0:
         raise LoginThrottled(
-            "too many failed logins; wait 15 minutes and try again, or ask your admin"
+            f"too many failed logins for this name; wait {_duration(wait)} and try again, "
+            "or ask your admin",
+            retry_after=wait,
         )
     user = store.user_by_name(name) if name else None
     verified = False
@@ -149,13 +153,21 @@ def authenticate(
             verified = hasher.verify(user["password_hash"], password)
         except (VerificationError, InvalidHashError):
             verified = False
-    if not verified or user["disabled"]:
+    if user is None or not verified or user["disabled"]:
         reason = "disabled" if verified else "wrong name or password"
         store.record_login_failure(name[:64], address, reason, now)
-        raise LoginFailed("wrong user name or password")
+        raise LoginFailed(
+            "wrong user name or password", pause=login_throttle.pause_after_failure(failures)
+        )
     if hasher.check_needs_rehash(user["password_hash"]):
         store.set_user_password(user["id"], hasher.hash(password))
     return {k: v for k, v in user.items() if k != "password_hash"}
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def may(user: dict, role: str) -> bool:

@@ -40,12 +40,13 @@ import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .envelope import unb64
 from .errors import BlindingError
 
 DOMAIN = b"tafuta/match-key/v1"
@@ -243,12 +244,12 @@ def blind_peer_keys(
     return [BlindedRecord(r.pseudonym, tuple((t, table[k]) for t, k in r.keys)) for r in records]
 
 
-def to_wire(records: Sequence[BlindedRecord]) -> list[dict]:
+def to_wire(records: Sequence[BlindedRecord]) -> list[dict[str, Any]]:
     """The ``records`` of a blinded-keys / blinded-reply payload (protocol/messages.py)."""
     return [{"p": r.pseudonym, "k": [[t, _b64(k)] for t, k in r.keys]} for r in records]
 
 
-def from_wire(records: Sequence[Mapping]) -> list[BlindedRecord]:
+def from_wire(records: Sequence[Mapping[str, Any]]) -> list[BlindedRecord]:
     """Inverse of ``to_wire``, for a payload that messages.validate accepted."""
     return [BlindedRecord(r["p"], tuple((t, _unb64(k)) for t, k in r["k"])) for r in records]
 
@@ -258,7 +259,8 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Canonical base64url only (protocol.envelope.unb64); the schema checked it already."""
+    return unb64(text)
 
 
 def _shuffled(items: Iterable[T]) -> list[T]:

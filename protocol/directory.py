@@ -183,7 +183,7 @@ def _parse_date(value: Any) -> date | None:
         return None
 
 
-def check_profile(raw: Any) -> dict:
+def check_profile(raw: Any) -> dict[str, Any]:
     """The profile with every field present (empty optional ones as ""), or BadProfile."""
     problems = profile_problems(raw)
     if problems:
@@ -195,12 +195,14 @@ def check_profile(raw: Any) -> dict:
     }
 
 
-def entry_signed_bytes(entry: dict) -> bytes:
+def entry_signed_bytes(entry: dict[str, Any]) -> bytes:
     """What the origin's signature covers."""
     return DOMAIN + canonical_json({k: entry[k] for k in sorted(ENTRY_FIELDS - {"sig"})})
 
 
-def sign_entry(identity: Identity, profile: dict, version: int, signed_at: int) -> dict:
+def sign_entry(
+    identity: Identity, profile: dict[str, Any], version: int, signed_at: int
+) -> dict[str, Any]:
     """A signed entry for this node's profile (checked first: we never sign what we refuse)."""
     entry = {
         "profile": check_profile(profile),
@@ -212,6 +214,15 @@ def sign_entry(identity: Identity, profile: dict, version: int, signed_at: int) 
     return entry
 
 
+def _canonical_base64(text: str) -> bool:
+    """The one base64url encoding of its bytes (a key id has no second spelling)."""
+    try:
+        unb64(text)
+    except ValueError:
+        return False
+    return True
+
+
 def check_entry_shape(raw: Any) -> bool:
     """The wire schema of an entry: exact fields, a valid profile; signatures come later."""
     return (
@@ -219,6 +230,7 @@ def check_entry_shape(raw: Any) -> bool:
         and set(raw) == ENTRY_FIELDS
         and isinstance(raw["origin"], str)
         and bool(_KEY_ID.match(raw["origin"]))
+        and _canonical_base64(raw["origin"])
         and type(raw["version"]) is int
         and 1 <= raw["version"] < 2**53
         and type(raw["signed_at"]) is int
@@ -231,7 +243,7 @@ def check_entry_shape(raw: Any) -> bool:
     )
 
 
-def verify_entry(entry: dict, document: str, now: int) -> NodeDocument:
+def verify_entry(entry: dict[str, Any], document: str, now: int) -> NodeDocument:
     """Check that ``document`` is the origin's valid self-signed node document and that the
     entry verifies under its key; returns the document, or raises BadProfile.
 

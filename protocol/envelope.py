@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from .errors import (
     BadPayload,
@@ -58,6 +59,10 @@ SUITES: dict[str, hpke.Suite] = {
     SUITE_HYBRID: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
     SUITE_X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
 }
+
+# What HPKE encrypts to and decrypts with, per suite (the same unions as keys.identity's).
+HpkePublicKey = X25519PublicKey | hpke.MLKEM768X25519PublicKey
+HpkePrivateKey = X25519PrivateKey | hpke.MLKEM768X25519PrivateKey
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -103,7 +108,7 @@ class Opened:
     """A verified, decrypted message."""
 
     header: Header
-    payload: dict
+    payload: dict[str, Any]
 
 
 class SenderKeys(Protocol):
@@ -112,7 +117,7 @@ class SenderKeys(Protocol):
 
 
 class OwnKeys(Protocol):
-    def decryption_key(self, key_id: str, suite: str) -> object | None:
+    def decryption_key(self, key_id: str, suite: str) -> HpkePrivateKey | None:
         """Our HPKE private key for that key id and suite, or None if the id is not ours."""
 
 
@@ -165,11 +170,11 @@ def _info(header_bytes: bytes) -> bytes:
 def seal(
     *,
     message_type: str,
-    payload: dict,
+    payload: dict[str, Any],
     sender_key_id: str,
     signing_key: Ed25519PrivateKey,
     recipient_key_id: str,
-    recipient_public_key: object,
+    recipient_public_key: HpkePublicKey,
     suite: str,
     now: int,
     message_id: str | None = None,
@@ -227,13 +232,47 @@ def parse(data: bytes, max_size: int = MAX_ENVELOPE_BYTES) -> Envelope:
     return Envelope(Header(**raw), ciphertext, signature)
 
 
+def authenticate(
+    data: bytes,
+    *,
+    senders: SenderKeys,
+    own: OwnKeys,
+    now: int,
+    window: int = CLOCK_WINDOW_SECONDS,
+    max_size: int = MAX_ENVELOPE_BYTES,
+) -> Envelope:
+    """The checks up to and including the signature (size, parse, sender, recipient, time
+    window, signature); returns the envelope, whose sender is now proven, or raises.
+
+    Nothing is decrypted or stored. A server calls this before it charges anything to the
+    sender named in the header: until the signature verifies, that name is only a claim, and
+    charging it would let anyone spend a trusted peer's rate limit.
+    """
+    envelope = parse(data, max_size)
+    header = envelope.header
+    verify_key = senders.verify_key(header.sender)
+    if own.decryption_key(header.recipient, header.suite) is None:
+        raise WrongRecipient("envelope is addressed to a key that is not this node's")
+    if abs(now - header.created) > window:
+        raise StaleEnvelope(
+            f"envelope created {header.created}, outside ±{window}s of this node's clock {now}"
+        )
+    try:
+        verify_key.verify(
+            envelope.signature, _signed_bytes(header.canonical(), envelope.ciphertext)
+        )
+    except InvalidSignature as err:
+        raise BadSignature("signature does not verify under the sender's key") from err
+    return envelope
+
+
 def open_envelope(
     data: bytes,
     *,
     senders: SenderKeys,
     own: OwnKeys,
     seen: Callable[[str, str], bool],
-    validate: Callable[[str, Any], dict],
+    validate: Callable[[str, Any], dict[str, Any]],
     now: int,
     window: int = CLOCK_WINDOW_SECONDS,
     max_size: int = MAX_ENVELOPE_BYTES,
@@ -243,26 +282,18 @@ def open_envelope(
     ``seen(sender_key_id, message_id)`` tells whether that message was already processed;
     ``validate(type, payload)`` checks the payload's schema and returns it.
     """
-    envelope = parse(data, max_size)
+    envelope = authenticate(
+        data, senders=senders, own=own, now=now, window=window, max_size=max_size
+    )
     header = envelope.header
-    verify_key = senders.verify_key(header.sender)
-    private_key = own.decryption_key(header.recipient, header.suite)
-    if private_key is None:
-        raise WrongRecipient("envelope is addressed to a key that is not this node's")
-    if abs(now - header.created) > window:
-        raise StaleEnvelope(
-            f"envelope created {header.created}, outside ±{window}s of this node's clock {now}"
-        )
-    header_bytes = header.canonical()
-    try:
-        verify_key.verify(envelope.signature, _signed_bytes(header_bytes, envelope.ciphertext))
-    except InvalidSignature as err:
-        raise BadSignature("signature does not verify under the sender's key") from err
     if seen(header.sender, header.id):
         raise ReplayedEnvelope(f"message {header.id} was already processed")
+    private_key = own.decryption_key(header.recipient, header.suite)
+    if private_key is None:  # authenticate found it; only a key dropped meanwhile gets here
+        raise WrongRecipient("envelope is addressed to a key that is not this node's")
     try:
         plaintext = SUITES[header.suite].decrypt(
-            envelope.ciphertext, private_key, info=_info(header_bytes)
+            envelope.ciphertext, private_key, info=_info(header.canonical())
         )
     except Exception as err:  # cryptography raises several types for a bad ciphertext
         raise UndecryptableEnvelope("ciphertext cannot be decrypted") from err
@@ -284,6 +315,7 @@ __all__ = [
     "Opened",
     "OwnKeys",
     "SenderKeys",
+    "authenticate",
     "canonical_json",
     "choose_suite",
     "new_message_id",

@@ -35,11 +35,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .directory import check_entry_shape
+from .envelope import unb64
 from .errors import BadPayload
 from .tables import check_published
 
-PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 random bytes, base64url
-BLINDED_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32-byte X25519 output, base64url
+PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 random bytes, canonical base64url
+BLINDED_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32-byte X25519 output, canonical base64url
 KEY_TYPE = re.compile(r"^[a-z0-9_]{1,40}$")
 MATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -55,8 +56,30 @@ def _is_int(low: int, high: int) -> Check:
     return lambda v: type(v) is int and low <= v <= high
 
 
-def _matches(pattern: re.Pattern) -> Check:
+def _matches(pattern: re.Pattern[str]) -> Check:
     return lambda v: isinstance(v, str) and bool(pattern.match(v))
+
+
+def _base64(pattern: re.Pattern[str]) -> Check:
+    """Base64url of the pattern's length, and the one encoding of its bytes: the unused low
+    bits of the last character must be zero, or one key would have several wire forms (and a
+    peer could send the same key twice as two different strings)."""
+
+    def check(v: Any) -> bool:
+        if not _matches(pattern)(v):
+            return False
+        try:
+            unb64(v)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+def _score(v: Any) -> bool:
+    """A number in [0, 1]; not a boolean (``True`` is an int in Python, 1 in JSON it is not)."""
+    return type(v) in (int, float) and 0 <= v <= 1
 
 
 def _text(v: Any) -> bool:
@@ -67,14 +90,14 @@ def _record(v: Any) -> bool:
     return (
         isinstance(v, dict)
         and set(v) == {"p", "k"}
-        and _matches(PSEUDONYM)(v["p"])
+        and _base64(PSEUDONYM)(v["p"])
         and isinstance(v["k"], list)
         and len(v["k"]) <= MAX_KEYS_PER_RECORD
         and all(
             isinstance(pair, list)
             and len(pair) == 2
             and _matches(KEY_TYPE)(pair[0])
-            and _matches(BLINDED_KEY)(pair[1])
+            and _base64(BLINDED_KEY)(pair[1])
             for pair in v["k"]
         )
     )
@@ -104,7 +127,7 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     },
     "match-notice": {
         "match_id": _matches(MATCH_ID),
-        "score": lambda v: isinstance(v, float | int) and 0 <= v <= 1,
+        "score": _score,
     },
     "review-decision": {
         "match_id": _matches(MATCH_ID),
@@ -112,11 +135,11 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "at": _is_int(0, 2**40),
     },
     "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
-    "retraction": {"pseudonyms": _list_of(_matches(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
+    "retraction": {"pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
     "holdings-request": {"batch": _matches(BATCH_ID)},
     "holdings": {
         "batch": _matches(BATCH_ID),
-        "pseudonyms": _list_of(_matches(PSEUDONYM), MAX_RECORDS_PER_BATCH),
+        "pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH),
         "last": lambda v: type(v) is bool,
     },
     "directory-entry": {
@@ -132,7 +155,7 @@ SCHEMAS: dict[str, dict[str, Check]] = {
 MESSAGE_TYPES = tuple(SCHEMAS)
 
 
-def validate(message_type: str, payload: Any) -> dict:
+def validate(message_type: str, payload: Any) -> dict[str, Any]:
     """Return the payload if it has exactly its type's fields, each valid; else BadPayload."""
     schema = SCHEMAS.get(message_type)
     if schema is None:

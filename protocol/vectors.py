@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from typing import Any
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
@@ -24,7 +25,7 @@ def seed(label: str, size: int = 32) -> bytes:
     return hashlib.sha512(b"tafuta test vector " + label.encode()).digest()[:size]
 
 
-def vector_keys(name: str) -> dict:
+def vector_keys(name: str) -> dict[str, Any]:
     signing = Ed25519PrivateKey.from_private_bytes(seed(f"{name} signing"))
     x_key = x25519.X25519PrivateKey.from_private_bytes(seed(f"{name} x25519"))
     kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(seed(f"{name} mlkem", 64))
@@ -42,7 +43,7 @@ def vector_keys(name: str) -> dict:
     }
 
 
-def generate() -> dict:
+def generate() -> dict[str, Any]:
     sender, recipient = vector_keys("sender"), vector_keys("recipient")
     payload = {"pseudonyms": ["AAAAAAAAAAAAAAAAAAAAAA"]}
     vectors = []

@@ -165,3 +165,12 @@ def test_every_tafuta_command_in_the_guide_exists_with_its_options(args):
     for word in rest:
         if word.startswith("--"):
             assert word.split("=")[0] in known, (args, word)
+
+
+def test_the_nginx_example_says_how_to_trust_its_forwarded_for_header():
+    """The setting named beside the proxy is the one node/addresses.py reads."""
+    conf = (DEPLOY / "nginx-tafuta.conf").read_text(encoding="utf-8")
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    assert 'trusted_proxies = ["127.0.0.1", "::1"]' in conf
+    guide = (DEPLOY.parent / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    assert "trusted_proxies" in guide

@@ -6,9 +6,13 @@ A, unknown to B). Every request is bad in one way; the node must answer each wit
 same before and after). Replayed messages are sent once, before the first count.
 
 The web UI's categories (``webrequests.py``: bad CSRF, bad session, refused logins, malformed UI
-requests) run in the same plan against the same node. A 303 counts as refused only when it
-points at /login. Refused logins add to ``audit_log`` and ``login_failures`` by design, and an
-expired session is removed the first time it is seen: those tables are counted separately.
+requests, undecodable bodies, uploads over the limits) run in the same plan against the same
+node. After them, hostile connections (``slowclients.py``: clients leaving mid-body, slow heads
+and bodies) must be closed in time, every answer's ``Server`` header must be ``Tafuta``, and an
+upload preview planted two hours old must be purged once the import page is opened. A 303
+counts as refused only when it points at /login. Refused logins add to ``audit_log`` and
+``login_failures`` by design, and an expired session is removed the first time it is seen: those
+tables are counted separately.
 
 Categories are pluggable: a ``Category`` has a name, a weight, a builder that returns one
 ``BadRequest`` and the answers (status, Location) it may get.
@@ -17,9 +21,13 @@ Categories are pluggable: a ``Category`` has a name, a weight, a builder that re
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
+import os
 import random
+import secrets
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,9 +43,10 @@ from node.home import open_home
 from node.identity import now_seconds, unlock
 from node.runtime import node_lexicon
 from node.store import Store
-from protocol.envelope import MAX_ENVELOPE_BYTES, new_message_id, seal
+from node.web.app import SESSION_COOKIE
+from protocol.envelope import MAX_ENVELOPE_BYTES, b64, new_message_id, seal
 
-from . import webrequests
+from . import slowclients, webrequests
 from .common import (
     PASSPHRASE,
     Network,
@@ -52,6 +61,7 @@ from .common import (
 from .killcycles import _people
 
 RETRACTION = {"pseudonyms": ["A" * 22]}
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,56 @@ def _bad_payload(ctx: Context, rng: random.Random) -> BadRequest:
     return _post(ctx.senders["a"].seal(kind=kind, payload=payload))
 
 
+def _undecodable_body(ctx: Context, rng: random.Random) -> BadRequest:
+    """Regression (issue 13's fuzz): a body whose Content-Encoding does not decode was answered
+    500, with two tracebacks in the log."""
+    encoding = rng.choice(["gzip", "deflate", "br", "zstd", "x-unknown", "gzip, deflate"])
+    body = rng.choice([b"abcd", rng.randbytes(rng.randrange(1, 4000)), gzip.compress(b"{")[:-5]])
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+    return BadRequest("POST", "/v1/inbox", body, headers)
+
+
+def _boolean_number(ctx: Context, rng: random.Random) -> BadRequest:
+    """Regression (issue 13): a match-notice whose score is ``true`` was accepted (True is an
+    int in Python). Signed and sealed by the trusted peer, so only the schema can refuse it."""
+    flag = rng.choice([True, False])
+    kind, payload = rng.choice(
+        [
+            ("match-notice", {"match_id": secrets.token_hex(16), "score": flag}),
+            ("review-decision", {"match_id": secrets.token_hex(16), "decision": "confirm",
+                                 "at": flag}),
+            ("blinded-keys", {"keyset": flag, "batch": "b1", "records": [],
+                              "announced_records": 1}),
+        ]
+    )  # fmt: skip
+    return _post(ctx.senders["a"].seal(kind=kind, payload=payload))
+
+
+def _second_spelling(text: str) -> str:
+    """The same bytes in base64url with the lowest unused bit of the last character set."""
+    return text[:-1] + _ALPHABET[_ALPHABET.index(text[-1]) | 1]
+
+
+def _non_canonical_base64(ctx: Context, rng: random.Random) -> BadRequest:
+    """Regression (issue 13): a blinded key in non-canonical base64url (unused low bits set)
+    was accepted, a second wire form of the same key."""
+    pseudonym, key = b64(secrets.token_bytes(16)), b64(secrets.token_bytes(32))
+    if rng.random() < 0.5:
+        pseudonym = _second_spelling(pseudonym)
+    else:
+        key = _second_spelling(key)
+    kind, payload = rng.choice(
+        [
+            ("blinded-keys", {"keyset": 1, "batch": "b1", "announced_records": 1,
+                              "records": [{"p": pseudonym, "k": [["name_dob", key]]}]}),
+            ("blinded-reply", {"keyset": 1, "batch": "b1",
+                               "records": [{"p": pseudonym, "k": [["name_dob", key]]}]}),
+            ("retraction", {"pseudonyms": [_second_spelling(b64(secrets.token_bytes(16)))]}),
+        ]
+    )  # fmt: skip
+    return _post(ctx.senders["a"].seal(kind=kind, payload=payload))
+
+
 def _wrong_route(ctx: Context, rng: random.Random) -> BadRequest:
     method, path = rng.choice(
         [("GET", "/v1/inbox"), ("PUT", "/v1/inbox"), ("POST", "/v1/health"),
@@ -219,6 +279,9 @@ CATEGORIES: list[Category] = [
     Category("replayed", 1.0, _replayed),
     Category("bad payload", 1.0, _bad_payload),
     Category("wrong route", 0.5, _wrong_route),
+    Category("undecodable body", 0.5, _undecodable_body),
+    Category("boolean for a number", 0.5, _boolean_number),
+    Category("non-canonical base64", 0.5, _non_canonical_base64),
 ]
 
 
@@ -233,6 +296,11 @@ def plan(total: int, categories: list[Category], rng: random.Random) -> list[Cat
     return order
 
 
+# Every answer's Server header: it must name no versions (issue 13: it named aiohttp's and
+# Python's). Filled by _send; the single event loop of a run is its only writer.
+SERVER_HEADERS: Counter = Counter()
+
+
 async def _send(session, url: str, request: BadRequest) -> tuple[int, str]:
     # aiohttp warns about large bytes bodies; a file-like body is streamed instead
     body = io.BytesIO(request.body) if len(request.body) > 1 << 20 else request.body
@@ -244,6 +312,7 @@ async def _send(session, url: str, request: BadRequest) -> tuple[int, str]:
         allow_redirects=False,
     ) as response:
         await response.read()
+        SERVER_HEADERS[response.headers.get("Server", "")] += 1
         return response.status, response.headers.get("Location", "")
 
 
@@ -284,8 +353,14 @@ def setup(root: Path) -> tuple[Network, object, Context]:
     pair(stranger, a)
     b.tafuta("peers", "revoke", "Revoked NGO", "--reason", "campaign")
     b.tafuta("import", write_register(root / "b-records.csv", _people("B", 40)))
-    raise_limits(b)
+    raise_limits(
+        b,
+        extra=f"header_timeout = {slowclients.HEADER_TIMEOUT}\n"
+        f"body_timeout = {slowclients.BODY_TIMEOUT}\n",
+    )
     webrequests.add_web_users(b)
+    with (b.home / "config.toml").open("a", encoding="utf-8") as config:  # into its [web]
+        config.write(f"max_upload_rows = {webrequests.UPLOAD_ROWS}\n")
     b.start(sync_interval=3600)
     senders = {
         "a": Sender(a, b.name),
@@ -310,6 +385,7 @@ def run(
     try:
         replayable = [ctx.senders["a"].seal() for _ in range(20)]
         ctx.replayable.extend(_accept_once(ctx, replayable))
+        _wait_until_quiet(b.home / "tafuta.db")
         order = plan(total, categories or CATEGORIES + webrequests.categories(), rng)
         expired = sum(c.name == "web: expired session" for c in order)
         ctx.extra["web"] = webrequests.prepare(b, ctx.url, expired)
@@ -317,9 +393,17 @@ def run(
         unchanging = (*webrequests.LEDGER_TABLES, "sessions")
         contents = table_digests(b.home / "tafuta.db", skip=unchanging)
         live_before = webrequests.live_sessions(b.home / "tafuta.db", ctx.extra["web"])
+        stale_preview = _plant_stale_preview(b.home)
+        SERVER_HEADERS.clear()
         started = time.monotonic()
         statuses, unexpected = asyncio.run(_fire(ctx, order, rng, concurrency))
         elapsed = time.monotonic() - started
+        hostile = {
+            "left_mid_body": slowclients.leave_mid_body(b.port, ctx.url),
+            **slowclients.slow_clients(b.port),
+        }
+        asyncio.run(_open_import_page(ctx))
+        hostile["stale_preview_purged"] = not stale_preview.exists()
         after = table_counts(b.home / "tafuta.db")
         rewritten = sorted(
             t
@@ -362,7 +446,47 @@ def run(
         "expired_sessions_removed_on_sight": removed,
         "expired_session_requests": expired,
         "healthy_after": alive,
+        "server_headers": dict(SERVER_HEADERS),
+        "hostile_connections": hostile,
     }
+
+
+def _wait_until_quiet(database: Path, timeout: float = 60.0) -> None:
+    """Let the node finish what the accepted messages started before anything is counted:
+    each wakes its sync worker, and a retraction marks the peer for scoring again, so a round
+    updates ``peer_sync`` moments later. Quiet: nothing left to score, and the table unchanged
+    over a second."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while time.monotonic() < deadline:
+        db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = db.execute("SELECT needs_scoring, * FROM peer_sync ORDER BY peer_id").fetchall()
+        finally:
+            db.close()
+        if rows == previous and not any(row[0] for row in rows):
+            return
+        previous = rows
+        time.sleep(1.0)
+    raise AssertionError(f"the node did not settle within {timeout:g} s: {previous}")
+
+
+def _plant_stale_preview(home: Path) -> Path:
+    """An upload preview left two hours ago: the node must purge it (issue 13: 43 were left)."""
+    folder = home / "uploads"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    stale = folder / f"{secrets.token_hex(12)}.csv"
+    stale.write_bytes(b"ref,kind\nSTALE-1,found\n")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    return stale
+
+
+async def _open_import_page(ctx: Context) -> None:
+    cookie, _ = ctx.extra["web"].live["caseworker"]
+    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        await _send(session, ctx.url, BadRequest("GET", "/import", headers=headers))
 
 
 def _accept_once(ctx: Context, bodies: list[bytes]) -> list[bytes]:
@@ -389,6 +513,9 @@ def passed(result: dict) -> bool:
         and result["rows_written"] == 0
         and not result.get("tables_with_changed_contents")
         and result["healthy_after"]
+        and set(result.get("server_headers", {})) <= {"Tafuta"}
+        and slowclients.passed(result["hostile_connections"])
+        and result["hostile_connections"]["stale_preview_purged"]
     )
 
 

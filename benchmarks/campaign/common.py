@@ -110,15 +110,15 @@ def crashes_in_log(log: Path) -> int:
     return len(CRASH.findall(text))
 
 
-def raise_limits(node: Node, rate: int = 100_000) -> None:
+def raise_limits(node: Node, rate: int = 100_000, extra: str = "") -> None:
     """Lift the node's rate limits ([server] in config.toml), so every request of a category
-    reaches the check it is meant to test instead of a 429."""
+    reaches the check it is meant to test instead of a 429; ``extra`` adds [server] lines."""
     config = node.home / "config.toml"
     text = config.read_text(encoding="utf-8")
     if "[server]" not in text:
         config.write_text(
             text + f"\n[server]\naddress_rate = {rate}\naddress_burst = {rate}\n"
-            f"peer_rate = {rate}\npeer_burst = {rate}\n",
+            f"peer_rate = {rate}\npeer_burst = {rate}\n{extra}",
             encoding="utf-8",
         )
 

@@ -13,9 +13,9 @@ seen expired, so each such request needs its own).
   oversized cookie (past the 128-character limit, or past aiohttp's 8 KiB header limit), each
   on the unsafe routes (with a same-site Origin) and on the protected pages. Answer: a 303 to
   /login (or 400 for a header too large).
-* refused login — a wrong password with a valid login-form token: 401, or 429 once the
-  address is throttled. These add rows to ``audit_log`` and ``login_failures`` by design; the
-  campaign counts them separately.
+* refused login — a wrong password with a valid login-form token: 401, or 429 once that
+  name must wait (node/login_throttle.py). These add rows to ``audit_log`` and
+  ``login_failures`` by design; the campaign counts them separately.
 * malformed UI requests, with a live session and a valid token: bad multipart bodies, huge
   form fields, bad match ids and record refs, unknown paths. Answer: a 4xx.
 
@@ -24,6 +24,7 @@ Every answer must be a 4xx or a 303 to /login; no 5xx, no unhandled exception, n
 
 from __future__ import annotations
 
+import io
 import random
 import secrets
 import sqlite3
@@ -360,6 +361,78 @@ def _huge_fields(ctx, rng):
     return BadRequest("POST", path, body, {**_valid(ctx, path), **headers})
 
 
+def _undecodable_body(ctx, rng):
+    """Regression (issue 13's fuzz): a form whose Content-Encoding does not decode was a 500
+    with two tracebacks; on /login with the login form's token, elsewhere with a live session."""
+    from .badrequests import BadRequest
+
+    state: WebState = ctx.extra["web"]
+    path = rng.choice(["/login", "/records/new", "/language", "/import"])
+    if path == "/login":
+        token = secrets.token_urlsafe(32)
+        headers = {"Origin": state.url, "Cookie": _cookie(**{LOGIN_COOKIE: token})}
+    else:
+        headers = _valid(ctx, path)
+    headers |= {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Encoding": rng.choice(["gzip", "deflate", "br", "zstd", "x-unknown"]),
+    }
+    body = rng.choice([b"abcd", rng.randbytes(rng.randrange(1, 4000))])
+    return BadRequest("POST", path, body, headers)
+
+
+# The campaign's node allows uploads of at most this many rows ([web] max_upload_rows).
+UPLOAD_ROWS = 100
+
+
+def _upload_over_limits(ctx, rng):
+    """Regression (issue 13's fuzz): a 600,000-row workbook was read whole (27 s of CPU) before
+    its header was checked. Now: too many rows, or a wrong header, is refused at once."""
+    from .badrequests import BadRequest
+
+    _, token = _live(ctx, "/import")
+    if rng.random() < 0.5:
+        rows = [["ref", "given_names", "birth_date"]] + [
+            [f"U-{i}", "Asha", "2009"] for i in range(UPLOAD_ROWS + 1 + rng.randrange(5000))
+        ]
+    else:
+        rows = [["ref", "shoe_size"]] + [[f"U-{i}", "42"] for i in range(rng.randrange(1, 5000))]
+    if rng.random() < 0.5:
+        name, content_type, content = "register.xlsx", XLSX, _xlsx(rows)
+    else:
+        name, content_type = "register.csv", "text/csv"
+        content = "".join(",".join(row) + "\n" for row in rows).encode()
+    boundary = "b" + secrets.token_hex(8)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nfound\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {**_valid(ctx, "/import"),
+               "Content-Type": f"multipart/form-data; boundary={boundary}"}  # fmt: skip
+    return BadRequest("POST", "/import", body, headers)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 BAD_IDS = [
     "xyz",
     "0" * 31,
@@ -520,4 +593,6 @@ def categories():
         Category("web: bad match ids and refs", 0.5, _bad_ids, four),
         Category("web: bad form values", 0.5, _bad_form_values, four),
         Category("web: unknown paths", 0.3, _unknown_paths, four),
+        Category("web: undecodable body", 0.3, _undecodable_body, four),
+        Category("web: upload over the limits", 0.1, _upload_over_limits, four),
     ]

@@ -17,6 +17,7 @@ The peer API (/v1/…) shares the server but none of this: the middlewares here 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -24,12 +25,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from .. import review, sessions
+from ..addresses import request_address
 from ..audit import verify_chain
 from ..canonical import DATE_ORDERS, FIELDS, KINDS, clean_record
 from ..errors import (
@@ -42,11 +46,14 @@ from ..errors import (
     RecordNotFound,
 )
 from ..exporter import as_written
+from ..http_limits import BodyTooSlow, HttpLimits, read_within, unreadable_body
 from ..identity import invite_token
 from ..importer import apply_import, plan_import, read_mapping
 from ..linking import dedup_records
 from ..peers import add_peer, list_peers, revoke_peer, trust_peer
+from ..sessions import Session
 from ..store import Store
+from ..uploads import purge_stale_uploads, save_upload, uploads_folder
 from ..users import LANGUAGES, authenticate, may
 from .context import WEB, WebContext
 from .i18n import LANGUAGES as LANGUAGE_NAMES
@@ -56,7 +63,8 @@ from .words import say_evidence, say_keys, say_label, say_value
 
 log = logging.getLogger("tafuta.web")
 
-SESSION = web.RequestKey("session", object)  # the Session, or None when not logged in
+# The Session, or None when not logged in.
+SESSION = web.RequestKey[Session | None]("session")
 LOGIN_CSRF = web.RequestKey("login_csrf", str)
 SESSION_COOKIE = "tafuta_session"
 LOGIN_COOKIE = "tafuta_login"
@@ -80,7 +88,7 @@ PEER_DECISIONS = {
     "none": "partner has not decided",
 }
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".txt")
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = HttpLimits.max_upload_bytes  # the default of [web] max_upload_mb
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -118,6 +126,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except USER_ERRORS as err:
         status = getattr(err, "http_status", 400)
         return render(request, "error.html", status=status, message=str(err))
+    except ConnectionError:  # the client went away mid-body: server.client_mistakes logs it
+        raise
     except Exception:
         log.exception("web request %s %s failed", request.method, request.path)
         return render(
@@ -143,8 +153,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         given = form.get("csrf") if isinstance(form.get("csrf"), str) else None
         if request.path == "/login":
             check_token(request.cookies.get(LOGIN_COOKIE), given)
-        elif request[SESSION] is not None:
-            check_token(request[SESSION].csrf, given)
+        elif (session := request[SESSION]) is not None:
+            check_token(session.csrf, given)
         else:
             raise web.HTTPSeeOther("/login")
     return await handler(request)
@@ -159,10 +169,15 @@ async def read_form(request: web.Request):
     charset …). aiohttp raises ValueError, LookupError or its own HttpProcessingError for
     these; uncaught they were a 500."""
     try:
-        return await request.post()
+        return await read_within(request, request.post())
     except (ValueError, LookupError, HttpProcessingError) as err:
         message = getattr(err, "message", None) or str(err)
         raise web.HTTPBadRequest(text=f"the form could not be read: {message[:200]}") from None
+    except RequestPayloadError as err:  # e.g. Content-Encoding: gzip over bytes that are not
+        bad = web.HTTPBadRequest(text=unreadable_body(err), headers={"Connection": "close"})
+        raise bad from None
+    except BodyTooSlow as slow:
+        raise web.HTTPRequestTimeout(text=str(slow), headers={"Connection": "close"}) from None
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **values) -> web.Response:
@@ -181,7 +196,7 @@ def render(request: web.Request, template: str, *, status: int = 200, **values) 
         csrf=session.csrf if session else request.get(LOGIN_CSRF, ""),
         language=language,
         languages=LANGUAGE_NAMES,
-        may=(lambda role: bool(user) and may(user, role)),
+        may=(lambda role: user is not None and may(user, role)),
         node_name=ctx.home.name,
         path=request.path,
         **values,
@@ -218,7 +233,15 @@ def requires(role: str = "caseworker") -> Callable[[Handler], Handler]:
 
 
 def actor(request: web.Request) -> str:
-    return f"user:{request[SESSION].user['name']}"
+    return f"user:{logged_in(request).user['name']}"
+
+
+def logged_in(request: web.Request) -> Session:
+    """The session of a page that ``requires`` one (the decorator has checked it)."""
+    session = request[SESSION]
+    if session is None:
+        raise web.HTTPSeeOther("/login")
+    return session
 
 
 def safe_next(target: str | None) -> str:
@@ -294,17 +317,20 @@ async def login(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     form = await request.post()
     name, password = text(form, "name", 64), text(form, "password", 1024)
-    address = request.remote or "unknown"
+    address = request_address(request)
     try:
         user = await ctx.run(
             lambda store: authenticate(
                 store, name, password, address, now=ctx.clock(), hasher=ctx.hasher
             )
         )
-    except (LoginFailed, LoginThrottled) as refused:
-        return _login_form(
-            request, safe_next(text(form, "next", 500)), str(refused), refused.http_status
-        )
+    except LoginFailed as failed:
+        await asyncio.sleep(failed.pause)  # only this failed attempt waits; nothing is held
+        return _login_form(request, safe_next(text(form, "next", 500)), str(failed), 401)
+    except LoginThrottled as throttled:
+        response = _login_form(request, safe_next(text(form, "next", 500)), str(throttled), 429)
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES and chosen != user["language"]:  # chosen on the login page
         await ctx.run(
@@ -341,7 +367,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     language = text(form, "language", 5)
     if language not in LANGUAGES:
         raise NodeError(f"unknown language {language!r}")
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(
         lambda store: store.set_user_language(
             user["id"], language, actor=actor(request), now=ctx.clock()
@@ -363,7 +389,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     q = request.query
-    filters = {
+    filters: dict[str, Any] = {
         "status": q.get("status", "suggested") if q.get("status") != "all" else None,
         "peer": q.get("peer") or None,
         "kind": q.get("kind") if q.get("kind") in KINDS else None,
@@ -412,7 +438,7 @@ async def queue(request: web.Request) -> web.Response:
 async def match_detail(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
-    user = request[SESSION].user
+    user = logged_in(request).user
 
     def load(store: Store):
         match = review.get_match(store, match_id)
@@ -456,7 +482,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
     form = await request.post()
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(
         lambda store: review.decide(
             store, match_id, text(form, "decision", 20), text(form, "note"), user, ctx.clock()
@@ -469,7 +495,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
 async def undo(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(lambda store: review.undo(store, match_id, user, ctx.clock()))
     raise redirect(f"/matches/{match_id}")
 
@@ -479,7 +505,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     match_id = request.match_info["match_id"]
     form = await request.post()
-    user = request[SESSION].user
+    user = logged_in(request).user
     await ctx.run(
         lambda store: review.close(
             store, match_id, text(form, "outcome", 40), text(form, "note"), user, ctx.clock()
@@ -623,6 +649,7 @@ async def record_retract(request: web.Request) -> web.StreamResponse:
 @requires()
 async def import_page(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
+    purge_stale_uploads(ctx.home.path)
     return render(
         request,
         "import.html",
@@ -651,14 +678,17 @@ def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[s
 
 
 def _uploads(ctx: WebContext) -> Path:
-    folder = ctx.home.path / "uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
+    purge_stale_uploads(ctx.home.path)
+    return uploads_folder(ctx.home.path)
 
 
 @requires()
 async def import_upload(request: web.Request) -> web.Response:
-    """Save the upload under a random name and show what importing it would do."""
+    """Save the upload under a random name and show what importing it would do.
+
+    The file is copied to disk in chunks up to ``[web] max_upload_mb``; reading it checks the
+    header before any row and stops past ``[web] max_upload_rows``, so a huge workbook is
+    refused without being read whole."""
     ctx = request.app[WEB]
     form = await request.post()
     upload = form.get("file")
@@ -670,7 +700,10 @@ async def import_upload(request: web.Request) -> web.Response:
     kind, date_order, columns, mapping, mapping_problems = _import_options(form, ctx)
     name = f"{secrets.token_hex(12)}{suffix}"
     path = _uploads(ctx) / name
-    path.write_bytes(upload.file.read(MAX_UPLOAD_BYTES + 1)[:MAX_UPLOAD_BYTES])
+    # Off the event loop: copying up to the size limit to disk takes a moment.
+    await asyncio.get_running_loop().run_in_executor(
+        None, save_upload, upload.file, path, ctx.max_upload_bytes
+    )
 
     def plan(store: Store):
         try:
@@ -682,6 +715,7 @@ async def import_upload(request: web.Request) -> web.Response:
                 date_order=date_order,
                 consent_defaults=ctx.home.consent_defaults,
                 mapping_problems=mapping_problems,
+                max_rows=ctx.max_upload_rows,
             ), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
@@ -726,6 +760,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
             date_order=date_order,
             consent_defaults=ctx.home.consent_defaults,
             mapping_problems=mapping_problems,
+            max_rows=ctx.max_upload_rows,
         )
         apply_import(plan, store)
         path.unlink(missing_ok=True)
@@ -767,6 +802,8 @@ async def peers_page(request: web.Request) -> web.Response:
         listing = list_peers(ctx.home, store, ctx.clock())
         for peer in listing:
             row = store.peer_by_name(peer["name"])
+            if row is None:  # removed since the listing was read
+                continue
             state = store.peer_sync_state(row["id"])
             peer["last_contact"] = _when(state["last_contact_at"])
             peer["keys"] = store.key_counts(row["id"])

@@ -22,6 +22,7 @@ from keys import Keyring
 from matching import Lexicon
 
 from ..home import Home
+from ..http_limits import HttpLimits
 from ..identity import now_seconds
 from ..store import Store
 
@@ -46,6 +47,8 @@ class WebContext:
     clock: Callable[[], int] = field(default=now_seconds)
     secure: bool = False
     keyring: Keyring | None = None  # the unlocked keys, to sign the directory profile
+    max_upload_bytes: int = HttpLimits.max_upload_bytes  # [web] max_upload_mb
+    max_upload_rows: int = HttpLimits.max_upload_rows  # [web] max_upload_rows
     templates: jinja2.Environment = field(default_factory=template_environment)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="tafuta-web")

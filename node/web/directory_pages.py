@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -135,7 +136,7 @@ def form_from_profile(profile: dict | None) -> dict[str, Any]:
 
 def form_values(form) -> dict[str, Any]:
     """The submitted form as the edit page shows it again."""
-    values = {name: text(form, name, 4000).strip() for name in PROFILE_FIELDS}
+    values: dict[str, Any] = {name: text(form, name, 4000).strip() for name in PROFILE_FIELDS}
     values["services"] = [s for s in form.getall("services", []) if isinstance(s, str) and s][:50]
     return values
 
@@ -192,10 +193,10 @@ def _edit_page(
     values: dict[str, Any],
     *,
     status: int = 200,
-    problems: list[str] = (),
+    problems: Sequence[str] = (),
     current: dict | None = None,
     saved: str = "",
-    unknown: list[str] = (),
+    unknown: Sequence[str] = (),
 ) -> web.Response:
     return render(
         request,
@@ -230,7 +231,7 @@ async def profile_form(request: web.Request) -> web.Response:
     return _edit_page(
         request,
         form_from_profile(profile),
-        current=current and {"version": current["version"], **profile},
+        current=_with_version(current),
         saved=request.query.get("saved", "")[:10],
         unknown=unknown,
     )
@@ -241,7 +242,8 @@ async def profile_save(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     form = await request.post()
     values = form_values(form)
-    if ctx.keyring is None:
+    keyring = ctx.keyring
+    if keyring is None:
         return _edit_page(
             request,
             values,
@@ -256,7 +258,7 @@ async def profile_save(request: web.Request) -> web.StreamResponse:
     who = actor(request)
 
     def save(store: Store) -> int:
-        entry = edit_profile(store, ctx.keyring, changes, now=now, today=today_utc(now))
+        entry = edit_profile(store, keyring, changes, now=now, today=today_utc(now))
         store.audit(who, "directory-profile-edited", f"version {entry['version']}", "", now)
         return entry["version"]
 
@@ -272,9 +274,15 @@ async def profile_save(request: web.Request) -> web.StreamResponse:
             values,
             status=400,
             problems=problems,
-            current=current and {"version": current["version"], **_profile_of(current)},
+            current=_with_version(current),
         )
     raise redirect(f"/directory/edit?saved={version}")
+
+
+def _with_version(row: dict | None) -> dict | None:
+    """The current entry's profile and version, for the edit page; None before the first."""
+    profile = _profile_of(row)
+    return None if row is None or profile is None else {"version": row["version"], **profile}
 
 
 def _profile_of(row: dict | None) -> dict | None:

@@ -101,6 +101,14 @@ def test_bad_requests_get_4xx_crash_nothing_and_write_no_row(tmp_path):
     assert len(web) == len(webrequests.categories())
     assert result["expired_sessions_removed_on_sight"] == result["expired_session_requests"] >= 5
     assert result["tables_with_changed_contents"] == []
+    # Issue 13's fuzz findings, each a category above or a check here, so they stay fixed.
+    for name in ("undecodable body", "boolean for a number", "non-canonical base64",
+                 "web: undecodable body", "web: upload over the limits"):  # fmt: skip
+        assert result["by_category"][name]["requests"] >= 5, name
+    assert set(result["server_headers"]) == {"Tafuta"}
+    hostile = result["hostile_connections"]
+    assert hostile["left_mid_body"] >= 20 and hostile["stale_preview_purged"], hostile
+    assert hostile["slow_heads"] == hostile["slow_bodies"] == 3, hostile
 
 
 @pytest.mark.slow

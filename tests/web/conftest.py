@@ -61,19 +61,45 @@ class WebClient:
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
 
-    def post(self, path: str, data: dict, *, origin: str | None = "self") -> Reply:
-        headers = {"Origin": self.base} if origin == "self" else {}
-        if origin not in (None, "self"):
+    def post(self, path: str, data: dict, *, origin: str | None = "self",
+             headers: dict | None = None) -> Reply:  # fmt: skip
+        headers = dict(headers or {})
+        if origin == "self":
+            headers["Origin"] = self.base
+        elif origin is not None:
             headers["Origin"] = origin
         return self.request("POST", path, data, headers)
 
-    def login(self, name: str, password: str = PASSWORD) -> Reply:
-        token = self.get("/login").csrf()
+    def login(self, name: str, password: str = PASSWORD, *, headers: dict | None = None) -> Reply:
+        """Log in through the form; ``headers`` go with both requests (e.g. X-Forwarded-For)."""
+        token = self.request("GET", "/login", headers=headers).csrf()
         return self.post("/login", {"csrf": token, "name": name, "password": password,
-                                    "next": "/queue"})  # fmt: skip
+                                    "next": "/queue"}, headers=headers)  # fmt: skip
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)
+
+
+def post_file(client: WebClient, path: str, fields: dict, filename: str, content: bytes,
+              content_type: str = "text/csv") -> Reply:  # fmt: skip
+    """A multipart/form-data POST, as a browser sends a file upload."""
+    boundary = "----tafuta-test-boundary"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())  # fmt: skip
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                 + content + b"\r\n")  # fmt: skip
+    parts.append(f"--{boundary}--\r\n".encode())
+    headers = {"Origin": client.base, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    req = urllib.request.Request(client.base + path, data=b"".join(parts), method="POST",
+                                 headers=headers)  # fmt: skip
+    try:
+        with client.opener.open(req, timeout=30) as response:
+            return Reply(response.status, dict(response.headers), response.read().decode())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, dict(err.headers), err.read().decode())
 
 
 FAST_HASHING = """
@@ -95,11 +121,14 @@ def add_users(home, users: dict[str, str] = USERS) -> None:
                      actor="test", now=1_700_000_000, hasher=cheap_hasher())  # fmt: skip
 
 
-def _serve(root, sample_csv):
+def _serve(root, sample_csv, config: str = ""):
     made = Network(root)
     node = made("Web Test Node")
     node.tafuta("import", sample_csv)
     add_users(node.home)
+    if config:
+        with (node.home / "config.toml").open("a", encoding="utf-8") as out:
+            out.write(config)
     node.start(sync_interval=3600)
     return made, node
 
@@ -119,6 +148,15 @@ def served(tmp_path_factory):
 @pytest.fixture
 def own_node(tmp_path, sample_csv):
     made, node = _serve(tmp_path, sample_csv)
+    yield node
+    made.close()
+
+
+@pytest.fixture
+def proxied_node(tmp_path, sample_csv):
+    """A node of its own that believes X-Forwarded-For from 127.0.0.1, as behind the nginx of
+    deploy/ with ``[server] trusted_proxies``: the test client plays the proxy."""
+    made, node = _serve(tmp_path, sample_csv, '\n[server]\ntrusted_proxies = ["127.0.0.1"]\n')
     yield node
     made.close()
 

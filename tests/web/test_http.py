@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.web.conftest import PASSWORD, Reply, WebClient
+from tests.web.conftest import PASSWORD, WebClient, post_file
 
 
 def language_of(node, user: str) -> str:
@@ -84,19 +84,80 @@ class TestCsrf:
         assert reply.status == 403
 
 
+WRONG = "wrong password, long"
+
+
+def behind_proxy(address: str) -> dict:
+    return {"X-Forwarded-For": address}
+
+
 class TestLogin:
     def test_sixth_failed_login_gets_429_even_with_the_right_password(self, own_node):
         client = WebClient(own_node.url)
         for _ in range(5):
-            assert client.login("amina", "wrong password, long").status == 401
-        assert client.login("amina").status == 429
+            assert client.login("amina", WRONG).status == 401
+        refused = client.login("amina")
+        assert refused.status == 429
+        assert "wait 30 seconds" in refused.body
+        assert refused.headers["Retry-After"] == "30"
         assert client.cookie("tafuta_session") is None
 
-    def test_failures_from_one_address_throttle_every_name(self, own_node):
+    def test_five_wrong_passwords_for_one_user_do_not_stop_another_from_the_same_address(
+        self, own_node
+    ):
+        """Behind a proxy that is not configured, every browser shares 127.0.0.1: one user's
+        typos (or an attacker's guesses at one name) must not lock out the rest."""
         client = WebClient(own_node.url)
-        for name in ("a1", "a2", "a3", "a4", "a5"):
-            assert client.login(name, "wrong password, long").status == 401
-        assert client.login("juma").status == 429
+        for _ in range(5):
+            assert client.login("amina", WRONG).status == 401
+        assert WebClient(own_node.url).login("juma").status == 303
+
+    @pytest.mark.parametrize(
+        ("case", "name", "address", "status"),
+        [
+            ("the same name from the same client waits", "amina", "203.0.113.5", 429),
+            ("another name from the same client gets in", "juma", "203.0.113.5", 303),
+            ("the same name from another client gets in", "amina", "203.0.113.9", 303),
+        ],
+    )
+    def test_behind_a_trusted_proxy_limits_follow_the_forwarded_client(
+        self, proxied_node, case, name, address, status
+    ):
+        guesser = WebClient(proxied_node.url)
+        for _ in range(5):
+            assert guesser.login("amina", WRONG, headers=behind_proxy("203.0.113.5")).status == 401
+        reply = WebClient(proxied_node.url).login(name, headers=behind_proxy(address))
+        assert reply.status == status, case
+
+    def test_a_forwarded_for_header_from_an_untrusted_address_is_ignored(self, own_node):
+        """Without ``trusted_proxies`` anyone could claim a fresh address in the header and
+        guess on; the node counts the connection's own address instead."""
+        client = WebClient(own_node.url)
+        for attempt in range(5):
+            reply = client.login("amina", WRONG, headers=behind_proxy(f"203.0.113.{attempt}"))
+            assert reply.status == 401
+        assert client.login("amina", headers=behind_proxy("203.0.113.99")).status == 429
+
+    def test_one_name_guessed_from_many_addresses_holds_back_only_that_name(self, proxied_node):
+        for attempt in range(20):
+            client = WebClient(proxied_node.url)
+            reply = client.login("amina", WRONG, headers=behind_proxy(f"198.51.100.{attempt}"))
+            assert reply.status == 401
+        fresh = behind_proxy("198.51.100.200")
+        assert WebClient(proxied_node.url).login("amina", headers=fresh).status == 429
+        assert WebClient(proxied_node.url).login("juma", headers=fresh).status == 303
+
+    def test_one_address_guessing_many_names_is_slowed_for_its_failures_only(self, proxied_node):
+        sprayer = behind_proxy("192.0.2.77")
+        for attempt in range(20):
+            reply = WebClient(proxied_node.url).login(f"name{attempt}", WRONG, headers=sprayer)
+            assert reply.status == 401
+        started = time.monotonic()
+        assert WebClient(proxied_node.url).login("name-next", WRONG, headers=sprayer).status == 401
+        assert time.monotonic() - started >= 1.0
+        started = time.monotonic()
+        assert WebClient(proxied_node.url).login("juma", headers=sprayer).status == 303
+        assert time.monotonic() - started < 1.0
 
     def test_login_starts_a_new_session_and_logout_ends_it(self, served, client):
         assert client.login("amina").status == 303
@@ -223,27 +284,6 @@ class TestPages:
         reply = client.request("POST", "/v1/inbox", {"x": "y"})
         assert reply.status == 400
         assert reply.body.startswith("{")
-
-
-def post_file(client: WebClient, path: str, fields: dict, filename: str, content: bytes) -> Reply:
-    """A multipart/form-data POST, as a browser sends a file upload."""
-    boundary = "----tafuta-test-boundary"
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     f"{value}\r\n".encode())  # fmt: skip
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                 f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-                 + content + b"\r\n")  # fmt: skip
-    parts.append(f"--{boundary}--\r\n".encode())
-    headers = {"Origin": client.base, "Content-Type": f"multipart/form-data; boundary={boundary}"}
-    req = urllib.request.Request(client.base + path, data=b"".join(parts), method="POST",
-                                 headers=headers)  # fmt: skip
-    try:
-        with client.opener.open(req, timeout=30) as response:
-            return Reply(response.status, dict(response.headers), response.read().decode())
-    except urllib.error.HTTPError as err:
-        return Reply(err.code, dict(err.headers), err.read().decode())
 
 
 class TestUnreadableRequests:

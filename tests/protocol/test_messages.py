@@ -1,0 +1,85 @@
+"""Message schemas refuse what is not exactly their shape: a boolean where a number belongs,
+and any second base64url spelling of a pseudonym, blinded key or key id."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+import pytest
+
+from keys._encoding import unb64 as keys_unb64
+from protocol.envelope import b64
+from protocol.errors import BadPayload
+from protocol.messages import validate
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+MATCH_ID = "0" * 32
+
+
+def second_spelling(text: str) -> str:
+    """The same bytes with the lowest unused bit of the last character set."""
+    other = text[:-1] + ALPHABET[ALPHABET.index(text[-1]) | 1]
+    assert other != text
+    assert base64.urlsafe_b64decode(other + "=" * (-len(other) % 4)) == base64.urlsafe_b64decode(
+        text + "=" * (-len(text) % 4)
+    )
+    return other
+
+
+def canonical(nbytes: int) -> str:
+    """Random bytes in their one canonical spelling."""
+    return b64(secrets.token_bytes(nbytes))
+
+
+def blinded_keys(p: str, key: str) -> dict:
+    return {"keyset": 1, "batch": "b1", "records": [{"p": p, "k": [["name_dob", key]]}],
+            "announced_records": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("score", "accepted"),
+    [(0, True), (1, True), (0.5, True), (True, False), (False, False), ("0.5", False),
+     (1.5, False), (-0.1, False), (float("nan"), False), (None, False)],
+)  # fmt: skip
+def test_a_match_notice_score_is_a_number_in_zero_to_one_never_a_boolean(score, accepted):
+    payload = {"match_id": MATCH_ID, "score": score}
+    if accepted:
+        assert validate("match-notice", payload) == payload
+    else:
+        with pytest.raises(BadPayload, match="score"):
+            validate("match-notice", payload)
+
+
+@pytest.mark.parametrize(
+    ("message_type", "build", "field"),
+    [
+        ("blinded-keys", lambda p, k: blinded_keys(second_spelling(p), k), "records"),
+        ("blinded-keys", lambda p, k: blinded_keys(p, second_spelling(k)), "records"),
+        ("blinded-reply", lambda p, k: {k2: v for k2, v in blinded_keys(p, second_spelling(k))
+                                        .items() if k2 != "announced_records"}, "records"),
+        ("retraction", lambda p, k: {"pseudonyms": [second_spelling(p)]}, "pseudonyms"),
+    ],
+    ids=["pseudonym", "blinded key", "reply's blinded key", "retracted pseudonym"],
+)  # fmt: skip
+def test_a_second_base64_spelling_is_refused_where_the_first_is_accepted(
+    message_type, build, field
+):
+    p, k = canonical(16), canonical(32)
+    canonical_payload = {
+        "blinded-keys": blinded_keys(p, k),
+        "blinded-reply": {k2: v for k2, v in blinded_keys(p, k).items()
+                          if k2 != "announced_records"},
+        "retraction": {"pseudonyms": [p]},
+    }[message_type]  # fmt: skip
+    assert validate(message_type, canonical_payload)
+    with pytest.raises(BadPayload, match=field):
+        validate(message_type, build(p, k))
+
+
+def test_keys_base64_refuses_a_second_spelling_of_the_same_bytes():
+    """Invitation tokens, node documents and key files decode through keys._encoding."""
+    text = canonical(16)
+    assert keys_unb64(text) == keys_unb64(text)
+    with pytest.raises(ValueError, match="canonical"):
+        keys_unb64(second_spelling(text))
