@@ -39,7 +39,7 @@ from ..directory import (
 from ..runtime import node_gazetteer, stats_k
 from ..stats import network_stats, own_stats, own_view
 from ..store import Store
-from .app import actor, redirect, render, requires, text
+from .base import actor, redirect, render, requires, text
 from .context import WEB
 
 EXPORT_TYPES = {"json": "application/json", "csv": "text/csv"}
