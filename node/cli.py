@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .budgets import ALERT_KINDS, WINDOW_SECONDS
 from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
 from .cli_federation import bundle_group, matches_command, serve_command, sync_command
@@ -238,8 +239,9 @@ def records_count(obj: CliContext) -> None:
 def status(obj: CliContext, as_json: bool) -> None:
     """Print the node's name, records by kind, database size and schema version.
 
-    Also the messages waiting for peers, and the latest peer events a coordinator should see
-    (such as a peer refused for asking to blind more keys than its daily cap).
+    Also the messages waiting for peers, the latest peer events, and the alerts of the last 30
+    days a coordinator must see: a peer refused for asking to blind more keys than its budget,
+    or whose announced records, volume or key profile jumped.
     """
     with obj.store() as (home, store):
         info = {
@@ -252,6 +254,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             "schema_version": store.schema_version,
             "outbox": store.outbox_count(),
             "peer_events": store.recent_peer_events(),
+            "alerts": store.peer_alerts(ALERT_KINDS, now_seconds() - WINDOW_SECONDS),
         }
     if as_json:
         click.echo(json.dumps(info, indent=1))
@@ -271,6 +274,11 @@ def status(obj: CliContext, as_json: bool) -> None:
     for event in info["peer_events"]:
         when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
         click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
+    for alert in info["alerts"]:
+        when = datetime.fromtimestamp(alert["at"], UTC).isoformat(timespec="seconds")
+        click.echo(f"ALERT:           {when} {alert['peer']}: {alert['kind']}: {alert['detail']}")
+    if info["alerts"]:
+        click.echo("                 (alerts of the last 30 days; see docs/coordinator-guide.md)")
 
 
 def _human_size(n: int) -> str:

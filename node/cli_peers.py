@@ -14,6 +14,7 @@ import click
 
 from keys import BadToken, format_safety_number
 
+from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, parse_budget
 from .cli_support import CliContext
 from .identity import (
     expiry_warning,
@@ -24,10 +25,12 @@ from .identity import (
 )
 from .peers import (
     add_peer,
+    budget_status,
     default_actor,
     list_peers,
     peer_fingerprint,
     revoke_peer,
+    set_budget,
     trust_peer,
     update_peer,
 )
@@ -153,18 +156,67 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
     metavar="DIGITS",
     help="The 60 digits the peer's coordinator read to you (spaces are ignored).",
 )
+@click.option(
+    "--budget",
+    metavar="KEYS",
+    help=f"Distinct keys this node blinds for the peer per {WINDOW_DAYS} days (asked when "
+    f"run in a terminal; default {DEFAULT_KEY_BUDGET:,}).",
+)
 @ACTOR_OPTION
 @click.pass_obj
-def peers_trust(obj: CliContext, name: str, digits: str, actor: str) -> None:
+def peers_trust(obj: CliContext, name: str, digits: str, budget: str | None, actor: str) -> None:
     """Trust pending peer NAME, only if DIGITS match the safety number.
+
+    Every key this node blinds for a peer lets it test one guess against our records, so you
+    choose how many it may ask for: about 13 per record it holds, twice over for a rotation.
 
     \b
     Example:
       tafuta peers trust "Mombasa Shelter" --fingerprint "12345 67890 … (60 digits)"
+      tafuta peers trust "Mombasa Shelter" --fingerprint "…" --budget 30000
+    """
+    if budget is None:
+        budget = str(DEFAULT_KEY_BUDGET)
+        if sys.stdin.isatty():
+            budget = click.prompt(
+                f"Key budget for {name!r}: distinct keys per {WINDOW_DAYS} days",
+                default=budget,
+            )
+    keys = parse_budget(budget)
+    with obj.store() as (home, store):
+        trust_peer(home, store, name, digits, actor=actor, budget=keys)
+    click.echo(f"{name!r} is now trusted")
+    click.echo(
+        f"key budget: {keys:,} distinct keys per {WINDOW_DAYS} days "
+        f"(change it with 'tafuta peers budget {_quote(name)} KEYS')"
+    )
+
+
+@peers.command("budget")
+@click.argument("name")
+@click.argument("keys", required=False)
+@ACTOR_OPTION
+@click.pass_obj
+def peers_budget(obj: CliContext, name: str, keys: str | None, actor: str) -> None:
+    """Show, or set to KEYS, the key budget of peer NAME.
+
+    The budget is the number of distinct keys this node blinds for the peer per rolling 30 days;
+    past it the peer's batches are refused (HTTP 429) and an alert is shown. Nothing the peer
+    sends changes it.
+
+    \b
+    Examples:
+      tafuta peers budget "Mombasa Shelter"
+      tafuta peers budget "Mombasa Shelter" 80000
     """
     with obj.store() as (home, store):
-        trust_peer(home, store, name, digits, actor=actor)
-    click.echo(f"{name!r} is now trusted")
+        if keys is not None:
+            set_budget(store, name, keys, actor=actor)
+        info = budget_status(store, name, _default_budget(home))
+    click.echo(
+        f"{info['peer']}: {info['used']:,} of {info['budget']:,} keys used in the last "
+        f"{info['window_days']} days (set by {info['set_by']})"
+    )
 
 
 @peers.command("revoke")
@@ -295,6 +347,11 @@ def keys_renew(obj: CliContext, passphrase_file: Path | None) -> None:
 def _print_update(path: Path) -> None:
     click.echo(f"update written to {path}; send it to every peer's coordinator:")
     click.echo(path.read_text(encoding="utf-8").strip())
+
+
+def _default_budget(home) -> int:
+    value = home.config.get("federation", {}).get("default_key_budget")
+    return DEFAULT_KEY_BUDGET if value is None else parse_budget(value)
 
 
 def _warn_if_expiring(home) -> None:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from keys import Keyring, NodeDocument, UnknownPeer, common_suite, parse_signed_document
@@ -50,27 +50,24 @@ from protocol.errors import (
 )
 from protocol.messages import validate
 
-from . import directory, stats
+from . import budgets, directory, stats
 from .districts import Gazetteer
 from .identity import now_seconds
 from .peers import trusted_peer_for_key
 from .store import Store
+from .store_federation import BudgetExceeded
 
 log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
-# A peer may ask us to blind this many keys per day per record it announced (several key types
-# per record, re-sent when records change), and never fewer than MIN_DAILY_CAP.
-CAP_KEYS_PER_RECORD = 60
-MIN_DAILY_CAP = 50_000
 MATCH_DOMAIN = b"tafuta-match-v1\x00"
 
 
-class OverCap(EnvelopeRefused):
-    """The peer asked us to blind more keys today than its cap allows."""
+class OverBudget(EnvelopeRefused):
+    """The peer asked us to blind more distinct keys in 30 days than its budget allows."""
 
     status = 429
-    reason = "over-cap"
+    reason = "over-budget"
 
 
 @dataclass(frozen=True)
@@ -116,7 +113,8 @@ class Federation:
     clock: Callable[[], int] = field(default=now_seconds)
     workers: int | None = None
     grace_days: int = 30
-    daily_cap: int | None = None  # keys blinded per peer per day; None: from announced records
+    # Keys per 30 days for a peer whose coordinator set no budget (trusted before budgets).
+    default_key_budget: int = budgets.DEFAULT_KEY_BUDGET
     gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
     stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
     share_stats: bool = True  # send our published tables to peers ([stats] share)
@@ -286,21 +284,22 @@ class Federation:
         self, peer: Peer, message_id: str, payload: dict, via_bundle: bool
     ) -> None:
         records = blinding.from_wire(payload["records"])
-        keys = sum(len(r.keys) for r in records)
         now = self.clock()
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         announced = payload["announced_records"]
-        cap = self.blinding_cap(peer)
-        used = self.store.blinded_today(peer.id, day)
-        if used + keys > cap:
-            detail = (
-                f"asked to blind {keys} keys with {used} already blinded today; the cap is {cap} "
-                f"(from {max(announced, self.store.peer_sync_state(peer.id)['announced_records'])}"
-                " announced records)"
-            )
-            self.store.record_peer_event(peer.id, "over-cap", detail, now)
-            log.warning("refused blinded keys from %s: over the daily cap", peer.name)
-            raise OverCap(f"over the daily blinding cap: {detail}")
+        # The budget counts distinct keys per rolling 30 days; what the peer announces never
+        # changes it, and a record without keys costs nothing (node/budgets.py).
+        limit = self.key_budget(peer)
+        since = now - budgets.WINDOW_SECONDS
+        digests = sorted({budgets.key_digest(key) for r in records for _, key in r.keys})
+        used, new = self.store.budget_use(peer.id, digests, since)
+        if used + new > limit:
+            self._over_budget(peer, used, new, limit, now)
+        profile = budgets.profile_of(announced, [r.keys for r in records])
+        before = self._peer_profile(peer)
+        for kind, detail in budgets.jumps(before, profile, self._own_profile(peer), limit):
+            if self.store.record_peer_alert(peer.id, kind, detail, now):
+                log.warning("alert about %s: %s: %s", peer.name, kind, detail)
         try:
             twice = blinding.blind_peer_keys(self._scalar(peer), records, workers=self.workers)
         except BlindingError as err:
@@ -310,23 +309,46 @@ class Federation:
             "batch": payload["batch"],
             "records": blinding.to_wire(twice),
         }
-        self.store.apply_peer_keys(
-            peer.id,
-            message_id,
-            [(r.pseudonym, r.keys) for r in twice],
-            (new_message_id(), "blinded-reply", reply),
-            announced,
-            day,
-            now,
-            via_bundle,
-        )
+        try:
+            self.store.apply_peer_keys(
+                peer.id,
+                message_id,
+                [(r.pseudonym, r.keys) for r in twice],
+                (new_message_id(), "blinded-reply", reply),
+                announced,
+                day,
+                now,
+                via_bundle,
+                budget=(digests, limit, since),
+                profile=json.dumps(asdict(budgets.merged(before, profile))),
+            )
+        except BudgetExceeded as err:  # another batch of the peer's landed meanwhile
+            self._over_budget(peer, err.used, err.new, err.limit, now)
 
-    def blinding_cap(self, peer: Peer) -> int:
-        """Keys we blind for a peer per day: configured, else from its announced records."""
-        if self.daily_cap is not None:
-            return self.daily_cap
-        announced = self.store.peer_sync_state(peer.id)["announced_records"]
-        return max(MIN_DAILY_CAP, announced * CAP_KEYS_PER_RECORD)
+    def _over_budget(self, peer: Peer, used: int, new: int, limit: int, now: int) -> None:
+        detail = (
+            f"asked to blind {new:,} new keys with {used:,} blinded in the last "
+            f"{budgets.WINDOW_DAYS} days; its budget is {limit:,} keys (tafuta peers budget)"
+        )
+        self.store.record_peer_alert(peer.id, "over-budget", detail, now)
+        log.warning("refused blinded keys from %s: over its key budget", peer.name)
+        raise OverBudget(f"over the key budget: {detail}")
+
+    def key_budget(self, peer: Peer) -> int:
+        """Distinct keys we blind for the peer per 30 days, as its coordinator set it."""
+        row = self.store.peer_budget(peer.id)
+        return row["keys"] if row else self.default_key_budget
+
+    def _peer_profile(self, peer: Peer) -> budgets.Profile | None:
+        text = self.store.peer_profile(peer.id)
+        return budgets.Profile(**json.loads(text)) if text else None
+
+    def _own_profile(self, peer: Peer) -> budgets.Profile | None:
+        records, types = self.store.own_key_profile(peer.id)
+        keys = sum(types.values())
+        if not keys:
+            return None
+        return budgets.Profile(0, records, keys, {t: n / keys for t, n in sorted(types.items())})
 
     # -- scoring ----------------------------------------------------------------------------
 

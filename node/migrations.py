@@ -388,6 +388,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        7,
+        "key budgets set by the coordinator, and the shape of each peer's batches",
+        (
+            # Distinct keys a peer may ask us to blind per rolling 30 days (node/budgets.py).
+            """
+            CREATE TABLE peer_budgets (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                keys INTEGER NOT NULL CHECK (keys >= 0),
+                set_by TEXT NOT NULL,
+                set_at INTEGER NOT NULL
+            )
+            """,
+            # A digest of each distinct key blinded for a peer, and when: the budget's window.
+            """
+            CREATE TABLE budget_keys (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                digest BLOB NOT NULL,
+                at INTEGER NOT NULL,
+                PRIMARY KEY (peer_id, digest)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX budget_keys_at ON budget_keys (peer_id, at)",
+            # The largest batch a peer sent and its last announcement, to see jumps (JSON).
+            """
+            CREATE TABLE peer_profiles (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                profile TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

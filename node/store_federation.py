@@ -10,11 +10,21 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from .errors import NodeError
 from .store_review import append_audit, peer_actor
 
 # Every change to either side's keys bumps the peer's scoring generation; a scoring pass clears it
 # only if nothing changed while it ran, so a change that lands mid-pass is never forgotten.
 MARK_DIRTY = "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_id = ?"
+
+
+class BudgetExceeded(NodeError):
+    """A peer's batch would pass its key budget; raised inside the transaction, which rolls
+    back. node/federation.py turns it into the protocol's 429."""
+
+    def __init__(self, used: int, new: int, limit: int):
+        super().__init__(f"{new:,} new keys with {used:,} used in 30 days; the budget is {limit:,}")
+        self.used, self.new, self.limit = used, new, limit
 
 
 class FederationTables:
@@ -218,9 +228,32 @@ class FederationTables:
         day: str,
         now: int,
         ack_due: bool,
+        budget: tuple[Sequence[bytes], int, int] | None = None,
+        profile: str | None = None,
     ) -> None:
-        """Store a peer's keys (now doubly blinded by us) and queue the reply, atomically."""
+        """Store a peer's keys (now doubly blinded by us) and queue the reply, atomically.
+
+        ``budget``: (digests of the distinct keys blinded, the budget, the window's start). The
+        budget is checked again under the write lock: OverBudget and nothing changes if the new
+        keys would pass it. ``profile``: the peer's batch profile to remember (JSON).
+        """
         with self.transaction() as conn:
+            if budget is not None:
+                digests, limit, since = budget
+                used, new = self._budget_use(conn, peer_id, digests, since)
+                if used + new > limit:
+                    raise BudgetExceeded(used, new, limit)
+                conn.executemany(
+                    "INSERT INTO budget_keys (peer_id, digest, at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (peer_id, digest) DO NOTHING",
+                    [(peer_id, d, now) for d in digests],
+                )
+            if profile is not None:
+                conn.execute(
+                    "INSERT INTO peer_profiles (peer_id, profile) VALUES (?, ?) "
+                    "ON CONFLICT (peer_id) DO UPDATE SET profile = excluded.profile",
+                    (peer_id, profile),
+                )
             self._mark_processed(conn, peer_id, message_id, "blinded-keys", now, ack_due)
             self._replace_keys(conn, "peer_blinded", peer_id, records)
             self._enqueue(conn, peer_id, [reply], now)
@@ -298,6 +331,114 @@ class FederationTables:
                 for pseudonym, keys in records
                 for key_type, token in keys
             ],
+        )
+
+    # -- key budgets and alerts (node/budgets.py) ------------------------------------------
+
+    @staticmethod
+    def _budget_use(conn, peer_id: int, digests: Sequence[bytes], since: int) -> tuple[int, int]:
+        """(distinct keys blinded for the peer since ``since``, how many of ``digests`` are new)."""
+        conn.execute("DELETE FROM budget_keys WHERE peer_id = ? AND at < ?", (peer_id, since))
+        used = conn.execute(
+            "SELECT count(*) FROM budget_keys WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+        known = 0
+        for start in range(0, len(digests), 500):
+            chunk = list(digests[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            known += conn.execute(
+                f"SELECT count(*) FROM budget_keys WHERE peer_id = ? AND digest IN ({marks})",
+                [peer_id, *chunk],
+            ).fetchone()[0]
+        return used, len(digests) - known
+
+    def budget_use(self, peer_id: int, digests: Sequence[bytes], since: int) -> tuple[int, int]:
+        """Read-only: (keys used in the window, new keys among ``digests``)."""
+        self.conn.execute("BEGIN")
+        try:
+            used = self.conn.execute(
+                "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ?", (peer_id, since)
+            ).fetchone()[0]
+            known = 0
+            for start in range(0, len(digests), 500):
+                chunk = list(digests[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                known += self.conn.execute(
+                    "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ? "
+                    f"AND digest IN ({marks})",
+                    [peer_id, since, *chunk],
+                ).fetchone()[0]
+        finally:
+            self.conn.execute("COMMIT")
+        return used, len(digests) - known
+
+    def peer_budget(self, peer_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM peer_budgets WHERE peer_id = ?", [peer_id]))
+        return rows[0] if rows else None
+
+    def set_peer_budget(self, peer_id: int, keys: int, *, actor: str, now: int) -> None:
+        """The coordinator's budget for the peer, recorded in the audit log."""
+        with self.transaction() as conn:
+            old = conn.execute(
+                "SELECT keys FROM peer_budgets WHERE peer_id = ?", (peer_id,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO peer_budgets (peer_id, keys, set_by, set_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (peer_id) DO UPDATE SET keys = excluded.keys, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                (peer_id, keys, actor, now),
+            )
+            before = f"{old[0]:,}" if old else "none"
+            append_audit(conn, actor, "peer-budget-set", peer_actor(conn, peer_id),
+                         f"{keys:,} keys per 30 days (was {before})", now)  # fmt: skip
+
+    def peer_profile(self, peer_id: int) -> str | None:
+        row = self.conn.execute(
+            "SELECT profile FROM peer_profiles WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def own_key_profile(self, peer_id: int) -> tuple[int, dict[str, int]]:
+        """Our records with keys in the exchange with a peer, and our keys per key type."""
+        records = self.conn.execute(
+            "SELECT count(DISTINCT pseudonym) FROM own_blinded WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+        types = dict(
+            self.conn.execute(
+                "SELECT key_type, count(*) FROM own_blinded WHERE peer_id = ? GROUP BY key_type",
+                (peer_id,),
+            )
+        )
+        return records, types
+
+    def record_peer_alert(self, peer_id: int, kind: str, detail: str, now: int) -> bool:
+        """A peer event the coordinator must see, also in the audit log; one per kind per day
+        per peer (False when one was recorded in the last day)."""
+        with self.transaction() as conn:
+            recent = conn.execute(
+                "SELECT 1 FROM peer_events WHERE peer_id = ? AND kind = ? AND at > ?",
+                (peer_id, kind, now - 24 * 3600),
+            ).fetchone()
+            if recent:
+                return False
+            conn.execute(
+                "INSERT INTO peer_events (peer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                (peer_id, now, kind, detail),
+            )
+            append_audit(conn, peer_actor(conn, peer_id), f"peer-alert-{kind}",
+                         peer_actor(conn, peer_id), detail, now)  # fmt: skip
+        return True
+
+    def peer_alerts(self, kinds: Sequence[str], since: int) -> list[dict]:
+        """Alerts of these kinds since ``since``, newest first, with the peer's name."""
+        marks = ", ".join("?" * len(kinds))
+        return list(
+            self.db.query(
+                "SELECT p.name AS peer, e.at, e.kind, e.detail FROM peer_events e "
+                f"JOIN peers p ON p.id = e.peer_id WHERE e.kind IN ({marks}) AND e.at >= ? "
+                "ORDER BY e.id DESC LIMIT 50",
+                [*kinds, since],
+            )
         )
 
     def blinded_today(self, peer_id: int, day: str) -> int:
