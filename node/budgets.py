@@ -33,7 +33,7 @@ ANNOUNCED_FLOOR = 200
 VOLUME_FLOOR = 2_000
 PROFILE_SHARE_CHANGE = 0.3  # absolute change in one key type's share of keys
 PROFILE_MIN_RECORDS = 50  # fewer records than this say nothing about a profile
-ALERT_KINDS = ("over-budget", "announced-jump", "volume-jump", "profile-jump")
+ALERT_KINDS = ("over-budget", "announced-jump", "volume-jump", "profile-jump", "handover-refused")
 
 
 class BadBudget(UserError):

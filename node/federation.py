@@ -56,11 +56,19 @@ from .identity import now_seconds
 from .peers import trusted_peer_for_key
 from .store import Store
 from .store_federation import BudgetExceeded
+from .store_review import HandoverNotAllowed
 
 log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
 MATCH_DOMAIN = b"tafuta-match-v1\x00"
+
+
+class HandoverRefused(EnvelopeRefused):
+    """A contact handover for a match that we and the peer have not both confirmed."""
+
+    status = 422
+    reason = "handover-refused"
 
 
 class OverBudget(EnvelopeRefused):
@@ -271,7 +279,12 @@ class Federation:
         elif kind == "retraction":
             self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
         elif kind in ("review-decision", "contact-handover"):
-            self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
+            try:
+                self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
+            except HandoverNotAllowed as err:
+                self.store.record_peer_alert(peer.id, "handover-refused", str(err), now)
+                log.warning("refused a contact handover from %s: not confirmed by both", peer.name)
+                raise HandoverRefused(str(err)) from err
         elif kind == "directory-entry":
             directory.apply_entry(self, peer, header.id, payload, via_bundle)
         elif kind == "stats-table":

@@ -298,8 +298,11 @@ class FederationTables:
             )
             # A case both sides confirmed keeps its status: the peer closing its side (reunited,
             # referred) retracts the record's keys, but our caseworker still holds the contact.
+            # A withdrawn match keeps its decisions (the audit trail) but no score, evidence or
+            # pseudonym: nothing that ties it to the peer's record or says what agreed.
             conn.executemany(
-                "UPDATE matches SET status = 'withdrawn', updated_at = ? "
+                "UPDATE matches SET status = 'withdrawn', score = 0, evidence = '', "
+                "local_pseudonym = '', peer_pseudonym = '', updated_at = ? "
                 "WHERE peer_id = ? AND peer_pseudonym = ? "
                 "AND status NOT IN ('contact exchanged', 'closed')",
                 [(now, peer_id, p) for p in pseudonyms],

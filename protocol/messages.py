@@ -13,9 +13,10 @@ blinded-keys       ``keyset``, ``batch``, ``records``: [{``p``: pseudonym, ``k``
 blinded-reply      ``keyset``, ``batch``, ``records``: the same records with every key blinded
                    again by the replying node
 match-notice       ``match_id``, ``score``: a candidate this node found, so both queues agree
-review-decision    ``match_id``, ``decision`` (confirm | reject | unsure | undo), ``at``
+review-decision    ``match_id``, ``decision`` (confirm | undo; reject | unsure from older nodes,
+                   which the receiver ignores), ``at``
 contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}; sent only after
-                   both sides confirmed
+                   both sides confirmed, refused by the receiver otherwise
 retraction         ``pseudonyms``: records withdrawn or resolved; the peer deletes their keys and
                    candidates
 directory-entry    ``entry``: an organisation's signed directory entry (protocol/directory.py),

@@ -33,7 +33,8 @@ def test_peers_page_shows_alerts_and_budgets_and_a_bad_budget_changes_nothing(ow
         trust_peer(home, store, "Other NGO", peer_fingerprint(home, store, "Other NGO"),
                    actor="test")  # fmt: skip
         peer_id = store.peer_by_name("Other NGO")["id"]
-        store.record_peer_alert(peer_id, "over-budget", "asked to blind 9,999 new keys", int(time.time()))
+        detail = "asked to blind 9,999 new keys"
+        store.record_peer_alert(peer_id, "over-budget", detail, int(time.time()))
     client = WebClient(own_node.url)
     client.login("juma")
     page = client.get("/peers")
