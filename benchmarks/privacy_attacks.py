@@ -294,19 +294,24 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
             before = candidates.get(token)
             candidates[token] = mine if before is None else before & mine
     inferred = 0
+    by_inference: dict[bytes, set] = {}  # what is left if replies kept no order
     for token, options in candidates.items():
-        if token in known or not options:
+        if not options:
             continue
         common = set.intersection(*(key_facts(*k) for k in options))
         if common:
-            known[token] = common
-            inferred += 1
+            by_inference[token] = common
+            if token not in known:
+                known[token] = common
+                inferred += 1
     # A's records as B holds them, and B's suggestions with their evidence.
     theirs = b.store.blinded_keys("peer_blinded", peer_a.id)
     learned: dict[str, set] = defaultdict(set)
+    unordered: dict[str, set] = defaultdict(set)
     for pseudonym, keys in theirs.items():
         for _, token in keys:
             learned[pseudonym] |= known.get(bytes(token), set())
+            unordered[pseudonym] |= by_inference.get(bytes(token), set())
     shown = set()
     for match in b.store.list_matches():
         if match["peer"] != a.name:
@@ -330,6 +335,9 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
     not_shown = [ref for p, ref in a_refs.items() if p not in shown]
     unmatched = [ref for ref in a_refs.values() if ref not in matched_a]
     leak = [ref for ref in not_shown if exact(correct.get(ref, set()))]
+    leak_unordered = [
+        ref for p, ref in a_refs.items() if p not in shown and exact(unordered.get(p, set()))
+    ]
     reid = [ref for ref in unmatched if reidentified(correct.get(ref, set()))]
     by_field = {
         f: round(100 * sum(any(x == f for x, _ in correct.get(r, ())) for r in not_shown)
@@ -340,6 +348,11 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
         "curious_value_leak_pct": round(100 * len(leak) / max(1, len(not_shown)), 1),
         "curious_reid_pct": round(100 * len(reid) / max(1, len(unmatched)), 1),
         "curious_value_leak_by_field_pct": by_field,
+        # The same attack without the reply's order: by key type and by intersecting B's records
+        # that hold the same token (what shuffled, untyped replies would leave).
+        "curious_value_leak_without_reply_order_pct": round(
+            100 * len(leak_unordered) / max(1, len(not_shown)), 1
+        ),
         "curious_records_not_shown": len(not_shown),
         "curious_records_without_true_match": len(unmatched),
         "curious_tokens_tied_by_position": positional,
@@ -667,16 +680,17 @@ def web_checks(a: Side, who: str, handover: dict) -> dict:
                 time.sleep(0.3)
         _, page = get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        get("/login", {"csrf": csrf, "name": creds[0].username, "password": creds[0].password,
-                       "next": "/queue"})  # fmt: skip
-        _, peers = get("/peers")
-        alerts = re.findall(r'role="alert"[^>]*>(.*?)</(?:div|p|section|li|ul)>', peers, re.S)
-        shown = any(who in block for block in alerts)
+        login, _ = get("/login", {"csrf": csrf, "name": creds[0].username,
+                                  "password": creds[0].password, "next": "/queue"})  # fmt: skip
+        page_status, peers = get("/peers")
+        alerts = re.findall(r'<(\w+)[^>]*role="alert"[^>]*>(.*?)</\1>', peers, re.S)
+        shown = any(who in block for _, block in alerts)
         match_shown = None
         if handover.get("handover_match_id"):
             status, page = get(f"/matches/{handover['handover_match_id']}")
             match_shown = status == 200 and handover["handover_phone"] in page
-        return {"peers_page_alert": shown, "handover_shown_on_page": match_shown}
+        return {"peers_page_alert": shown, "handover_shown_on_page": match_shown,
+                "web_login_status": login, "peers_page_status": page_status}  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=30)
