@@ -111,6 +111,13 @@ class RecordingFederation(Federation):
 
     def _apply(self, peer, opened, via_bundle):
         self.opened.append((opened.header.type, opened.payload))
+        if opened.header.type == "match-notice" and (
+            self.store.peer_evaluation(peer.id) != "theirs"
+            or opened.payload["receiver_pseudonym"] not in self.store.refs_for_pseudonyms(peer.id)
+        ):
+            # A notice about guesses the node never sent as records: kept, not applied.
+            self.store.apply_simple(peer.id, opened.header.id, "match-notice", self.clock(), False)
+            return self.ack_for(peer, opened.header.id, "applied")
         return super()._apply(peer, opened, via_bundle)
 
 
@@ -144,14 +151,20 @@ def make_node(root: Path, name: str, records: list[dict]) -> Side:
     return Side(name, home.path, secret, RecordingFederation(**init))
 
 
-def pair(a: Side, b: Side) -> None:
-    """What two coordinators do: swap tokens, compare the safety number, trust with defaults."""
+def pair(a: Side, b: Side, evaluation: str) -> None:
+    """What two coordinators do: swap tokens, compare the safety number, trust with the default
+    budget; A's coordinator chooses who evaluates and B's agrees."""
     homes = {s.name: open_home(s.home) for s in (a, b)}
     for x, y in ((a, b), (b, a)):
         add_peer(homes[x.name], x.store, invite_token(homes[y.name]), actor="benchmark")
-    for x, y in ((a, b), (b, a)):
+    agreed = {"both": "both", "ours": "theirs", "theirs": "ours"}
+    for x, y, mode in ((a, b, evaluation), (b, a, agreed[evaluation])):
         digits = peer_fingerprint(homes[x.name], x.store, y.name)
-        trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark")
+        if evaluation == "both":  # the default, and the only choice before pair-level release
+            trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark")
+        else:
+            trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark",
+                       evaluation=mode)  # fmt: skip
 
 
 def carry(sender: Side, receiver: Side) -> int:
@@ -178,6 +191,9 @@ def exchange(a: Side, b: Side) -> None:
         raise RuntimeError("the exchange did not settle")
     for x, y in ((a, b), (b, a)):
         x.fed.rescore(x.peer(y), force=True)
+    for _ in range(MAX_ROUNDS):  # match notices, when only one side evaluates
+        if not carry(a, b) + carry(b, a):
+            break
 
 
 # --- what a key says -----------------------------------------------------------------------------
@@ -336,7 +352,9 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
     unmatched = [ref for ref in a_refs.values() if ref not in matched_a]
     leak = [ref for ref in not_shown if exact(correct.get(ref, set()))]
     leak_unordered = [
-        ref for p, ref in a_refs.items() if p not in shown and exact(unordered.get(p, set()))
+        ref
+        for p, ref in a_refs.items()
+        if p not in shown and exact(with_years(unordered.get(p, set())) & truth_facts[ref])
     ]
     reid = [ref for ref in unmatched if reidentified(correct.get(ref, set()))]
     by_field = {
@@ -432,21 +450,27 @@ class Refused(Exception):
     pass
 
 
-def send_guesses(m: Side, a: Side, keys: list[tuple[str, str]]) -> dict[tuple, bytes]:
-    """Blind guesses, send them to A one per record, return each guess's doubly blinded token."""
+def send_guesses(
+    m: Side, a: Side, records: list[list[tuple[str, str]]]
+) -> tuple[dict[tuple, bytes], list[tuple[int, str, str]]]:
+    """Blind guess records, send them to A, let A score as its sync loop does, and read what
+    comes back: each guess key's doubly blinded token (from a blinded-reply, if A sends one) and
+    each suggestion A notifies (record index, A's pseudonym, evidence)."""
     peer = m.peer(a)
     scalar = m.fed._scalar(peer)
-    singles = blinding._blind_hashed(scalar, KEYSET_VERSION, keys, workers=None, progress=None)
-    by_pseudonym = {}
-    records = []
-    for key, token in zip(keys, singles, strict=True):
+    flat = [k for record in records for k in record]
+    singles = iter(
+        blinding._blind_hashed(scalar, KEYSET_VERSION, flat, workers=None, progress=None)
+    )
+    index_of, wire = {}, []
+    for i, record in enumerate(records):
         pseudonym = blinding.new_pseudonym()
-        by_pseudonym[pseudonym] = key
-        records.append(blinding.BlindedRecord(pseudonym, ((key[0], token),)))
+        index_of[pseudonym] = i
+        wire.append(blinding.BlindedRecord(pseudonym, tuple((k[0], next(singles)) for k in record)))
     payload = {
         "keyset": KEYSET_VERSION,
         "batch": new_message_id()[:16],
-        "records": blinding.to_wire(records),
+        "records": blinding.to_wire(wire),
         "announced_records": ANNOUNCE,
     }
     body = m.fed.seal_for(peer, new_message_id(), "blinded-keys", payload)
@@ -458,16 +482,23 @@ def send_guesses(m: Side, a: Side, keys: list[tuple[str, str]]) -> dict[tuple, b
         m.fed.receive(ack)
     before = len(m.fed.opened)
     carry(a, m)
-    out = {}
-    for kind, reply in m.fed.opened[before:]:
-        if kind != "blinded-reply":
-            continue
-        for record in reply["records"]:
-            key = by_pseudonym.get(record["p"])
-            if key is not None and len(record["k"]) == 1:
-                pair_ = record["k"][0]
-                out[key] = _b64(pair_[1] if isinstance(pair_, list) else pair_)
-    return out
+    a.fed.rescore(a.peer(m), force=True)  # what A's sync loop does after new keys
+    carry(a, m)
+    tokens, notices = {}, []
+    for kind, got in m.fed.opened[before:]:
+        if kind == "blinded-reply":
+            for record in got["records"]:
+                i = index_of.get(record["p"])
+                if i is None or len(record["k"]) != len(records[i]):
+                    continue
+                for key, (key_type, token) in zip(records[i], record["k"], strict=True):
+                    if key_type == key[0]:  # order and types kept: the token is this guess's
+                        tokens[key] = _b64(token)
+        elif kind == "match-notice" and got["evidence"]:
+            i = index_of.get(got["receiver_pseudonym"])
+            if i is not None:
+                notices.append((i, got["sender_pseudonym"], got["evidence"]))
+    return tokens, notices
 
 
 def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: int) -> dict:
@@ -482,7 +513,8 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
             index[bytes(token)].append(pseudonym)
     learned: dict[str, set] = defaultdict(set)
     sent: set[tuple[str, str]] = set()
-    queue: list[tuple[str, str]] = []
+    queue: list[list[tuple[str, str]]] = []
+    suggested = 0
     followed: set[str] = set()
     used = 0
     refused = ""
@@ -490,49 +522,65 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
     stage1 = stage1_guesses(lexicon)
     exhausted = False
 
-    def flush(batch: list[tuple[str, str]]) -> None:
-        nonlocal used
-        tokens = send_guesses(m, a, batch)
-        used += len(batch)
+    def follow(facts: set) -> None:
+        for f, v in facts:
+            if f == "names" and v not in followed:
+                followed.add(v)
+                queue.extend(stage2_records(lexicon, names_of.get(v)))
+
+    def flush(batch: list[list[tuple[str, str]]]) -> None:
+        nonlocal used, suggested
+        tokens, notices = send_guesses(m, a, batch)
+        used = len(sent)  # distinct keys, as A's budget counts them
         for key, token in tokens.items():
             for pseudonym in index.get(token, ()):
                 facts = key_facts(*key)
                 learned[pseudonym] |= facts
-                for f, v in facts:
-                    if f == "names" and v not in followed:
-                        followed.add(v)
-                        queue.extend(stage2_keys(lexicon, names_of.get(v)))
+                follow(facts)
+        for i, pseudonym, evidence in notices:  # suggestions: the pair-level channel
+            suggested += 1
+            facts = evidence_facts(evidence, batch[i])
+            learned[pseudonym] |= facts
+            follow(facts)
 
     try:
         while used < max_keys and not exhausted:
-            batch: list[tuple[str, str]] = []
-            while queue and len(batch) < GUESS_BATCH:  # stage 2 first: it is cheaper per hit
-                key = queue.pop(0)
-                if key not in sent:
-                    sent.add(key)
-                    batch.append(key)
-            while len(batch) < GUESS_BATCH:
+            batch: list[list[tuple[str, str]]] = []
+            size = 0
+            while queue and size < GUESS_BATCH:  # stage 2 first: it is cheaper per hit
+                record = queue.pop(0)  # whole: a key sent again costs nothing at A
+                sent.update(record)
+                batch.append(record)
+                size += len(record)
+            while size < GUESS_BATCH:
                 guess = next(stage1, None)
                 if guess is None:
                     exhausted = True
                     break
-                for key in guess_keys(lexicon, guess, {"names2", "name1", "district"}):
-                    if key not in sent:
-                        sent.add(key)
-                        batch.append(key)
-                        for f, v in key_facts(*key):
-                            if f == "names":
-                                names_of.setdefault(v, (guess["given_names"], guess["family_name"]))
+                record = [
+                    k
+                    for k in guess_keys(lexicon, guess, {"names2", "name1", "district"})
+                    if k not in sent
+                ]
+                if not record:
+                    continue
+                sent.update(record)
+                batch.append(record)
+                size += len(record)
+                for key in record:
+                    for f, v in key_facts(*key):
+                        if f == "names":
+                            names_of.setdefault(v, (guess["given_names"], guess["family_name"]))
             if not batch:
                 break
-            flush(batch[: max_keys - used])
+            flush(batch)
         while queue and used < max_keys:  # the last hits' years
-            batch = []
-            while queue and len(batch) < GUESS_BATCH:
-                key = queue.pop(0)
-                if key not in sent:
-                    sent.add(key)
-                    batch.append(key)
+            batch, size = [], 0
+            while queue and size < GUESS_BATCH:
+                record = queue.pop(0)
+                sent.update(record)
+                batch.append(record)
+                size += len(record)
             if batch:
                 flush(batch)
     except Refused as err:
@@ -555,20 +603,22 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
             100 * sum(bool(exact(f)) for f in learned.values()) / max(1, len(a_refs)), 1
         ),
         "malicious_refused": refused,
+        "malicious_suggestions_received": suggested,
         "malicious_guesses_exhausted": exhausted,
         "malicious_wrong_facts": wrong,
         "malicious_seconds": round(time.perf_counter() - start, 1),
     }
 
 
-def stage2_keys(lexicon, names: tuple[str, str] | None) -> list[tuple[str, str]]:
+def stage2_records(lexicon, names: tuple[str, str] | None) -> list[list[tuple[str, str]]]:
+    """One guess record per birth year for a name pair that hit: its name x year keys."""
     if names is None:
         return []
-    out: list[tuple[str, str]] = []
+    out = []
     for year in YEARS:
         guess = {"given_names": names[0], "family_name": names[1], "birth_date": str(year)}
-        out += guess_keys(lexicon, guess, {"names2", "name1", "year", "yearx"})
-    return list(dict.fromkeys(out))
+        out.append(guess_keys(lexicon, guess, {"names2", "name1", "year", "yearx"}))
+    return out
 
 
 def budget_of(a: Side, m: Side) -> int:
@@ -586,7 +636,7 @@ def probe_over_budget(a: Side, m: Side, used: int, budget: int) -> tuple[bool, s
     total = used
     while total <= budget:
         n = min(GUESS_BATCH, budget + 1 - total)
-        keys = [("phone", f"+000{secrets.randbelow(10**12):012d}") for _ in range(n)]
+        keys = [[("phone", f"+000{secrets.randbelow(10**12):012d}")] for _ in range(n)]
         try:
             send_guesses(m, a, keys)
         except Refused as err:
@@ -721,14 +771,14 @@ def false_suggestions(a: Side, b: Side, truth: set) -> tuple[int, int]:
     return len(matches), false
 
 
-def run(records: int, seed: int, max_keys: int, web: bool, root: Path) -> dict:
+def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluation: str) -> dict:
     t0 = time.perf_counter()
     regs = generate(records, records, 0.4, seed)
     a = make_node(root, "Rural A", regs.missing)
     b = make_node(root, "Urban B", regs.found)
     m = make_node(root, "Mallory M", [])
-    pair(a, b)
-    pair(a, m)
+    pair(a, b, evaluation)
+    pair(a, m, evaluation)
     exchange(a, b)
     truth_a = truth_of(a)
     matched_a = {x for x, _ in regs.true_pairs}
@@ -736,6 +786,7 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path) -> dict:
     result: dict = {
         "records": records,
         "found_records": records,
+        "evaluation": evaluation,
         "true_pairs": len(regs.true_pairs),
         "suggestions": suggestions,
         "false_suggestions": false,
@@ -777,6 +828,8 @@ def main() -> None:
     parser.add_argument("--max-keys", type=int, default=3_000_000,
                         help="the malicious peer stops here even if never refused")  # fmt: skip
     parser.add_argument("--no-web", action="store_true", help="skip the real server's pages")
+    parser.add_argument("--evaluation", choices=("both", "ours"), default="both",
+                        help="who compares keys, as A's coordinator chose")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--keep", type=Path, help="build the nodes here and keep them")
     args = parser.parse_args()
@@ -784,7 +837,7 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="tafuta-privacy-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        result = run(args.records, args.seed, args.max_keys, not args.no_web, root)
+        result = run(args.records, args.seed, args.max_keys, not args.no_web, root, args.evaluation)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

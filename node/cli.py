@@ -272,6 +272,8 @@ def status(obj: CliContext, as_json: bool) -> None:
     click.echo(f"schema version:  {info['schema_version']}")
     click.echo(f"outbox:          {info['outbox']} messages waiting for peers")
     for event in info["peer_events"]:
+        if event["kind"] in ALERT_KINDS:
+            continue  # printed below as an alert
         when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
         click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
     for alert in info["alerts"]:

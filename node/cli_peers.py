@@ -24,6 +24,7 @@ from .identity import (
     rotate_keys,
 )
 from .peers import (
+    EVALUATIONS,
     add_peer,
     budget_status,
     default_actor,
@@ -31,6 +32,7 @@ from .peers import (
     peer_fingerprint,
     revoke_peer,
     set_budget,
+    set_evaluation,
     trust_peer,
     update_peer,
 )
@@ -162,9 +164,19 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
     help=f"Distinct keys this node blinds for the peer per {WINDOW_DAYS} days (asked when "
     f"run in a terminal; default {DEFAULT_KEY_BUDGET:,}).",
 )
+@click.option(
+    "--evaluation",
+    type=click.Choice(EVALUATIONS),
+    default="both",
+    show_default=True,
+    help="Who compares the two sides' keys: ours (the peer learns only suggestions above the "
+    "threshold), theirs, or both. Agree it with the peer's coordinator.",
+)
 @ACTOR_OPTION
 @click.pass_obj
-def peers_trust(obj: CliContext, name: str, digits: str, budget: str | None, actor: str) -> None:
+def peers_trust(
+    obj: CliContext, name: str, digits: str, budget: str | None, evaluation: str, actor: str
+) -> None:
     """Trust pending peer NAME, only if DIGITS match the safety number.
 
     Every key this node blinds for a peer lets it test one guess against our records, so you
@@ -184,12 +196,44 @@ def peers_trust(obj: CliContext, name: str, digits: str, budget: str | None, act
             )
     keys = parse_budget(budget)
     with obj.store() as (home, store):
-        trust_peer(home, store, name, digits, actor=actor, budget=keys)
+        trust_peer(home, store, name, digits, actor=actor, budget=keys, evaluation=evaluation)
     click.echo(f"{name!r} is now trusted")
+    click.echo(f"evaluation: {EVALUATION_WORDS[evaluation]}")
     click.echo(
         f"key budget: {keys:,} distinct keys per {WINDOW_DAYS} days "
         f"(change it with 'tafuta peers budget {_quote(name)} KEYS')"
     )
+
+
+EVALUATION_WORDS = {
+    "both": "both nodes compare keys (each could read the other's values behind equal keys)",
+    "ours": "only this node compares keys; the peer learns only suggestions above the threshold",
+    "theirs": "only the peer compares keys; this node learns its suggestions",
+}
+
+
+@peers.command("evaluation")
+@click.argument("name")
+@click.argument("evaluation", required=False, type=click.Choice(EVALUATIONS))
+@ACTOR_OPTION
+@click.pass_obj
+def peers_evaluation(obj: CliContext, name: str, evaluation: str | None, actor: str) -> None:
+    """Show, or set, who compares the keys of this node and peer NAME.
+
+    "ours" protects our records from the peer best: it never gets our keys back to compare, and
+    learns only suggestions above the threshold. Agree with the peer's coordinator: one side
+    "ours", the other "theirs". A change applies to keys exchanged from then on.
+
+    \b
+    Examples:
+      tafuta peers evaluation "Mombasa Shelter"
+      tafuta peers evaluation "Mombasa Shelter" ours
+    """
+    with obj.store() as (_home, store):
+        if evaluation is not None:
+            set_evaluation(store, name, evaluation, actor=actor)
+        info = budget_status(store, name)
+    click.echo(f"{info['peer']}: {info['evaluation']}: {EVALUATION_WORDS[info['evaluation']]}")
 
 
 @peers.command("budget")

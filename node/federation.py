@@ -71,6 +71,13 @@ class HandoverRefused(EnvelopeRefused):
     reason = "handover-refused"
 
 
+class NoticeRefused(EnvelopeRefused):
+    """A match notice from a peer that this node does not let evaluate, or for no record of ours."""
+
+    status = 422
+    reason = "notice-refused"
+
+
 class OverBudget(EnvelopeRefused):
     """The peer asked us to blind more distinct keys in 30 days than its budget allows."""
 
@@ -103,6 +110,17 @@ def match_id_for(pseudonym_a: str, pseudonym_b: str) -> str:
     """The same id on both nodes: derived from both pseudonyms in sorted order."""
     first, second = sorted((pseudonym_a, pseudonym_b))
     return hashlib.sha256(MATCH_DOMAIN + f"{first}\x00{second}".encode()).hexdigest()[:32]
+
+
+def notice_for(suggestion: dict) -> dict:
+    """The match notice telling the peer of one suggestion (its pseudonym is the receiver's)."""
+    return {
+        "match_id": suggestion["match_id"],
+        "score": suggestion["score"],
+        "evidence": suggestion["evidence"][:500],
+        "receiver_pseudonym": suggestion["peer_pseudonym"],
+        "sender_pseudonym": suggestion["local_pseudonym"],
+    }
 
 
 def keys_digest(keys: list[tuple[str, str]]) -> str:
@@ -268,6 +286,12 @@ class Federation:
             return None
         if kind == "blinded-keys":
             self._apply_blinded_keys(peer, header.id, payload, via_bundle)
+        elif kind == "blinded-reply" and self.store.peer_evaluation(peer.id) == "theirs":
+            # Only the peer evaluates: we keep no doubly blinded keys of our own, so we hold
+            # no equality oracle on its records (docs/privacy-design.md).
+            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
+        elif kind == "match-notice":
+            self._apply_notice(peer, header.id, payload, via_bundle)
         elif kind == "blinded-reply":
             own = self.store.refs_for_pseudonyms(peer.id)
             records = [
@@ -289,7 +313,7 @@ class Federation:
             directory.apply_entry(self, peer, header.id, payload, via_bundle)
         elif kind == "stats-table":
             stats.apply_published(self, peer, header.id, payload, via_bundle)
-        else:  # node-document and match-notice: recorded; their handling is the node's
+        else:  # node-document: recorded; its handling is the node's
             self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
         return self.ack_for(peer, header.id, "applied")
 
@@ -317,17 +341,25 @@ class Federation:
             twice = blinding.blind_peer_keys(self._scalar(peer), records, workers=self.workers)
         except BlindingError as err:
             raise BadPayload(str(err)) from err
-        reply = {
-            "keyset": payload["keyset"],
-            "batch": payload["batch"],
-            "records": blinding.to_wire(twice),
-        }
+        # Who evaluates (docs/privacy-design.md): "ours" keeps the peer's keys and sends none
+        # back, so the peer never holds its own doubly blinded keys to compare with ours;
+        # "theirs" sends them back and keeps nothing; "both" does both, as before.
+        evaluation = self.store.peer_evaluation(peer.id)
+        reply = None
+        if evaluation != "ours":
+            payload_back = {
+                "keyset": payload["keyset"],
+                "batch": payload["batch"],
+                "records": blinding.to_wire(blinding.shuffled(twice)),
+            }
+            reply = (new_message_id(), "blinded-reply", payload_back)
+        kept = [] if evaluation == "theirs" else [(r.pseudonym, r.keys) for r in twice]
         try:
             self.store.apply_peer_keys(
                 peer.id,
                 message_id,
-                [(r.pseudonym, r.keys) for r in twice],
-                (new_message_id(), "blinded-reply", reply),
+                kept,
+                reply,
                 announced,
                 day,
                 now,
@@ -346,6 +378,19 @@ class Federation:
         self.store.record_peer_alert(peer.id, "over-budget", detail, now)
         log.warning("refused blinded keys from %s: over its key budget", peer.name)
         raise OverBudget(f"over the key budget: {detail}")
+
+    def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
+        """A suggestion from a peer that alone evaluates our pair; refused (422) otherwise."""
+        if self.store.peer_evaluation(peer.id) != "theirs":
+            raise NoticeRefused(
+                "match notice refused: this node compares keys itself with this peer "
+                "(tafuta peers evaluation)"
+            )
+        ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
+        ref = self.store.refs_for_pseudonyms(peer.id).get(ours)
+        if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+            raise NoticeRefused("match notice refused: it names no record we sent to this peer")
+        self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
 
     def key_budget(self, peer: Peer) -> int:
         """Distinct keys we blind for the peer per 30 days, as its coordinator set it."""
@@ -374,9 +419,14 @@ class Federation:
         """
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
+        evaluation = self.store.peer_evaluation(peer.id)
+        if evaluation == "theirs":  # the peer evaluates and sends us match notices
+            return -1
         generation, own, theirs, refs = self.store.scoring_input(peer.id)
         suggestions = self._suggestions(own, theirs, refs)
         self.store.replace_suggestions(peer.id, suggestions, self.clock(), generation)
+        if evaluation == "ours":
+            self.store.enqueue_notices(peer.id, [notice_for(s) for s in suggestions], self.clock())
         return len(suggestions)
 
     def _suggestions(self, own: dict, theirs: dict, refs: dict[str, str]) -> list[dict]:

@@ -390,7 +390,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         7,
-        "key budgets set by the coordinator, and the shape of each peer's batches",
+        "key budgets set by the coordinator, the shape of each peer's batches, who evaluates",
         (
             # Distinct keys a peer may ask us to blind per rolling 30 days (node/budgets.py).
             """
@@ -417,6 +417,25 @@ MIGRATIONS: tuple[Migration, ...] = (
                 peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
                 profile TEXT NOT NULL
             )
+            """,
+            # Who compares the two sides' keys (docs/privacy-design.md): both nodes, only us
+            # (the peer gets match notices above the threshold), or only the peer.
+            """
+            CREATE TABLE peer_evaluation (
+                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
+                evaluation TEXT NOT NULL CHECK (evaluation IN ('both', 'ours', 'theirs')),
+                set_by TEXT NOT NULL,
+                set_at INTEGER NOT NULL
+            )
+            """,
+            # The match notices last sent to a peer we evaluate for, to send only changes.
+            """
+            CREATE TABLE notices_sent (
+                peer_id INTEGER NOT NULL REFERENCES peers (id),
+                match_id TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                PRIMARY KEY (peer_id, match_id)
+            ) WITHOUT ROWID
             """,
         ),
     ),

@@ -34,7 +34,7 @@ from keys import (
     verify_update,
 )
 
-from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, WINDOW_SECONDS, parse_budget
+from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, WINDOW_SECONDS, BadBudget, parse_budget
 from .home import Home
 from .identity import DAY, now_seconds, own_document
 from .store import Store
@@ -149,11 +149,14 @@ def trust_peer(
     actor: str,
     now: int | None = None,
     budget: int = DEFAULT_KEY_BUDGET,
+    evaluation: str = "both",
 ) -> None:
     """Trust a pending peer, only if the digits read over the phone match, with the key budget
-    its coordinator chose (distinct keys we blind for it per 30 days; node/budgets.py)."""
+    its coordinator chose (distinct keys we blind for it per 30 days; node/budgets.py) and who
+    compares the two sides' keys (``EVALUATIONS``)."""
     now = now_seconds(now)
     budget = parse_budget(budget)
+    evaluation = check_evaluation(evaluation)
     row = _peer(store, name)
     check_transition(row["name"], row["state"], TRUSTED)
     check_safety_number(peer_fingerprint(home, store, name), digits)
@@ -162,6 +165,32 @@ def trust_peer(
         row["id"], row["state"], TRUSTED, actor=actor, at=_iso(now), reason="fingerprint verified"
     )
     store.set_peer_budget(row["id"], budget, actor=actor, now=now)
+    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now)
+
+
+# Who compares the keys of a pair (docs/privacy-design.md). "ours": only this node; the peer
+# gets its keys back from nobody, so it holds no equality oracle on our records, and learns
+# suggestions above the threshold from our match notices. "theirs": only the peer (we learn
+# from its notices; it holds the oracle on ours). "both": both nodes, each holding the oracle.
+EVALUATIONS = ("both", "ours", "theirs")
+
+
+def check_evaluation(value: str) -> str:
+    if value not in EVALUATIONS:
+        raise BadBudget(
+            f"who evaluates is one of {', '.join(EVALUATIONS)}, not {value!r}; nothing was changed"
+        )
+    return value
+
+
+def set_evaluation(
+    store: Store, name: str, evaluation: str, *, actor: str, now: int | None = None
+) -> str:
+    """Change who evaluates; applies to keys exchanged from now on (docs/coordinator-guide.md)."""
+    evaluation = check_evaluation(evaluation)
+    row = _peer(store, name)
+    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now_seconds(now))
+    return evaluation
 
 
 def set_budget(
@@ -186,6 +215,7 @@ def budget_status(store: Store, name: str, default: int = DEFAULT_KEY_BUDGET,
         "set_by": budget["set_by"] if budget else "(default)",
         "used": used,
         "window_days": WINDOW_DAYS,
+        "evaluation": store.peer_evaluation(row["id"]),
     }
 
 

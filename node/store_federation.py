@@ -10,6 +10,8 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from protocol.envelope import new_message_id
+
 from .errors import NodeError
 from .store_review import append_audit, peer_actor
 
@@ -223,7 +225,7 @@ class FederationTables:
         peer_id: int,
         message_id: str,
         records: Sequence[tuple[str, Sequence[tuple[str, bytes]]]],
-        reply: tuple[str, str, dict],
+        reply: tuple[str, str, dict] | None,
         announced: int,
         day: str,
         now: int,
@@ -238,6 +240,8 @@ class FederationTables:
         keys would pass it. ``profile``: the peer's batch profile to remember (JSON).
         """
         with self.transaction() as conn:
+            if reply is not None:
+                self._enqueue(conn, peer_id, [reply], now)
             if budget is not None:
                 digests, limit, since = budget
                 used, new = self._budget_use(conn, peer_id, digests, since)
@@ -256,7 +260,6 @@ class FederationTables:
                 )
             self._mark_processed(conn, peer_id, message_id, "blinded-keys", now, ack_due)
             self._replace_keys(conn, "peer_blinded", peer_id, records)
-            self._enqueue(conn, peer_id, [reply], now)
             keys = sum(len(k) for _, k in records)
             conn.execute(
                 "INSERT INTO blinding_usage (peer_id, day, keys) VALUES (?, ?, ?) "
@@ -431,6 +434,85 @@ class FederationTables:
             append_audit(conn, peer_actor(conn, peer_id), f"peer-alert-{kind}",
                          peer_actor(conn, peer_id), detail, now)  # fmt: skip
         return True
+
+    # -- who evaluates, and match notices (docs/privacy-design.md) ------------------------------
+
+    def peer_evaluation(self, peer_id: int) -> str:
+        row = self.conn.execute(
+            "SELECT evaluation FROM peer_evaluation WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else "both"
+
+    def set_peer_evaluation(self, peer_id: int, evaluation: str, *, actor: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO peer_evaluation (peer_id, evaluation, set_by, set_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
+                "evaluation = excluded.evaluation, set_by = excluded.set_by, "
+                "set_at = excluded.set_at",
+                (peer_id, evaluation, actor, now),
+            )
+            append_audit(conn, actor, "peer-evaluation-set", peer_actor(conn, peer_id),
+                         evaluation, now)  # fmt: skip
+
+    def enqueue_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
+        """Queue a match notice for each suggestion that is new or changed since the last one
+        sent, and a withdrawal for each one sent before that is gone; returns messages queued."""
+        with self.transaction() as conn:
+            sent = dict(
+                conn.execute(
+                    "SELECT match_id, digest FROM notices_sent WHERE peer_id = ?", (peer_id,)
+                )
+            )
+            messages, keep = [], set()
+            for notice in notices:
+                digest = json.dumps(notice, sort_keys=True)
+                keep.add(notice["match_id"])
+                if sent.get(notice["match_id"]) != digest:
+                    messages.append((notice, digest))
+            for match_id in sorted(set(sent) - keep):
+                old = json.loads(sent[match_id])
+                messages.append(({**old, "score": 0, "evidence": ""}, None))
+            queued = [(new_message_id(), "match-notice", n) for n, _ in messages]
+            self._enqueue(conn, peer_id, queued, now)
+            for notice, digest in messages:
+                if digest is None:
+                    conn.execute(
+                        "DELETE FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                        (peer_id, notice["match_id"]),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                        "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                        (peer_id, notice["match_id"], digest),
+                    )
+        return len(messages)
+
+    def apply_notice(
+        self, peer_id: int, message_id: str, notice: dict, local_ref: str, now: int, ack_due: bool
+    ) -> None:
+        """A suggestion the peer found (or its withdrawal, score 0), applied with the message."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "match-notice", now, ack_due)
+            if notice["score"] == 0 and not notice["evidence"]:
+                conn.execute(
+                    "DELETE FROM matches WHERE match_id = ? AND peer_id = ? "
+                    "AND status = 'suggested' AND peer_decision IS NULL "
+                    "AND match_id NOT IN (SELECT match_id FROM decisions)",
+                    (notice["match_id"], peer_id),
+                )
+                return
+            conn.execute(
+                "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
+                "peer_pseudonym, score, evidence, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'suggested', ?, ?) ON CONFLICT (match_id) DO UPDATE "
+                "SET score = excluded.score, evidence = excluded.evidence, "
+                "updated_at = excluded.updated_at WHERE matches.peer_id = excluded.peer_id",
+                (notice["match_id"], peer_id, local_ref, notice["receiver_pseudonym"],
+                 notice["sender_pseudonym"], float(notice["score"]), notice["evidence"], now,
+                 now),
+            )  # fmt: skip
 
     def peer_alerts(self, kinds: Sequence[str], since: int) -> list[dict]:
         """Alerts of these kinds since ``since``, newest first, with the peer's name."""

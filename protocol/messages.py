@@ -12,7 +12,9 @@ blinded-keys       ``keyset``, ``batch``, ``records``: [{``p``: pseudonym, ``k``
                    ``announced_records``: how many records the sender holds
 blinded-reply      ``keyset``, ``batch``, ``records``: the same records with every key blinded
                    again by the replying node
-match-notice       ``match_id``, ``score``: a candidate this node found, so both queues agree
+match-notice       ``match_id``, ``score``, ``evidence``, ``receiver_pseudonym``,
+                   ``sender_pseudonym``: a suggestion found by the node that alone evaluates the
+                   pair (score 0 and no evidence: withdrawn)
 review-decision    ``match_id``, ``decision`` (confirm | undo; reject | unsure from older nodes,
                    which the receiver ignores), ``at``
 contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}; sent only after
@@ -102,7 +104,10 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     },
     "match-notice": {
         "match_id": _matches(MATCH_ID),
-        "score": lambda v: isinstance(v, float | int) and 0 <= v <= 1,
+        "score": lambda v: type(v) in (float, int) and 0 <= v <= 1,
+        "evidence": _text,
+        "receiver_pseudonym": _matches(PSEUDONYM),
+        "sender_pseudonym": _matches(PSEUDONYM),
     },
     "review-decision": {
         "match_id": _matches(MATCH_ID),
