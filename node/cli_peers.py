@@ -12,13 +12,15 @@ from pathlib import Path
 
 import click
 
-from keys import BadToken, format_safety_number
+from keys import BadToken, UnknownPeer, format_safety_number
 
 from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, parse_budget
 from .cli_support import CliContext
+from .federation import rotate_secrets
 from .identity import (
     expiry_warning,
     invite_token,
+    now_seconds,
     read_passphrase_file,
     renew_document,
     rotate_keys,
@@ -234,6 +236,32 @@ def peers_evaluation(obj: CliContext, name: str, evaluation: str | None, actor: 
             set_evaluation(store, name, evaluation, actor=actor)
         info = budget_status(store, name)
     click.echo(f"{info['peer']}: {info['evaluation']}: {EVALUATION_WORDS[info['evaluation']]}")
+
+
+@peers.command("rotate")
+@click.argument("name")
+@ACTOR_OPTION
+@click.pass_obj
+def peers_rotate(obj: CliContext, name: str, actor: str) -> None:
+    """Give peer NAME a new blinding scalar and our records new pseudonyms, with a full
+    re-exchange at the next sync, so that records cannot be followed across edits or
+    retract and re-add. Done every [federation] rotate_days (default 90) by itself.
+
+    \b
+    Example:
+      tafuta peers rotate "Mombasa Shelter"
+    """
+    with obj.store() as (_home, store):
+        row = store.peer_by_name(name)
+        if row is None or row["state"] != "trusted":
+            raise UnknownPeer(
+                f"cannot rotate for {name!r}: only for a trusted peer; nothing was changed"
+            )
+        renewed = rotate_secrets(store, row["id"], actor=actor, now=now_seconds())
+    click.echo(
+        f"new blinding scalar for {name!r}; {renewed} records get new pseudonyms; everything is "
+        "sent again at the next sync (it counts against the budget the peer set for us)"
+    )
 
 
 @peers.command("budget")

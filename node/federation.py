@@ -112,6 +112,21 @@ def match_id_for(pseudonym_a: str, pseudonym_b: str) -> str:
     return hashlib.sha256(MATCH_DOMAIN + f"{first}\x00{second}".encode()).hexdigest()[:32]
 
 
+def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
+    """Federation.rotate without the node's keys (queued messages are sealed when sent), for
+    ``tafuta peers rotate``. Returns the pseudonyms renewed."""
+    store.blinding_scalar(peer_id, blinding.new_scalar(), now)  # one to replace
+    keep = store.reviewed_local_pseudonyms(peer_id)
+    old = [p for p, _ in store.pseudonyms(peer_id).values() if p not in keep]
+    messages = [
+        (new_message_id(), "retraction", {"pseudonyms": old[i : i + BATCH_RECORDS]})
+        for i in range(0, len(old), BATCH_RECORDS)
+    ]
+    messages.append((new_message_id(), "rekey", {"since": now}))
+    store.rotate_peer_secrets(peer_id, blinding.new_scalar(), messages, old, actor=actor, now=now)
+    return len(old)
+
+
 def notice_for(suggestion: dict) -> dict:
     """The match notice telling the peer of one suggestion (its pseudonym is the receiver's)."""
     return {
@@ -139,6 +154,7 @@ class Federation:
     clock: Callable[[], int] = field(default=now_seconds)
     workers: int | None = None
     grace_days: int = 30
+    rotate_days: int = 90  # a new scalar and pseudonyms per peer this often ([federation])
     # Keys per 30 days for a peer whose coordinator set no budget (trusted before budgets).
     default_key_budget: int = budgets.DEFAULT_KEY_BUDGET
     gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
@@ -300,6 +316,8 @@ class Federation:
                 if r.pseudonym in own
             ]
             self.store.apply_own_keys(peer.id, header.id, records, now, via_bundle)
+        elif kind == "rekey":
+            self.store.apply_rekey(peer.id, header.id, now, via_bundle)
         elif kind == "retraction":
             self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
         elif kind in ("review-decision", "contact-handover"):
@@ -378,6 +396,30 @@ class Federation:
         self.store.record_peer_alert(peer.id, "over-budget", detail, now)
         log.warning("refused blinded keys from %s: over its key budget", peer.name)
         raise OverBudget(f"over the key budget: {detail}")
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def rotation_due(self, peer: Peer) -> bool:
+        """True when our scalar for the peer is older than ``rotate_days`` (0: never)."""
+        created = self.store.scalar_created_at(peer.id)
+        return (
+            bool(self.rotate_days)
+            and created is not None
+            and (self.clock() - created >= self.rotate_days * 24 * 3600)
+        )
+
+    def rotate(self, peer: Peer, *, actor: str) -> int:
+        """A new scalar and new pseudonyms for the peer, with a full re-exchange.
+
+        Tokens under the old scalar and the old pseudonyms can no longer be linked to what we
+        send from now on, so a record edited, or retracted and added again, cannot be followed
+        across a rotation. Records in a match someone reviewed keep their pseudonym (the pair is
+        known to both sides already). The peer is told to send its records again (``rekey``);
+        the next ``prepare`` sends ours. Returns the pseudonyms renewed.
+        """
+        renewed = rotate_secrets(self.store, peer.id, actor=actor, now=self.clock())
+        log.info("rotated the blinding scalar and %d pseudonyms for %s", renewed, peer.name)
+        return renewed
 
     def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
         """A suggestion from a peer that alone evaluates our pair; refused (422) otherwise."""

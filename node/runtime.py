@@ -65,6 +65,11 @@ def federation_for(
     settings = home.config.get("stats", {})
     federation.stats_k = stats_k(home)
     federation.share_stats = bool(settings.get("share", True))
+    rotate = home.config.get("federation", {}).get("rotate_days")
+    if rotate is not None:
+        if type(rotate) is not int or not 0 <= rotate <= 3650:
+            raise HomeError(f"[federation] rotate_days in {home.config_path} must be 0 to 3650")
+        federation.rotate_days = rotate
     default = home.config.get("federation", {}).get("default_key_budget")
     if default is not None:
         federation.default_key_budget = parse_budget(default)

@@ -50,6 +50,72 @@ class FederationTables:
             ).fetchone()
         return bytes(row[0])
 
+    def scalar_created_at(self, peer_id: int) -> int | None:
+        row = self.conn.execute(
+            "SELECT created_at FROM blinding_secrets WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def rotate_peer_secrets(
+        self, peer_id: int, new_scalar: bytes, messages: Sequence[tuple[str, str, dict]],
+        retracted: Sequence[str], *, actor: str, now: int,
+    ) -> None:  # fmt: skip
+        """A new scalar and new pseudonyms for the peer, in one transaction (Federation.rotate).
+
+        ``retracted``: the pseudonyms given up (``messages`` retract them at the peer); their
+        rows go, so the next ``prepare`` sends those records under fresh pseudonyms. Every other
+        record is marked to be sent again (its keys change with the scalar). Keys blinded with
+        the old scalar (ours as the peer returned them, the peer's as we blinded them) and
+        unreviewed suggestions go too.
+        """
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE blinding_secrets SET scalar = ?, created_at = ? WHERE peer_id = ?",
+                (new_scalar, now, peer_id),
+            )
+            self._enqueue(conn, peer_id, messages, now)
+            conn.executemany(
+                "DELETE FROM pseudonyms WHERE peer_id = ? AND pseudonym = ?",
+                [(peer_id, p) for p in retracted],
+            )
+            conn.execute(
+                "UPDATE pseudonyms SET keys_digest = '' WHERE peer_id = ? "
+                "AND keys_digest IS NOT NULL",
+                (peer_id,),
+            )
+            for table in ("own_blinded", "peer_blinded", "notices_sent"):
+                conn.execute(f"DELETE FROM {table} WHERE peer_id = ?", (peer_id,))
+            conn.execute(
+                "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested' "
+                "AND peer_decision IS NULL AND match_id NOT IN (SELECT match_id FROM decisions)",
+                (peer_id,),
+            )
+            conn.execute(MARK_DIRTY, (peer_id,))
+            append_audit(conn, actor, "peer-secrets-rotated", peer_actor(conn, peer_id),
+                         f"{len(retracted)} pseudonyms renewed", now)  # fmt: skip
+
+    def apply_rekey(self, peer_id: int, message_id: str, now: int, ack_due: bool) -> None:
+        """The peer rotated its scalar: our keys it returned are void, and every record of ours
+        goes to it again (under the same pseudonyms), for it to blind with its new scalar."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "rekey", now, ack_due)
+            conn.execute("DELETE FROM own_blinded WHERE peer_id = ?", (peer_id,))
+            conn.execute(
+                "UPDATE pseudonyms SET keys_digest = '' WHERE peer_id = ? "
+                "AND keys_digest IS NOT NULL",
+                (peer_id,),
+            )
+            conn.execute(MARK_DIRTY, (peer_id,))
+
+    def reviewed_local_pseudonyms(self, peer_id: int) -> set[str]:
+        """Our pseudonyms in a match someone reviewed: the peer already knows those pairs."""
+        rows = self.conn.execute(
+            "SELECT local_pseudonym FROM matches WHERE peer_id = ? AND (status != 'suggested' "
+            "OR peer_decision IS NOT NULL OR match_id IN (SELECT match_id FROM decisions))",
+            (peer_id,),
+        )
+        return {r[0] for r in rows}
+
     def pseudonyms(self, peer_id: int) -> dict[str, tuple[str, str | None]]:
         """{ref: (pseudonym, digest of keys last sent or None once retracted)}."""
         rows = self.conn.execute(

@@ -21,6 +21,8 @@ contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}
                    both sides confirmed, refused by the receiver otherwise
 retraction         ``pseudonyms``: records withdrawn or resolved; the peer deletes their keys and
                    candidates
+rekey              ``since``: the sender rotated its blinding scalar for the receiver then; the
+                   receiver drops its keys the sender returned and sends all its records again
 directory-entry    ``entry``: an organisation's signed directory entry (protocol/directory.py),
                    passed on unchanged; ``document``: the origin's self-signed node document
 stats-table        ``published``: the sender's suppressed statistics tables (protocol/tables.py)
@@ -116,6 +118,7 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     },
     "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
     "retraction": {"pseudonyms": _list_of(_matches(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
+    "rekey": {"since": _is_int(0, 2**40)},
     "directory-entry": {
         "entry": check_entry_shape,
         "document": lambda v: isinstance(v, str) and len(v) <= 16 * 1024,
