@@ -645,6 +645,48 @@ def probe_over_budget(a: Side, m: Side, used: int, budget: int) -> tuple[bool, s
     return False, f"accepted {total} keys with a budget of {budget}"
 
 
+# --- tracking a record across retract and re-add, and across a rotation --------------------------
+
+
+def seen_by(b: Side, a: Side, pseudonym: str) -> set[bytes]:
+    """Every token of one of A's pseudonyms that B held or saw: its database and the payloads
+    of A's blinded-keys it logged (singly blinded by A)."""
+    seen = {bytes(t) for _, t in b.store.blinded_keys("peer_blinded", b.peer(a).id).get(
+        pseudonym, [])}  # fmt: skip
+    for kind, payload in b.fed.opened:
+        if kind == "blinded-keys":
+            for record in payload["records"]:
+                if record["p"] == pseudonym:
+                    seen |= {_b64(k) for _, k in record["k"]}
+    return seen
+
+
+def tracking(a: Side, b: Side, regs) -> dict:
+    """A retracts a record and adds it again under a new ref; how many of the tokens B sees
+    for the new record did it see for the old one? Then A rotates: and now?"""
+    record = dict(regs.missing[0])
+    ref = record["ref"]
+    old = a.store.pseudonyms(a.peer(b).id)[ref][0]
+    before = seen_by(b, a, old)
+    a.store.retract_record(ref, actor="benchmark", reason="tracking test", now=a.fed.clock())
+    record["ref"] = ref + "-R"
+    register = write_register(a.home.parent / "readd.csv", [record])
+    apply_import(plan_import(register, a.store), a.store)
+    exchange(a, b)
+    new = a.store.pseudonyms(a.peer(b).id)[record["ref"]][0]
+    readded = seen_by(b, a, new)
+    a.fed.rotate(a.peer(b), actor="benchmark")
+    for _ in range(3):
+        exchange(a, b)
+    rotated = a.store.pseudonyms(a.peer(b).id)[record["ref"]][0]
+    after = seen_by(b, a, rotated)
+    return {
+        "tracking_tokens_equal_after_readd": f"{len(before & readded)} of {len(readded)}",
+        "tracking_tokens_equal_after_rotation": f"{len(readded & after)} of {len(after)}",
+        "tracking_same_pseudonym_after_rotation": rotated == new,
+    }
+
+
 # --- the handover and the alerts -----------------------------------------------------------------
 
 
@@ -805,6 +847,7 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
     result["over_budget_detail"] = detail
     handover = unsolicited_handover(a, b)
     result.update(handover)
+    result.update(tracking(a, b, regs))
     status_shown, status_lines = status_alert(a, m.name)
     result["status_alert"] = status_shown
     result["status_alert_lines"] = status_lines
