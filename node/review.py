@@ -23,6 +23,7 @@ import json
 from protocol.envelope import new_message_id
 
 from .errors import MatchNotFound, ReviewRefused
+from .federation import notice_for
 from .store import Store
 from .store_review import STATUS_AFTER
 
@@ -61,6 +62,10 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
     if match["status"] not in DECIDABLE:
         raise ReviewRefused(f"this match is {match['status']}; it cannot be decided again")
     messages = to_peer(match_id, match["status"], STATUS_AFTER[decision], now)
+    if messages and decision == "confirm" and store.peer_evaluation(match["peer_id"]) == "ours":
+        # The peer learns of a pair it was not told about before (federation.NOTICE_MIN_FIELDS)
+        # now that our caseworker confirms it, just before the confirmation itself.
+        store.send_notice(match["peer_id"], notice_for(match), now)
     store.decide(match, decision, note, user, messages, now)
     return get_match(store, match_id)
 

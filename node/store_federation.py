@@ -555,6 +555,35 @@ class FederationTables:
                     )
         return len(messages)
 
+    def confirmed_matches(self, peer_id: int) -> list[dict]:
+        """Our matches with the peer that our caseworker confirmed (or that went further)."""
+        return list(
+            self.db.query(
+                "SELECT match_id, score, evidence, local_pseudonym, peer_pseudonym FROM matches "
+                "WHERE peer_id = ? AND status IN ('confirmed', 'contact exchanged', 'closed') "
+                "ORDER BY match_id",
+                [peer_id],
+            )
+        )
+
+    def send_notice(self, peer_id: int, notice: dict, now: int) -> bool:
+        """Queue one match notice unless this very notice was sent; True if queued."""
+        digest = json.dumps(notice, sort_keys=True)
+        with self.transaction() as conn:
+            sent = conn.execute(
+                "SELECT digest FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                (peer_id, notice["match_id"]),
+            ).fetchone()
+            if sent and sent[0] == digest:
+                return False
+            self._enqueue(conn, peer_id, [(new_message_id(), "match-notice", notice)], now)
+            conn.execute(
+                "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                (peer_id, notice["match_id"], digest),
+            )
+        return True
+
     def apply_notice(
         self, peer_id: int, message_id: str, notice: dict, local_ref: str, now: int, ack_due: bool
     ) -> None:

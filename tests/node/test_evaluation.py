@@ -9,13 +9,15 @@ import pytest
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.federation import Federation, NoticeRefused
+from node import review
+from node.federation import Federation, NoticeRefused, tell_before_review
 from node.home import open_home
 from node.identity import create_node, invite_token, unlock
 from node.importer import apply_import, plan_import
 from node.peers import add_peer, peer_fingerprint, trust_peer
 from node.runtime import federation_for, node_lexicon
 from node.store import Store
+from node.users import Profile, add_user, cheap_hasher
 from protocol.envelope import new_message_id
 from tests.conftest import PASSPHRASE
 from tests.node.conftest import write_register
@@ -98,7 +100,44 @@ def test_the_peer_never_holds_its_own_keys_doubly_blinded_and_learns_only_notice
     assert table_count(a, "own_blinded") > 0 and table_count(a, "peer_blinded") > 0
     ours = {(m["match_id"], m["score"], m["evidence"]) for m in a.store.list_matches()}
     theirs = {(m["match_id"], m["score"], m["evidence"]) for m in b.store.list_matches()}
-    assert ours and ours == theirs
+    told = {m for m in ours if tell_before_review(m[2])}
+    assert told and theirs == told and len(ours) > len(told)
+
+
+def test_a_pair_agreeing_on_few_fields_reaches_the_peer_when_we_confirm_it(one_sided):
+    a, b = one_sided
+    weak = next(m for m in a.store.list_matches() if not tell_before_review(m["evidence"]))
+    assert b.store.match(weak["match_id"]) is None
+    user_id = add_user(a.store, "amina", "caseworker", "a long password here", Profile(),
+                       actor="test", now=1, hasher=cheap_hasher())  # fmt: skip
+    review.decide(a.store, weak["match_id"], "confirm", "checked", a.store.user_by_id(user_id), 5)
+    while carry(a, b) + carry(b, a):
+        pass
+    theirs = b.store.match(weak["match_id"])
+    assert (theirs["score"], theirs["evidence"]) == (weak["score"], weak["evidence"])
+    assert theirs["peer_decision"] == "confirm"
+    a.rescore(peer(a), force=True)  # a confirmed pair stays told
+    while carry(a, b) + carry(b, a):
+        pass
+    assert b.store.match(weak["match_id"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("evidence", "told"),
+    [
+        ("two names sound the same, in any order; same home district", False),
+        ("two names sound the same, in any order; same birth year; same home district", True),
+        ("a name sounds the same; same home village; home district differs", False),
+        ("same phone number; same birth date; mother's name sounds the same", True),
+        (
+            "two names sound the same, in any order; same home district; another candidate fits "
+            "as well or better",
+            False,
+        ),
+    ],
+)
+def test_a_suggestion_is_told_before_review_only_on_three_agreeing_fields(evidence, told):
+    assert tell_before_review(evidence) is told
 
 
 def test_one_sided_evaluation_gives_the_same_scores_as_both_sides(tmp_path, one_sided):
