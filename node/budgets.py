@@ -24,7 +24,8 @@ from .errors import UserError
 
 WINDOW_DAYS = 30
 WINDOW_SECONDS = WINDOW_DAYS * 24 * 3600
-# About 3,800 records of ~13 keys once, or a 2,000-record register sent twice (a rotation).
+# About 2,500 records of ~20 distinct keys (17 on the benchmark) once. A rotation sends them all
+# again, once per 90 days by default, so after the 30-day window.
 DEFAULT_KEY_BUDGET = 50_000
 MAX_KEY_BUDGET = 100_000_000
 # Alerts: a factor and a floor, so that small registers growing from 10 to 40 records stay quiet.

@@ -182,7 +182,7 @@ def peers_trust(
     """Trust pending peer NAME, only if DIGITS match the safety number.
 
     Every key this node blinds for a peer lets it test one guess against our records, so you
-    choose how many it may ask for: about 13 per record it holds, twice over for a rotation.
+    choose how many it may ask for: about 20 per record it holds (a rotation sends them all again).
 
     \b
     Example:
