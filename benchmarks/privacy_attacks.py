@@ -830,6 +830,10 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
     truth_a = truth_of(a)
     matched_a = {x for x, _ in regs.true_pairs}
     suggestions, false = false_suggestions(a, b, set(regs.true_pairs))
+    a_refs = {p: ref for ref, (p, _) in a.store.pseudonyms(a.peer(b).id).items()}
+    shown_b = [m for m in b.store.list_matches() if m["peer"] == a.name]
+    false_b = sum((a_refs.get(m["peer_pseudonym"]), m["local_ref"]) not in regs.true_pairs
+                  for m in shown_b)  # fmt: skip
     result: dict = {
         "records": records,
         "found_records": records,
@@ -838,6 +842,8 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
         "suggestions": suggestions,
         "false_suggestions": false,
         "false_suggestions_per_1000": round(1000 * false / records, 1),
+        "suggestions_shown_to_b": len(shown_b),
+        "false_suggestions_shown_to_b_per_1000": round(1000 * false_b / records, 1),
     }
     result.update(curious_attack(a, b, truth_a, matched_a))
     budget = budget_of(a, m)
