@@ -169,10 +169,9 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
 @click.option(
     "--evaluation",
     type=click.Choice(EVALUATIONS),
-    default="both",
-    show_default=True,
     help="Who compares the two sides' keys: ours (the peer learns only suggestions above the "
-    "threshold), theirs, or both. Agree it with the peer's coordinator.",
+    "threshold), theirs, or both (default; asked when run in a terminal). Agree it with the "
+    "peer's coordinator.",
 )
 @ACTOR_OPTION
 @click.pass_obj
@@ -197,6 +196,16 @@ def peers_trust(
                 default=budget,
             )
     keys = parse_budget(budget)
+    if evaluation is None:
+        evaluation = "both"
+        if sys.stdin.isatty():
+            for choice, words in EVALUATION_WORDS.items():
+                click.echo(f"  {choice}: {words}")
+            evaluation = click.prompt(
+                "Who compares keys (agree it with the peer's coordinator)",
+                type=click.Choice(EVALUATIONS),
+                default=evaluation,
+            )
     with obj.store() as (home, store):
         trust_peer(home, store, name, digits, actor=actor, budget=keys, evaluation=evaluation)
     click.echo(f"{name!r} is now trusted")
