@@ -95,6 +95,10 @@ SEED = 2026
 ANNOUNCE = 100_000_000  # the most records the blinded-keys schema lets a peer announce
 GUESS_BATCH = 4_000  # keys per malicious message
 YEARS = range(1940, 2026)
+# Whole guessed people, when A sends no keys back: the birth years of most people on the lists.
+WHOLE_YEARS = range(1960, 2013)
+WHOLE_PARTS = {"names2", "name1", "district", "year", "yearx"}
+RECORDS_PER_BATCH = 4_500
 MAX_ROUNDS = 20
 # Facts that are exact field values (a two-year window alone is not).
 EXACT = ("names", "name", "year", "date", "district", "village", "phone", "mother")
@@ -452,7 +456,7 @@ class Refused(Exception):
 
 def send_guesses(
     m: Side, a: Side, records: list[list[tuple[str, str]]]
-) -> tuple[dict[tuple, bytes], list[tuple[int, str, str]]]:
+) -> tuple[dict[tuple, bytes], list[tuple[int, str, str]], bool]:
     """Blind guess records, send them to A, let A score as its sync loop does, and read what
     comes back: each guess key's doubly blinded token (from a blinded-reply, if A sends one) and
     each suggestion A notifies (record index, A's pseudonym, evidence)."""
@@ -485,8 +489,10 @@ def send_guesses(
     a.fed.rescore(a.peer(m), force=True)  # what A's sync loop does after new keys
     carry(a, m)
     tokens, notices = {}, []
+    replied = False
     for kind, got in m.fed.opened[before:]:
         if kind == "blinded-reply":
+            replied = True
             for record in got["records"]:
                 i = index_of.get(record["p"])
                 if i is None or len(record["k"]) != len(records[i]):
@@ -498,7 +504,7 @@ def send_guesses(
             i = index_of.get(got["receiver_pseudonym"])
             if i is not None:
                 notices.append((i, got["sender_pseudonym"], got["evidence"]))
-    return tokens, notices
+    return tokens, notices, replied
 
 
 def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: int) -> dict:
@@ -521,6 +527,7 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
     names_of: dict[str, tuple[str, str]] = {}
     stage1 = stage1_guesses(lexicon)
     exhausted = False
+    whole = False
 
     def follow(facts: set) -> None:
         for f, v in facts:
@@ -529,9 +536,15 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
                 queue.extend(stage2_records(lexicon, names_of.get(v)))
 
     def flush(batch: list[list[tuple[str, str]]]) -> None:
-        nonlocal used, suggested
-        tokens, notices = send_guesses(m, a, batch)
+        nonlocal used, suggested, whole, stage1
+        tokens, notices, replied = send_guesses(m, a, batch)
         used = len(sent)  # distinct keys, as A's budget counts them
+        if not replied and not tokens and not whole:
+            # A sends no keys back (it alone evaluates): adapt, and send whole guessed people
+            # (names, district, birth year), most plausible first again, to be told of those A
+            # suggests.
+            whole = True
+            stage1 = stage1_guesses(lexicon)
         for key, token in tokens.items():
             for pseudonym in index.get(token, ()):
                 facts = key_facts(*key)
@@ -552,25 +565,34 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
                 sent.update(record)
                 batch.append(record)
                 size += len(record)
-            while size < GUESS_BATCH:
+            while size < GUESS_BATCH and len(batch) < RECORDS_PER_BATCH:
                 guess = next(stage1, None)
                 if guess is None:
                     exhausted = True
                     break
-                record = [
-                    k
-                    for k in guess_keys(lexicon, guess, {"names2", "name1", "district"})
-                    if k not in sent
-                ]
-                if not record:
-                    continue
-                sent.update(record)
-                batch.append(record)
-                size += len(record)
-                for key in record:
-                    for f, v in key_facts(*key):
-                        if f == "names":
-                            names_of.setdefault(v, (guess["given_names"], guess["family_name"]))
+                if whole:
+                    records = [
+                        guess_keys(lexicon, {**guess, "birth_date": str(year)}, WHOLE_PARTS)
+                        for year in WHOLE_YEARS
+                    ]
+                else:
+                    records = [
+                        [
+                            k
+                            for k in guess_keys(lexicon, guess, {"names2", "name1", "district"})
+                            if k not in sent
+                        ]
+                    ]
+                for record in records:
+                    if not record:
+                        continue
+                    size += len(set(record) - sent)
+                    sent.update(record)
+                    batch.append(record)
+                    for key in record:
+                        for f, v in key_facts(*key):
+                            if f == "names":
+                                names_of.setdefault(v, (guess["given_names"], guess["family_name"]))
             if not batch:
                 break
             flush(batch)
@@ -604,6 +626,7 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
         ),
         "malicious_refused": refused,
         "malicious_suggestions_received": suggested,
+        "malicious_sent_whole_people": whole,
         "malicious_guesses_exhausted": exhausted,
         "malicious_wrong_facts": wrong,
         "malicious_seconds": round(time.perf_counter() - start, 1),
