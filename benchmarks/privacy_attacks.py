@@ -1,6 +1,7 @@
 """Benchmark: what a trusted peer can learn about our records (issue 12): attacks anyone can rerun.
 
-    .venv/bin/python benchmarks/privacy_attacks.py --json benchmarks/results/privacy-attacks.json
+    .venv/bin/python benchmarks/privacy_attacks.py --json FILE                     # the default
+    .venv/bin/python benchmarks/privacy_attacks.py --evaluation ours --json FILE   # A evaluates
 
 Two real nodes are built in a temporary folder the way ``tafuta demo`` builds them: A holds a
 missing-person list, B a found register (``--records`` each, from matching/synthetic.py, 40 % of
@@ -24,9 +25,15 @@ The attacks are B's, against A:
   per record, so any shuffling of a reply cannot hide which guess a token is), announcing the
   most records the schema allows. Guesses come from the public name bank (matching/data), most
   common names first: stage 1 is name pair x home district; every hit is followed at once by
-  stage 2, the same name pair x every birth year 1940-2025. It stops when A refuses (HTTP 429)
-  or its guesses run out; then it probes once more past the budget. A record is re-identified
-  when M learns its two name sounds, exact birth year and home district, each checked.
+  stage 2, the same name pair x every birth year 1940-2025. It reads two channels: the tokens of
+  A's ``blinded-reply`` (compared with A's keys it holds) and A's match notices (suggestions and
+  their evidence). When A sends no keys back (A alone evaluates), it adapts: whole guessed
+  people (name pair, district, each birth year 1960-2012), most plausible first again, to be
+  told of those A suggests. It stops when A refuses (HTTP 429) or its guesses run out; then it
+  probes once more past the budget. A record is re-identified when M learns its two name sounds,
+  exact birth year and home district, each checked.
+* **tracking** — A retracts a record and adds it again under a new ref: how many tokens B sees
+  for it it saw before; then A rotates its scalar and pseudonyms: and now.
 * **unsolicited handover** — B sends a ``contact-handover`` for a match A merely suggested.
 * **alerts** — after the malicious run, ``tafuta status`` (a real process) and the peers page of
   a real ``tafuta serve`` (logged in as A's admin) must name M in an alert (``role="alert"``).
