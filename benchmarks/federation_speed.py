@@ -31,6 +31,7 @@ from pathlib import Path
 
 from keys import KdfParams
 from matching.synthetic import generate
+from node.budgets import DEFAULT_KEY_BUDGET
 from node.canonical import FIELDS
 from node.federation import Federation
 from node.home import open_home
@@ -78,7 +79,9 @@ def make_nodes(root: Path, people: int) -> list[dict]:
         add_peer(n["home"], store, invite_token(other["home"]), actor="bench")
     for (n, store), other in ((nodes[0], stores[0]), nodes[1]), ((nodes[1], stores[1]), nodes[0]):
         name = other["home"].name
-        trust_peer(n["home"], store, name, peer_fingerprint(n["home"], store, name), actor="b")
+        # A budget for this benchmark's register size: ~13 keys per record, with room to spare.
+        trust_peer(n["home"], store, name, peer_fingerprint(n["home"], store, name), actor="b",
+                   budget=max(DEFAULT_KEY_BUDGET, 40 * people))  # fmt: skip
     for store in stores:
         store.close()
     return nodes

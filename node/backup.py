@@ -113,7 +113,9 @@ def snapshot_database(path: Path) -> tuple[bytes, int, int]:
     if not path.exists():
         raise BackupError(f"no database at {path}")
     source = sqlite3.connect(str(path), timeout=30)
+    source.execute("PRAGMA secure_delete=ON")
     copy = sqlite3.connect(":memory:")
+    copy.execute("PRAGMA secure_delete=ON")
     try:
         source.backup(copy)
         check = copy.execute("PRAGMA integrity_check").fetchall()

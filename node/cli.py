@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .budgets import ALERT_KINDS, WINDOW_SECONDS
 from .canonical import DATE_ORDERS
 from .cli_demo import demo_command
 from .cli_directory import directory_group, stats_command
@@ -275,9 +276,10 @@ def status(obj: CliContext, as_json: bool) -> None:
     """Print the node's name, records by kind, database size and schema version.
 
     Also the messages waiting for peers, whether the exchange with every trusted peer has
-    settled (nothing to send, no answer awaited, nothing to score) or what it waits for, and the
-    latest peer events a coordinator should see (such as a peer refused for asking to blind
-    more keys than its daily cap).
+    settled (nothing to send, no answer awaited, nothing to score) or what it waits for, the
+    latest peer events, and the alerts of the last 30 days a coordinator must see: a peer
+    refused for asking to blind more keys than its budget, or whose announced records, volume
+    or key profile jumped.
     """
     with obj.store() as (home, store):
         info: dict[str, Any] = {
@@ -291,6 +293,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             "outbox": store.outbox_count(),
             "exchange": _exchange_state(store),
             "peer_events": store.recent_peer_events(),
+            "alerts": store.peer_alerts(ALERT_KINDS, now_seconds() - WINDOW_SECONDS),
         }
         due = review_retention(store, RetentionPolicy.of(home), datetime.now(UTC).date())
         info["expiring_this_month"] = [r for r, _ in due.expiring] + due.expired
@@ -315,8 +318,15 @@ def status(obj: CliContext, as_json: bool) -> None:
         shown = ", ".join(expiring[:10]) + (", …" if len(expiring) > 10 else "")
         click.echo(f"retention:       {len(expiring)} records expire this month ({shown})")
     for event in info["peer_events"]:
+        if event["kind"] in ALERT_KINDS:
+            continue  # printed below as an alert
         when = datetime.fromtimestamp(event["at"], UTC).isoformat(timespec="seconds")
         click.echo(f"peer event:      {when} {event['peer']}: {event['kind']}: {event['detail']}")
+    for alert in info["alerts"]:
+        when = datetime.fromtimestamp(alert["at"], UTC).isoformat(timespec="seconds")
+        click.echo(f"ALERT:           {when} {alert['peer']}: {alert['kind']}: {alert['detail']}")
+    if info["alerts"]:
+        click.echo("                 (alerts of the last 30 days; see docs/coordinator-guide.md)")
 
 
 def _exchange_state(store) -> dict:

@@ -12,22 +12,29 @@ from pathlib import Path
 
 import click
 
-from keys import BadToken, format_safety_number
+from keys import BadToken, UnknownPeer, format_safety_number
 
+from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, parse_budget
 from .cli_support import CliContext
+from .federation import rotate_secrets
 from .identity import (
     expiry_warning,
     invite_token,
+    now_seconds,
     read_passphrase_file,
     renew_document,
     rotate_keys,
 )
 from .peers import (
+    EVALUATIONS,
     add_peer,
+    budget_status,
     default_actor,
     list_peers,
     peer_fingerprint,
     revoke_peer,
+    set_budget,
+    set_evaluation,
     trust_peer,
     update_peer,
 )
@@ -153,18 +160,144 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
     metavar="DIGITS",
     help="The 60 digits the peer's coordinator read to you (spaces are ignored).",
 )
+@click.option(
+    "--budget",
+    metavar="KEYS",
+    help=f"Distinct keys this node blinds for the peer per {WINDOW_DAYS} days (asked when "
+    f"run in a terminal; default {DEFAULT_KEY_BUDGET:,}).",
+)
+@click.option(
+    "--evaluation",
+    type=click.Choice(EVALUATIONS),
+    help="Who compares the two sides' keys: ours (the peer learns only suggestions above the "
+    "threshold), theirs, or both (default; asked when run in a terminal). Agree it with the "
+    "peer's coordinator.",
+)
 @ACTOR_OPTION
 @click.pass_obj
-def peers_trust(obj: CliContext, name: str, digits: str, actor: str) -> None:
+def peers_trust(
+    obj: CliContext, name: str, digits: str, budget: str | None, evaluation: str, actor: str
+) -> None:
     """Trust pending peer NAME, only if DIGITS match the safety number.
+
+    Every key this node blinds for a peer lets it test one guess against our records, so you
+    choose how many it may ask for: about 20 per record it holds (a rotation sends them all again).
 
     \b
     Example:
       tafuta peers trust "Mombasa Shelter" --fingerprint "12345 67890 … (60 digits)"
+      tafuta peers trust "Mombasa Shelter" --fingerprint "…" --budget 30000
+    """
+    if budget is None:
+        budget = str(DEFAULT_KEY_BUDGET)
+        if sys.stdin.isatty():
+            budget = click.prompt(
+                f"Key budget for {name!r}: distinct keys per {WINDOW_DAYS} days",
+                default=budget,
+            )
+    keys = parse_budget(budget)
+    if evaluation is None:
+        evaluation = "both"
+        if sys.stdin.isatty():
+            for choice, words in EVALUATION_WORDS.items():
+                click.echo(f"  {choice}: {words}")
+            evaluation = click.prompt(
+                "Who compares keys (agree it with the peer's coordinator)",
+                type=click.Choice(EVALUATIONS),
+                default=evaluation,
+            )
+    with obj.store() as (home, store):
+        trust_peer(home, store, name, digits, actor=actor, budget=keys, evaluation=evaluation)
+    click.echo(f"{name!r} is now trusted")
+    click.echo(f"evaluation: {EVALUATION_WORDS[evaluation]}")
+    click.echo(
+        f"key budget: {keys:,} distinct keys per {WINDOW_DAYS} days "
+        f"(change it with 'tafuta peers budget {_quote(name)} KEYS')"
+    )
+
+
+EVALUATION_WORDS = {
+    "both": "both nodes compare keys (each could read the other's values behind equal keys)",
+    "ours": "only this node compares keys; the peer learns only suggestions above the threshold",
+    "theirs": "only the peer compares keys; this node learns its suggestions",
+}
+
+
+@peers.command("evaluation")
+@click.argument("name")
+@click.argument("evaluation", required=False, type=click.Choice(EVALUATIONS))
+@ACTOR_OPTION
+@click.pass_obj
+def peers_evaluation(obj: CliContext, name: str, evaluation: str | None, actor: str) -> None:
+    """Show, or set, who compares the keys of this node and peer NAME.
+
+    "ours" protects our records from the peer best: it never gets our keys back to compare, and
+    learns only suggestions above the threshold. Agree with the peer's coordinator: one side
+    "ours", the other "theirs". A change applies to keys exchanged from then on.
+
+    \b
+    Examples:
+      tafuta peers evaluation "Mombasa Shelter"
+      tafuta peers evaluation "Mombasa Shelter" ours
+    """
+    with obj.store() as (_home, store):
+        if evaluation is not None:
+            set_evaluation(store, name, evaluation, actor=actor)
+        info = budget_status(store, name)
+    click.echo(f"{info['peer']}: {info['evaluation']}: {EVALUATION_WORDS[info['evaluation']]}")
+
+
+@peers.command("rotate")
+@click.argument("name")
+@ACTOR_OPTION
+@click.pass_obj
+def peers_rotate(obj: CliContext, name: str, actor: str) -> None:
+    """Give peer NAME a new blinding scalar and our records new pseudonyms, with a full
+    re-exchange at the next sync, so that records cannot be followed across edits or
+    retract and re-add. Done every [federation] rotate_days (default 90) by itself.
+
+    \b
+    Example:
+      tafuta peers rotate "Mombasa Shelter"
+    """
+    with obj.store() as (_home, store):
+        row = store.peer_by_name(name)
+        if row is None or row["state"] != "trusted":
+            raise UnknownPeer(
+                f"cannot rotate for {name!r}: only for a trusted peer; nothing was changed"
+            )
+        renewed = rotate_secrets(store, row["id"], actor=actor, now=now_seconds())
+    click.echo(
+        f"new blinding scalar for {name!r}; {renewed} records get new pseudonyms; everything is "
+        "sent again at the next sync (it counts against the budget the peer set for us)"
+    )
+
+
+@peers.command("budget")
+@click.argument("name")
+@click.argument("keys", required=False)
+@ACTOR_OPTION
+@click.pass_obj
+def peers_budget(obj: CliContext, name: str, keys: str | None, actor: str) -> None:
+    """Show, or set to KEYS, the key budget of peer NAME.
+
+    The budget is the number of distinct keys this node blinds for the peer per rolling 30 days;
+    past it the peer's batches are refused (HTTP 429) and an alert is shown. Nothing the peer
+    sends changes it.
+
+    \b
+    Examples:
+      tafuta peers budget "Mombasa Shelter"
+      tafuta peers budget "Mombasa Shelter" 80000
     """
     with obj.store() as (home, store):
-        trust_peer(home, store, name, digits, actor=actor)
-    click.echo(f"{name!r} is now trusted")
+        if keys is not None:
+            set_budget(store, name, keys, actor=actor)
+        info = budget_status(store, name, _default_budget(home))
+    click.echo(
+        f"{info['peer']}: {info['used']:,} of {info['budget']:,} keys used in the last "
+        f"{info['window_days']} days (set by {info['set_by']})"
+    )
 
 
 @peers.command("revoke")
@@ -297,6 +430,11 @@ def keys_renew(obj: CliContext, passphrase_file: Path | None) -> None:
 def _print_update(path: Path) -> None:
     click.echo(f"update written to {path}; send it to every peer's coordinator:")
     click.echo(path.read_text(encoding="utf-8").strip())
+
+
+def _default_budget(home) -> int:
+    value = home.config.get("federation", {}).get("default_key_budget")
+    return DEFAULT_KEY_BUDGET if value is None else parse_budget(value)
 
 
 def _warn_if_expiring(home) -> None:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from keys import Keyring, NodeDocument, UnknownPeer, common_suite, parse_signed_document
@@ -32,6 +32,7 @@ from matching import (
     normalise,
     score_key_candidates,
 )
+from matching.fields import FIELDS, UNDETERMINED
 from protocol import blinding
 from protocol.envelope import (
     CLOCK_WINDOW_SECONDS,
@@ -51,7 +52,7 @@ from protocol.errors import (
 )
 from protocol.messages import MAX_RECORDS_PER_BATCH, validate
 
-from . import directory, stats
+from . import budgets, directory, stats
 from .canonical import may_match
 from .districts import Gazetteer
 from .errors import FederationBusy
@@ -59,23 +60,35 @@ from .identity import now_seconds
 from .lock import exchange_lock
 from .peers import trusted_peer_for_key
 from .store import Store
+from .store_federation import BudgetExceeded
+from .store_review import HandoverNotAllowed
 
 log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
 PREPARE_ATTEMPTS = 5
-# A peer may ask us to blind this many keys per day per record it announced (several key types
-# per record, re-sent when records change), and never fewer than MIN_DAILY_CAP.
-CAP_KEYS_PER_RECORD = 60
-MIN_DAILY_CAP = 50_000
 MATCH_DOMAIN = b"tafuta-match-v1\x00"
 
 
-class OverCap(EnvelopeRefused):
-    """The peer asked us to blind more keys today than its cap allows."""
+class HandoverRefused(EnvelopeRefused):
+    """A contact handover for a match that we and the peer have not both confirmed."""
+
+    status = 422
+    reason = "handover-refused"
+
+
+class NoticeRefused(EnvelopeRefused):
+    """A match notice from a peer that this node does not let evaluate, or for no record of ours."""
+
+    status = 422
+    reason = "notice-refused"
+
+
+class OverBudget(EnvelopeRefused):
+    """The peer asked us to blind more distinct keys in 30 days than its budget allows."""
 
     status = 429
-    reason = "over-cap"
+    reason = "over-budget"
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,55 @@ def match_id_for(pseudonym_a: str, pseudonym_b: str) -> str:
     return hashlib.sha256(MATCH_DOMAIN + f"{first}\x00{second}".encode()).hexdigest()[:32]
 
 
+def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
+    """Federation.rotate without the node's keys (queued messages are sealed when sent), for
+    ``tafuta peers rotate``. Returns the pseudonyms renewed."""
+    store.blinding_scalar(peer_id, blinding.new_scalar(), now)  # one to replace
+    keep = store.reviewed_local_pseudonyms(peer_id)
+    old = [p for p, _ in store.pseudonyms(peer_id).values() if p not in keep]
+    messages: list[tuple[str, str, dict]] = [
+        (new_message_id(), "retraction", {"pseudonyms": old[i : i + BATCH_RECORDS]})
+        for i in range(0, len(old), BATCH_RECORDS)
+    ]
+    messages.append((new_message_id(), "rekey", {"since": now}))
+    store.rotate_peer_secrets(peer_id, blinding.new_scalar(), messages, old, actor=actor, now=now)
+    return len(old)
+
+
+# When only we evaluate, a suggestion is told to the peer before our caseworker confirms it only
+# if it agrees on at least this many fields. A pair agreeing on two (two name sounds and a
+# district, say) is exactly what a peer sending guessed records would get back: it told a
+# guessing peer the name sounds and district of 41.9 % of a register (docs/privacy-design.md).
+# The others reach the peer when our caseworker confirms them.
+NOTICE_MIN_FIELDS = 3
+_AGREEING = frozenset(
+    words
+    for name, f in FIELDS.items()
+    for level, words in enumerate(f.words)
+    if level > UNDETERMINED[name] and words
+)
+
+
+def agreeing_fields(evidence: str) -> int:
+    """How many fields a suggestion's evidence says agree (matching.fields' words)."""
+    return sum(part.strip() in _AGREEING for part in evidence.split(";"))
+
+
+def tell_before_review(evidence: str) -> bool:
+    return agreeing_fields(evidence) >= NOTICE_MIN_FIELDS
+
+
+def notice_for(suggestion: dict) -> dict:
+    """The match notice telling the peer of one suggestion (its pseudonym is the receiver's)."""
+    return {
+        "match_id": suggestion["match_id"],
+        "score": suggestion["score"],
+        "evidence": suggestion["evidence"][:500],
+        "receiver_pseudonym": suggestion["peer_pseudonym"],
+        "sender_pseudonym": suggestion["local_pseudonym"],
+    }
+
+
 def keys_digest(keys: list[tuple[str, str]]) -> str:
     text = json.dumps([KEYSET_VERSION, sorted(set(keys))], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -145,7 +207,9 @@ class Federation:
     clock: Callable[[], int] = field(default=now_seconds)
     workers: int | None = None
     grace_days: int = 30
-    daily_cap: int | None = None  # keys blinded per peer per day; None: from announced records
+    rotate_days: int = 90  # a new scalar and pseudonyms per peer this often ([federation])
+    # Keys per 30 days for a peer whose coordinator set no budget (trusted before budgets).
+    default_key_budget: int = budgets.DEFAULT_KEY_BUDGET
     gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
     stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
     share_stats: bool = True  # send our published tables to peers ([stats] share)
@@ -246,6 +310,8 @@ class Federation:
             messages.append((new_message_id(), "retraction", {"pseudonyms": chunk}))
         every = sent + retracted
         expected = {ref: known.get(ref) for ref, _, _ in every}
+        if self.store.peer_evaluation(peer.id) == "theirs":
+            batches = []  # the peer evaluates and sends none of our keys back: nothing to await
         return Plan(messages, every, expected, batches)
 
     def commit(self, peer: Peer, plan: Plan) -> bool:
@@ -347,6 +413,12 @@ class Federation:
             return None
         if kind == "blinded-keys":
             self._apply_blinded_keys(peer, header.id, payload, via_bundle)
+        elif kind == "blinded-reply" and self.store.peer_evaluation(peer.id) == "theirs":
+            # Only the peer evaluates: we keep no doubly blinded keys of our own, so we hold
+            # no equality oracle on its records (docs/privacy-design.md).
+            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
+        elif kind == "match-notice":
+            self._apply_notice(peer, header.id, payload, via_bundle)
         elif kind == "blinded-reply":
             # Only records still shared: a reply that crossed our retraction of a record must
             # not bring its keys back, or we would score a record the peer has forgotten.
@@ -374,15 +446,22 @@ class Federation:
                 peer.id, header.id, payload["batch"], payload["last"], retractions, now,
                 via_bundle,
             )  # fmt: skip
+        elif kind == "rekey":
+            self.store.apply_rekey(peer.id, header.id, now, via_bundle)
         elif kind == "retraction":
             self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
         elif kind in ("review-decision", "contact-handover"):
-            self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
+            try:
+                self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
+            except HandoverNotAllowed as err:
+                self.store.record_peer_alert(peer.id, "handover-refused", str(err), now)
+                log.warning("refused a contact handover from %s: not confirmed by both", peer.name)
+                raise HandoverRefused(str(err)) from err
         elif kind == "directory-entry":
             directory.apply_entry(self, peer, header.id, payload, via_bundle)
         elif kind == "stats-table":
             stats.apply_published(self, peer, header.id, payload, via_bundle)
-        else:  # node-document and match-notice: recorded; their handling is the node's
+        else:  # node-document: recorded; its handling is the node's
             self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
         return self.ack_for(peer, header.id, "applied")
 
@@ -404,47 +483,116 @@ class Federation:
         self, peer: Peer, message_id: str, payload: dict, via_bundle: bool
     ) -> None:
         records = blinding.from_wire(payload["records"])
-        keys = sum(len(r.keys) for r in records)
         now = self.clock()
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         announced = payload["announced_records"]
-        cap = self.blinding_cap(peer)
-        used = self.store.blinded_today(peer.id, day)
-        if used + keys > cap:
-            detail = (
-                f"asked to blind {keys} keys with {used} already blinded today; the cap is {cap} "
-                f"(from {max(announced, self.store.peer_sync_state(peer.id)['announced_records'])}"
-                " announced records)"
-            )
-            self.store.record_peer_event(peer.id, "over-cap", detail, now)
-            log.warning("refused blinded keys from %s: over the daily cap", peer.name)
-            raise OverCap(f"over the daily blinding cap: {detail}")
+        # The budget counts distinct keys per rolling 30 days; what the peer announces never
+        # changes it, and a record without keys costs nothing (node/budgets.py).
+        limit = self.key_budget(peer)
+        since = now - budgets.WINDOW_SECONDS
+        digests = sorted({budgets.key_digest(key) for r in records for _, key in r.keys})
+        used, new = self.store.budget_use(peer.id, digests, since)
+        if used + new > limit:
+            self._over_budget(peer, used, new, limit, now)
+        profile = budgets.profile_of(announced, [r.keys for r in records])
+        before = self._peer_profile(peer)
+        for kind, detail in budgets.jumps(before, profile, self._own_profile(peer), limit):
+            if self.store.record_peer_alert(peer.id, kind, detail, now):
+                log.warning("alert about %s: %s: %s", peer.name, kind, detail)
         try:
             twice = blinding.blind_peer_keys(self._scalar(peer), records, workers=self.workers)
         except BlindingError as err:
             raise BadPayload(str(err)) from err
-        reply = {
-            "keyset": payload["keyset"],
-            "batch": payload["batch"],
-            "records": blinding.to_wire(twice),
-        }
-        self.store.apply_peer_keys(
-            peer.id,
-            message_id,
-            [(r.pseudonym, r.keys) for r in twice],
-            (new_message_id(), "blinded-reply", reply),
-            announced,
-            day,
-            now,
-            via_bundle,
+        # Who evaluates (docs/privacy-design.md): "ours" keeps the peer's keys and sends none
+        # back, so the peer never holds its own doubly blinded keys to compare with ours;
+        # "theirs" sends them back and keeps nothing; "both" does both, as before.
+        evaluation = self.store.peer_evaluation(peer.id)
+        reply = None
+        if evaluation != "ours":
+            payload_back = {
+                "keyset": payload["keyset"],
+                "batch": payload["batch"],
+                "records": blinding.to_wire(blinding.shuffled(twice)),
+            }
+            reply = (new_message_id(), "blinded-reply", payload_back)
+        kept = [] if evaluation == "theirs" else [(r.pseudonym, r.keys) for r in twice]
+        try:
+            self.store.apply_peer_keys(
+                peer.id,
+                message_id,
+                kept,
+                reply,
+                announced,
+                day,
+                now,
+                via_bundle,
+                budget=(digests, limit, since),
+                profile=json.dumps(asdict(budgets.merged(before, profile))),
+            )
+        except BudgetExceeded as err:  # another batch of the peer's landed meanwhile
+            self._over_budget(peer, err.used, err.new, err.limit, now)
+
+    def _over_budget(self, peer: Peer, used: int, new: int, limit: int, now: int) -> None:
+        detail = (
+            f"asked to blind {new:,} new keys with {used:,} blinded in the last "
+            f"{budgets.WINDOW_DAYS} days; its budget is {limit:,} keys (tafuta peers budget)"
+        )
+        self.store.record_peer_alert(peer.id, "over-budget", detail, now)
+        log.warning("refused blinded keys from %s: over its key budget", peer.name)
+        raise OverBudget(f"over the key budget: {detail}")
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def rotation_due(self, peer: Peer) -> bool:
+        """True when our scalar for the peer is older than ``rotate_days`` (0: never)."""
+        created = self.store.scalar_created_at(peer.id)
+        return (
+            bool(self.rotate_days)
+            and created is not None
+            and (self.clock() - created >= self.rotate_days * 24 * 3600)
         )
 
-    def blinding_cap(self, peer: Peer) -> int:
-        """Keys we blind for a peer per day: configured, else from its announced records."""
-        if self.daily_cap is not None:
-            return self.daily_cap
-        announced = self.store.peer_sync_state(peer.id)["announced_records"]
-        return max(MIN_DAILY_CAP, announced * CAP_KEYS_PER_RECORD)
+    def rotate(self, peer: Peer, *, actor: str) -> int:
+        """A new scalar and new pseudonyms for the peer, with a full re-exchange.
+
+        Tokens under the old scalar and the old pseudonyms can no longer be linked to what we
+        send from now on, so a record edited, or retracted and added again, cannot be followed
+        across a rotation. Records in a match someone reviewed keep their pseudonym (the pair is
+        known to both sides already). The peer is told to send its records again (``rekey``);
+        the next ``prepare`` sends ours. Returns the pseudonyms renewed.
+        """
+        renewed = rotate_secrets(self.store, peer.id, actor=actor, now=self.clock())
+        log.info("rotated the blinding scalar and %d pseudonyms for %s", renewed, peer.name)
+        return renewed
+
+    def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
+        """A suggestion from a peer that alone evaluates our pair; refused (422) otherwise."""
+        if self.store.peer_evaluation(peer.id) != "theirs":
+            raise NoticeRefused(
+                "match notice refused: this node compares keys itself with this peer "
+                "(tafuta peers evaluation)"
+            )
+        ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
+        ref = self.store.refs_for_pseudonyms(peer.id).get(ours)
+        if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+            raise NoticeRefused("match notice refused: it names no record we sent to this peer")
+        self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
+
+    def key_budget(self, peer: Peer) -> int:
+        """Distinct keys we blind for the peer per 30 days, as its coordinator set it."""
+        row = self.store.peer_budget(peer.id)
+        return row["keys"] if row else self.default_key_budget
+
+    def _peer_profile(self, peer: Peer) -> budgets.Profile | None:
+        text = self.store.peer_profile(peer.id)
+        return budgets.Profile(**json.loads(text)) if text else None
+
+    def _own_profile(self, peer: Peer) -> budgets.Profile | None:
+        records, types = self.store.own_key_profile(peer.id)
+        keys = sum(types.values())
+        if not keys:
+            return None
+        return budgets.Profile(0, records, keys, {t: n / keys for t, n in sorted(types.items())})
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -455,6 +603,8 @@ class Federation:
         """
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
+        if self.store.peer_evaluation(peer.id) == "theirs":
+            return -1  # the peer evaluates and sends us match notices
         return self.store_scores(peer, self.score(peer))
 
     def score(self, peer: Peer) -> Scoring:
@@ -472,7 +622,8 @@ class Federation:
     def store_scores(self, peer: Peer, scoring: Scoring) -> int:
         """Store a scoring. The inbox thread may have stored keys, or a caseworker decided,
         since its snapshot: the generation check and ``reviewed`` keep the peer marked for
-        scoring again then, so nothing that changed meanwhile is forgotten."""
+        scoring again then, so nothing that changed meanwhile is forgotten. When only we
+        evaluate (docs/privacy-design.md), the peer is told of the suggestions it may see."""
         self.store.replace_suggestions(
             peer.id,
             scoring.suggestions,
@@ -481,6 +632,11 @@ class Federation:
             scoring.rescored,
             scoring.reviewed,
         )
+        if self.store.peer_evaluation(peer.id) == "ours":
+            told = [notice_for(s) for s in scoring.suggestions if tell_before_review(s["evidence"])]
+            confirmed = [notice_for(m) for m in self.store.confirmed_matches(peer.id)]
+            unique = {n["match_id"]: n for n in told + confirmed}
+            self.store.enqueue_notices(peer.id, list(unique.values()), self.clock())
         return len(scoring.suggestions)
 
     def _scored(

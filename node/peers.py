@@ -34,6 +34,7 @@ from keys import (
     verify_update,
 )
 
+from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, WINDOW_SECONDS, BadBudget, parse_budget
 from .home import Home
 from .identity import DAY, now_seconds, own_document
 from .store import Store
@@ -140,10 +141,22 @@ def peer_fingerprint(home: Home, store: Store, name: str) -> str:
 
 
 def trust_peer(
-    home: Home, store: Store, name: str, digits: str, *, actor: str, now: int | None = None
+    home: Home,
+    store: Store,
+    name: str,
+    digits: str,
+    *,
+    actor: str,
+    now: int | None = None,
+    budget: int = DEFAULT_KEY_BUDGET,
+    evaluation: str = "both",
 ) -> None:
-    """Trust a pending peer, only if the digits read over the phone match."""
+    """Trust a pending peer, only if the digits read over the phone match, with the key budget
+    its coordinator chose (distinct keys we blind for it per 30 days; node/budgets.py) and who
+    compares the two sides' keys (``EVALUATIONS``)."""
     now = now_seconds(now)
+    budget = parse_budget(budget)
+    evaluation = check_evaluation(evaluation)
     row = _peer(store, name)
     check_transition(row["name"], row["state"], TRUSTED)
     check_safety_number(peer_fingerprint(home, store, name), digits)
@@ -151,6 +164,59 @@ def trust_peer(
     store.set_peer_state(
         row["id"], row["state"], TRUSTED, actor=actor, at=_iso(now), reason="fingerprint verified"
     )
+    store.set_peer_budget(row["id"], budget, actor=actor, now=now)
+    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now)
+
+
+# Who compares the keys of a pair (docs/privacy-design.md). "ours": only this node; the peer
+# gets its keys back from nobody, so it holds no equality oracle on our records, and learns
+# suggestions above the threshold from our match notices. "theirs": only the peer (we learn
+# from its notices; it holds the oracle on ours). "both": both nodes, each holding the oracle.
+EVALUATIONS = ("both", "ours", "theirs")
+
+
+def check_evaluation(value: str) -> str:
+    if value not in EVALUATIONS:
+        raise BadBudget(
+            f"who evaluates is one of {', '.join(EVALUATIONS)}, not {value!r}; nothing was changed"
+        )
+    return value
+
+
+def set_evaluation(
+    store: Store, name: str, evaluation: str, *, actor: str, now: int | None = None
+) -> str:
+    """Change who evaluates; applies to keys exchanged from now on (docs/coordinator-guide.md)."""
+    evaluation = check_evaluation(evaluation)
+    row = _peer(store, name)
+    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now_seconds(now))
+    return evaluation
+
+
+def set_budget(
+    store: Store, name: str, budget: object, *, actor: str, now: int | None = None
+) -> int:
+    """Change a peer's key budget; refuses a bad number or an unknown peer, changing nothing."""
+    keys = parse_budget(budget)
+    row = _peer(store, name)
+    store.set_peer_budget(row["id"], keys, actor=actor, now=now_seconds(now))
+    return keys
+
+
+def budget_status(store: Store, name: str, default: int = DEFAULT_KEY_BUDGET,
+                  now: int | None = None) -> dict:  # fmt: skip
+    """A peer's budget, who set it, and the distinct keys blinded for it in the window."""
+    row = _peer(store, name)
+    budget = store.peer_budget(row["id"])
+    used, _ = store.budget_use(row["id"], [], now_seconds(now) - WINDOW_SECONDS)
+    return {
+        "peer": row["name"],
+        "budget": budget["keys"] if budget else default,
+        "set_by": budget["set_by"] if budget else "(default)",
+        "used": used,
+        "window_days": WINDOW_DAYS,
+        "evaluation": store.peer_evaluation(row["id"]),
+    }
 
 
 def revoke_peer(

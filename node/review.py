@@ -6,11 +6,14 @@ A match moves through these states (``matches.status``):
     suggested ─reject──▶ rejected          contact exchanged ─close─▶ closed (keys retracted)
     suggested ─unsure──▶ unsure            any own decision ─undo (24 h, before handover)─▶ before
 
-Every decision goes to the peer as a ``review-decision`` message in the same transaction. Only
+Only a confirmation leaves the node (a ``review-decision`` ``confirm``, in the same transaction),
+and its withdrawal (``undo``) when the match stops being confirmed; a reject or an unsure stays
+here, since telling the peer "not the same person" tells it something about our record. Only
 when both sides confirmed does either side send a ``contact-handover`` with the confirming
-caseworker's contact profile (``store._maybe_hand_over``); nothing about the record itself ever
-crosses. Closing a case withdraws the record, so the next sync round retracts its keys at every
-peer.
+caseworker's contact profile (``store._maybe_hand_over``); a handover for any other match is
+refused (node/federation.py) and its contact is shown only once the match is "contact exchanged".
+Nothing about the record itself ever crosses. Closing a case withdraws the record, so the next
+sync round retracts its keys at every peer.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 from protocol.envelope import new_message_id
 
 from .errors import MatchNotFound, ReviewRefused
+from .federation import notice_for
 from .store import Store
 from .store_review import STATUS_AFTER
 
@@ -57,9 +61,26 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
         raise ReviewRefused(f"a note is required to {decision}: say what you checked")
     if match["status"] not in DECIDABLE:
         raise ReviewRefused(f"this match is {match['status']}; it cannot be decided again")
-    message = {"match_id": match_id, "decision": decision, "at": now}
-    store.decide(match, decision, note, user, [(new_message_id(), "review-decision", message)], now)
+    messages = to_peer(match_id, match["status"], STATUS_AFTER[decision], now)
+    if messages and decision == "confirm" and store.peer_evaluation(match["peer_id"]) == "ours":
+        # The peer learns of a pair it was not told about before (federation.NOTICE_MIN_FIELDS)
+        # now that our caseworker confirms it, just before the confirmation itself.
+        store.send_notice(match["peer_id"], notice_for(match), now)
+    store.decide(match, decision, note, user, messages, now)
     return get_match(store, match_id)
+
+
+def to_peer(match_id: str, before: str, after: str, now: int) -> list[tuple[str, str, dict]]:
+    """What the peer is told when a match's status goes from ``before`` to ``after``: that we
+    confirm it, or that we no longer do; nothing else."""
+    if after == "confirmed" and before != "confirmed":
+        decision = "confirm"
+    elif before == "confirmed" and after != "confirmed":
+        decision = "undo"
+    else:
+        return []
+    message = {"match_id": match_id, "decision": decision, "at": now}
+    return [(new_message_id(), "review-decision", message)]
 
 
 def undoable(store: Store, match: dict, user: dict, now: int) -> dict | None:
@@ -86,8 +107,13 @@ def undo(store: Store, match_id: str, user: dict, now: int) -> dict:
             "there is no decision of yours on this match to undo: only your own latest decision, "
             "within 24 hours and before contacts were handed over, can be undone"
         )
-    message = {"match_id": match_id, "decision": "undo", "at": now}
-    store.undo(match, decision, user, [(new_message_id(), "review-decision", message)], now)
+    earlier = [
+        d for d in store.decisions(match_id)
+        if d["side"] == "local" and d["undone_at"] is None and d["id"] != decision["id"]
+        and d["decision"] in DECISIONS
+    ]  # fmt: skip
+    after = STATUS_AFTER[earlier[-1]["decision"]] if earlier else "suggested"
+    store.undo(match, decision, user, to_peer(match_id, match["status"], after, now), now)
     return get_match(store, match_id)
 
 
@@ -107,4 +133,7 @@ def close(store: Store, match_id: str, outcome: str, note: str, user: dict, now:
 
 
 def peer_contact(match: dict) -> dict | None:
-    return json.loads(match["peer_contact"]) if match.get("peer_contact") else None
+    """The peer caseworker's contact, only on a match both sides confirmed and exchanged."""
+    if match.get("status") != "contact exchanged" or not match.get("peer_contact"):
+        return None
+    return json.loads(match["peer_contact"])

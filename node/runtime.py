@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from keys import Keyring
 from matching import Lexicon, load_lexicon
 
+from .budgets import parse_budget
 from .districts import HOME_FILE as DISTRICTS_FILE
 from .districts import Gazetteer, load_gazetteer
 from .errors import HomeError
@@ -49,7 +50,7 @@ def federation_for(
     home: Home, store: Store, keyring: Keyring, lexicon: Lexicon, workers: int | None = None
 ) -> Federation:
     """A Federation with the home's settings: ``[matching] threshold``,
-    ``[federation] daily_blinding_cap`` and ``[stats] k`` and ``share`` in config.toml."""
+    ``[federation] default_key_budget`` and ``[stats] k`` and ``share`` in config.toml."""
     federation = Federation(
         store=store,
         keyring=keyring,
@@ -64,9 +65,14 @@ def federation_for(
     settings = home.config.get("stats", {})
     federation.stats_k = stats_k(home)
     federation.share_stats = bool(settings.get("share", True))
-    cap = home.config.get("federation", {}).get("daily_blinding_cap")
-    if cap is not None:
-        federation.daily_cap = int(cap)
+    rotate = home.config.get("federation", {}).get("rotate_days")
+    if rotate is not None:
+        if type(rotate) is not int or not 0 <= rotate <= 3650:
+            raise HomeError(f"[federation] rotate_days in {home.config_path} must be 0 to 3650")
+        federation.rotate_days = rotate
+    default = home.config.get("federation", {}).get("default_key_budget")
+    if default is not None:
+        federation.default_key_budget = parse_budget(default)
     return federation
 
 

@@ -51,6 +51,9 @@ class Store(FederationTables, ReviewTables, DirectoryTables):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (retracted keys, withdrawn matches) are overwritten with zeros, not
+            # left in free pages; set explicitly, whatever this SQLite build's default.
+            conn.execute("PRAGMA secure_delete=ON")
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open the database {path}: {err}") from err
         store = cls(conn)

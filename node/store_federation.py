@@ -10,17 +10,25 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from protocol.envelope import new_message_id
+
+from .errors import NodeError
 from .store_parts import StoreParts
 from .store_review import append_audit, peer_actor
 
 # Every change to either side's keys bumps the peer's scoring generation; a scoring pass clears it
 # only if nothing changed while it ran, so a change that lands mid-pass is never forgotten.
 MARK_DIRTY = "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_id = ?"
-# Matches either side decided on: they stay whatever their score, and keep being rescored.
+# A match both nodes know someone decided on: only a confirmation (and its undo) crosses to the
+# peer, so a match is shared once either side confirmed it, even if the confirmation was undone.
+SHARED = (
+    "(status IN ('confirmed', 'contact exchanged', 'closed', 'withdrawn') "
+    "OR peer_decision IS NOT NULL "
+    "OR match_id IN (SELECT match_id FROM decisions WHERE decision = 'confirm'))"
+)
+# Such matches stay whatever their score, and keep being rescored, on both nodes alike.
 REVIEWED_SQL = (
-    "SELECT match_id, local_pseudonym, peer_pseudonym FROM matches WHERE peer_id = ? "
-    "AND (status != 'suggested' OR peer_decision IS NOT NULL "
-    "OR match_id IN (SELECT match_id FROM decisions))"
+    f"SELECT match_id, local_pseudonym, peer_pseudonym FROM matches WHERE peer_id = ? AND {SHARED}"
 )
 NO_LONGER_A_CANDIDATE = "no longer a candidate: a record changed or was withdrawn"
 
@@ -30,22 +38,34 @@ def withdraw_matches(
 ) -> None:
     """A record was withdrawn, ours or the peer's: the same rule on both nodes of the pair.
 
-    Matches nobody decided on are deleted; decided ones become 'withdrawn' with no score or
-    evidence left, except a case whose contacts were exchanged, which its caseworker still
-    holds.
+    Matches nobody decided on are deleted; the others become 'withdrawn' with no score,
+    evidence or pseudonym — nothing that ties them to the peer's record or says what agreed —
+    except a case whose contacts were exchanged, which its caseworker still holds. A match only
+    this side decided on (a reject or unsure, which never leaves the node) stays withdrawn in
+    this side's history; the peer, which never heard of the decision, deletes it.
     """
     assert column in ("local_pseudonym", "peer_pseudonym")
     pairs = [(peer_id, p) for p in pseudonyms]
     conn.executemany(
-        f"DELETE FROM matches WHERE peer_id = ? AND {column} = ? AND status = 'suggested' "
-        "AND peer_decision IS NULL",
+        f"DELETE FROM matches WHERE peer_id = ? AND {column} = ? AND NOT {SHARED} "
+        "AND match_id NOT IN (SELECT match_id FROM decisions)",
         pairs,
     )
     conn.executemany(
-        f"UPDATE matches SET status = 'withdrawn', score = 0, evidence = '', updated_at = ? "
+        "UPDATE matches SET status = 'withdrawn', score = 0, evidence = '', "
+        "local_pseudonym = '', peer_pseudonym = '', updated_at = ? "
         f"WHERE peer_id = ? AND {column} = ? AND status NOT IN ('contact exchanged', 'closed')",
         [(now, peer_id, p) for p in pseudonyms],
     )
+
+
+class BudgetExceeded(NodeError):
+    """A peer's batch would pass its key budget; raised inside the transaction, which rolls
+    back. node/federation.py turns it into the protocol's 429."""
+
+    def __init__(self, used: int, new: int, limit: int):
+        super().__init__(f"{new:,} new keys with {used:,} used in 30 days; the budget is {limit:,}")
+        self.used, self.new, self.limit = used, new, limit
 
 
 class FederationTables(StoreParts):
@@ -68,6 +88,72 @@ class FederationTables(StoreParts):
                 "SELECT scalar FROM blinding_secrets WHERE peer_id = ?", (peer_id,)
             ).fetchone()
         return bytes(row[0])
+
+    def scalar_created_at(self, peer_id: int) -> int | None:
+        row = self.conn.execute(
+            "SELECT created_at FROM blinding_secrets WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def rotate_peer_secrets(
+        self, peer_id: int, new_scalar: bytes, messages: Sequence[tuple[str, str, dict]],
+        retracted: Sequence[str], *, actor: str, now: int,
+    ) -> None:  # fmt: skip
+        """A new scalar and new pseudonyms for the peer, in one transaction (Federation.rotate).
+
+        ``retracted``: the pseudonyms given up (``messages`` retract them at the peer); their
+        rows go, so the next ``prepare`` sends those records under fresh pseudonyms. Every other
+        record is marked to be sent again (its keys change with the scalar). Keys blinded with
+        the old scalar (ours as the peer returned them, the peer's as we blinded them) and
+        unreviewed suggestions go too.
+        """
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE blinding_secrets SET scalar = ?, created_at = ? WHERE peer_id = ?",
+                (new_scalar, now, peer_id),
+            )
+            self._enqueue(conn, peer_id, messages, now)
+            conn.executemany(
+                "DELETE FROM pseudonyms WHERE peer_id = ? AND pseudonym = ?",
+                [(peer_id, p) for p in retracted],
+            )
+            conn.execute(
+                "UPDATE pseudonyms SET keys_digest = '' WHERE peer_id = ? "
+                "AND keys_digest IS NOT NULL",
+                (peer_id,),
+            )
+            for table in ("own_blinded", "peer_blinded", "notices_sent"):
+                conn.execute(f"DELETE FROM {table} WHERE peer_id = ?", (peer_id,))
+            conn.execute(
+                "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested' "
+                "AND peer_decision IS NULL AND match_id NOT IN (SELECT match_id FROM decisions)",
+                (peer_id,),
+            )
+            conn.execute(MARK_DIRTY, (peer_id,))
+            append_audit(conn, actor, "peer-secrets-rotated", peer_actor(conn, peer_id),
+                         f"{len(retracted)} pseudonyms renewed", now)  # fmt: skip
+
+    def apply_rekey(self, peer_id: int, message_id: str, now: int, ack_due: bool) -> None:
+        """The peer rotated its scalar: our keys it returned are void, and every record of ours
+        goes to it again (under the same pseudonyms), for it to blind with its new scalar."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "rekey", now, ack_due)
+            conn.execute("DELETE FROM own_blinded WHERE peer_id = ?", (peer_id,))
+            conn.execute(
+                "UPDATE pseudonyms SET keys_digest = '' WHERE peer_id = ? "
+                "AND keys_digest IS NOT NULL",
+                (peer_id,),
+            )
+            conn.execute(MARK_DIRTY, (peer_id,))
+
+    def reviewed_local_pseudonyms(self, peer_id: int) -> set[str]:
+        """Our pseudonyms in a match someone reviewed: the peer already knows those pairs."""
+        rows = self.conn.execute(
+            "SELECT local_pseudonym FROM matches WHERE peer_id = ? AND (status != 'suggested' "
+            "OR peer_decision IS NOT NULL OR match_id IN (SELECT match_id FROM decisions))",
+            (peer_id,),
+        )
+        return {r[0] for r in rows}
 
     def pseudonyms(self, peer_id: int) -> dict[str, tuple[str, str | None]]:
         """{ref: (pseudonym, digest of keys last sent or None once retracted)}."""
@@ -348,21 +434,45 @@ class FederationTables(StoreParts):
         peer_id: int,
         message_id: str,
         records: Sequence[tuple[str, Sequence[tuple[str, bytes]]]],
-        reply: tuple[str, str, dict],
+        reply: tuple[str, str, dict] | None,
         announced: int,
         day: str,
         now: int,
         ack_due: bool,
+        budget: tuple[Sequence[bytes], int, int] | None = None,
+        profile: str | None = None,
     ) -> None:
-        """Store a peer's keys (now doubly blinded by us) and queue the reply, atomically."""
+        """Store a peer's keys (now doubly blinded by us) and queue the reply, atomically.
+
+        ``budget``: (digests of the distinct keys blinded, the budget, the window's start). The
+        budget is checked again under the write lock: OverBudget and nothing changes if the new
+        keys would pass it. ``profile``: the peer's batch profile to remember (JSON).
+        """
         with self.transaction() as conn:
+            if reply is not None:
+                self._enqueue(conn, peer_id, [reply], now)
+            if budget is not None:
+                digests, limit, since = budget
+                used, new = self._budget_use(conn, peer_id, digests, since)
+                if used + new > limit:
+                    raise BudgetExceeded(used, new, limit)
+                conn.executemany(
+                    "INSERT INTO budget_keys (peer_id, digest, at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (peer_id, digest) DO NOTHING",
+                    [(peer_id, d, now) for d in digests],
+                )
+            if profile is not None:
+                conn.execute(
+                    "INSERT INTO peer_profiles (peer_id, profile) VALUES (?, ?) "
+                    "ON CONFLICT (peer_id) DO UPDATE SET profile = excluded.profile",
+                    (peer_id, profile),
+                )
             self._mark_processed(conn, peer_id, message_id, "blinded-keys", now, ack_due)
             self._replace_keys(conn, "peer_blinded", peer_id, records)
             conn.executemany(
                 "INSERT OR IGNORE INTO peer_records (peer_id, pseudonym) VALUES (?, ?)",
                 [(peer_id, pseudonym) for pseudonym, _ in records],
             )
-            self._enqueue(conn, peer_id, [reply], now)
             keys = sum(len(k) for _, k in records)
             conn.execute(
                 "INSERT INTO blinding_usage (peer_id, day, keys) VALUES (?, ?, ?) "
@@ -434,6 +544,223 @@ class FederationTables(StoreParts):
                 for pseudonym, keys in records
                 for key_type, token in keys
             ],
+        )
+
+    # -- key budgets and alerts (node/budgets.py) ------------------------------------------
+
+    @staticmethod
+    def _budget_use(conn, peer_id: int, digests: Sequence[bytes], since: int) -> tuple[int, int]:
+        """(distinct keys blinded for the peer since ``since``, how many of ``digests`` are new)."""
+        conn.execute("DELETE FROM budget_keys WHERE peer_id = ? AND at < ?", (peer_id, since))
+        used = conn.execute(
+            "SELECT count(*) FROM budget_keys WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+        known = 0
+        for start in range(0, len(digests), 500):
+            chunk = list(digests[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            known += conn.execute(
+                f"SELECT count(*) FROM budget_keys WHERE peer_id = ? AND digest IN ({marks})",
+                [peer_id, *chunk],
+            ).fetchone()[0]
+        return used, len(digests) - known
+
+    def budget_use(self, peer_id: int, digests: Sequence[bytes], since: int) -> tuple[int, int]:
+        """Read-only: (keys used in the window, new keys among ``digests``)."""
+        self.conn.execute("BEGIN")
+        try:
+            used = self.conn.execute(
+                "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ?", (peer_id, since)
+            ).fetchone()[0]
+            known = 0
+            for start in range(0, len(digests), 500):
+                chunk = list(digests[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                known += self.conn.execute(
+                    "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ? "
+                    f"AND digest IN ({marks})",
+                    [peer_id, since, *chunk],
+                ).fetchone()[0]
+        finally:
+            self.conn.execute("COMMIT")
+        return used, len(digests) - known
+
+    def peer_budget(self, peer_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM peer_budgets WHERE peer_id = ?", [peer_id]))
+        return rows[0] if rows else None
+
+    def set_peer_budget(self, peer_id: int, keys: int, *, actor: str, now: int) -> None:
+        """The coordinator's budget for the peer, recorded in the audit log."""
+        with self.transaction() as conn:
+            old = conn.execute(
+                "SELECT keys FROM peer_budgets WHERE peer_id = ?", (peer_id,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO peer_budgets (peer_id, keys, set_by, set_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (peer_id) DO UPDATE SET keys = excluded.keys, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                (peer_id, keys, actor, now),
+            )
+            before = f"{old[0]:,}" if old else "none"
+            append_audit(conn, actor, "peer-budget-set", peer_actor(conn, peer_id),
+                         f"{keys:,} keys per 30 days (was {before})", now)  # fmt: skip
+
+    def peer_profile(self, peer_id: int) -> str | None:
+        row = self.conn.execute(
+            "SELECT profile FROM peer_profiles WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def own_key_profile(self, peer_id: int) -> tuple[int, dict[str, int]]:
+        """Our records with keys in the exchange with a peer, and our keys per key type."""
+        records = self.conn.execute(
+            "SELECT count(DISTINCT pseudonym) FROM own_blinded WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+        types = dict(
+            self.conn.execute(
+                "SELECT key_type, count(*) FROM own_blinded WHERE peer_id = ? GROUP BY key_type",
+                (peer_id,),
+            )
+        )
+        return records, types
+
+    def record_peer_alert(self, peer_id: int, kind: str, detail: str, now: int) -> bool:
+        """A peer event the coordinator must see, also in the audit log; one per kind per day
+        per peer (False when one was recorded in the last day)."""
+        with self.transaction() as conn:
+            recent = conn.execute(
+                "SELECT 1 FROM peer_events WHERE peer_id = ? AND kind = ? AND at > ?",
+                (peer_id, kind, now - 24 * 3600),
+            ).fetchone()
+            if recent:
+                return False
+            conn.execute(
+                "INSERT INTO peer_events (peer_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                (peer_id, now, kind, detail),
+            )
+            append_audit(conn, peer_actor(conn, peer_id), f"peer-alert-{kind}",
+                         peer_actor(conn, peer_id), detail, now)  # fmt: skip
+        return True
+
+    # -- who evaluates, and match notices (docs/privacy-design.md) ------------------------------
+
+    def peer_evaluation(self, peer_id: int) -> str:
+        row = self.conn.execute(
+            "SELECT evaluation FROM peer_evaluation WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else "both"
+
+    def set_peer_evaluation(self, peer_id: int, evaluation: str, *, actor: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO peer_evaluation (peer_id, evaluation, set_by, set_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
+                "evaluation = excluded.evaluation, set_by = excluded.set_by, "
+                "set_at = excluded.set_at",
+                (peer_id, evaluation, actor, now),
+            )
+            append_audit(conn, actor, "peer-evaluation-set", peer_actor(conn, peer_id),
+                         evaluation, now)  # fmt: skip
+
+    def enqueue_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
+        """Queue a match notice for each suggestion that is new or changed since the last one
+        sent, and a withdrawal for each one sent before that is gone; returns messages queued."""
+        with self.transaction() as conn:
+            sent = dict(
+                conn.execute(
+                    "SELECT match_id, digest FROM notices_sent WHERE peer_id = ?", (peer_id,)
+                )
+            )
+            messages: list[tuple[dict, str | None]] = []
+            keep = set()
+            for notice in notices:
+                digest = json.dumps(notice, sort_keys=True)
+                keep.add(notice["match_id"])
+                if sent.get(notice["match_id"]) != digest:
+                    messages.append((notice, digest))
+            for match_id in sorted(set(sent) - keep):
+                old = json.loads(sent[match_id])
+                messages.append(({**old, "score": 0, "evidence": ""}, None))
+            queued = [(new_message_id(), "match-notice", n) for n, _ in messages]
+            self._enqueue(conn, peer_id, queued, now)
+            for notice, kept in messages:
+                if kept is None:
+                    conn.execute(
+                        "DELETE FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                        (peer_id, notice["match_id"]),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                        "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                        (peer_id, notice["match_id"], kept),
+                    )
+        return len(messages)
+
+    def confirmed_matches(self, peer_id: int) -> list[dict]:
+        """Our matches with the peer that our caseworker confirmed (or that went further)."""
+        return list(
+            self.db.query(
+                "SELECT match_id, score, evidence, local_pseudonym, peer_pseudonym FROM matches "
+                "WHERE peer_id = ? AND status IN ('confirmed', 'contact exchanged', 'closed') "
+                "ORDER BY match_id",
+                [peer_id],
+            )
+        )
+
+    def send_notice(self, peer_id: int, notice: dict, now: int) -> bool:
+        """Queue one match notice unless this very notice was sent; True if queued."""
+        digest = json.dumps(notice, sort_keys=True)
+        with self.transaction() as conn:
+            sent = conn.execute(
+                "SELECT digest FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                (peer_id, notice["match_id"]),
+            ).fetchone()
+            if sent and sent[0] == digest:
+                return False
+            self._enqueue(conn, peer_id, [(new_message_id(), "match-notice", notice)], now)
+            conn.execute(
+                "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                (peer_id, notice["match_id"], digest),
+            )
+        return True
+
+    def apply_notice(
+        self, peer_id: int, message_id: str, notice: dict, local_ref: str, now: int, ack_due: bool
+    ) -> None:
+        """A suggestion the peer found (or its withdrawal, score 0), applied with the message."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "match-notice", now, ack_due)
+            if notice["score"] == 0 and not notice["evidence"]:
+                conn.execute(
+                    "DELETE FROM matches WHERE match_id = ? AND peer_id = ? "
+                    "AND status = 'suggested' AND peer_decision IS NULL "
+                    "AND match_id NOT IN (SELECT match_id FROM decisions)",
+                    (notice["match_id"], peer_id),
+                )
+                return
+            conn.execute(
+                "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
+                "peer_pseudonym, score, evidence, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'suggested', ?, ?) ON CONFLICT (match_id) DO UPDATE "
+                "SET score = excluded.score, evidence = excluded.evidence, "
+                "updated_at = excluded.updated_at WHERE matches.peer_id = excluded.peer_id",
+                (notice["match_id"], peer_id, local_ref, notice["receiver_pseudonym"],
+                 notice["sender_pseudonym"], float(notice["score"]), notice["evidence"], now,
+                 now),
+            )  # fmt: skip
+
+    def peer_alerts(self, kinds: Sequence[str], since: int) -> list[dict]:
+        """Alerts of these kinds since ``since``, newest first, with the peer's name."""
+        marks = ", ".join("?" * len(kinds))
+        return list(
+            self.db.query(
+                "SELECT p.name AS peer, e.at, e.kind, e.detail FROM peer_events e "
+                f"JOIN peers p ON p.id = e.peer_id WHERE e.kind IN ({marks}) AND e.at >= ? "
+                "ORDER BY e.id DESC LIMIT 50",
+                [*kinds, since],
+            )
         )
 
     def blinded_today(self, peer_id: int, day: str) -> int:
@@ -553,10 +880,30 @@ class FederationTables(StoreParts):
             )
             if reviewed - seen:
                 generation = -1  # never equal: score again
-            conn.execute(
-                "DELETE FROM matches WHERE peer_id = ? AND status = 'suggested' "
-                "AND peer_decision IS NULL AND match_id NOT IN (SELECT match_id FROM decisions)",
-                (peer_id,),
+            # The rest (suggested, or decided here only: a reject or unsure never leaves the
+            # node) follow the suggestions, as on the peer, which never heard of those
+            # decisions: kept with the new score while a suggestion, else deleted — but a match
+            # our caseworker decided on stays in our history, as no longer a candidate.
+            local = {
+                row[0]: row[1]
+                for row in conn.execute(
+                    f"SELECT match_id, match_id IN (SELECT match_id FROM decisions) FROM matches "
+                    f"WHERE peer_id = ? AND NOT {SHARED}",
+                    (peer_id,),
+                )
+            }
+            wanted = {s["match_id"]: s for s in suggestions if s["match_id"] not in reviewed}
+            gone = [m for m in local if m not in wanted]
+            conn.executemany(
+                "DELETE FROM matches WHERE match_id = ?", [(m,) for m in gone if not local[m]]
+            )
+            conn.executemany(
+                "UPDATE matches SET score = 0, evidence = ? WHERE match_id = ?",
+                [(NO_LONGER_A_CANDIDATE, m) for m in gone if local[m]],
+            )
+            conn.executemany(
+                "UPDATE matches SET score = ?, evidence = ? WHERE match_id = ?",
+                [(s["score"], s["evidence"], m) for m, s in wanted.items() if m in local],
             )
             conn.executemany(
                 "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
@@ -574,8 +921,8 @@ class FederationTables(StoreParts):
                         now,
                         now,
                     )
-                    for s in suggestions
-                    if s["match_id"] not in reviewed
+                    for m, s in wanted.items()
+                    if m not in local
                 ],
             )
             conn.execute(

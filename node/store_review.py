@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from protocol.envelope import new_message_id
 
 from .audit import GENESIS, chain_hash
+from .errors import NodeError
 from .login_throttle import Failures
 from .store_parts import StoreParts, inserted_id
 
@@ -24,6 +25,10 @@ USER_COLUMNS = (
 )
 # What a match's status becomes after our own decision.
 STATUS_AFTER = {"confirm": "confirmed", "reject": "rejected", "unsure": "unsure"}
+
+
+class HandoverNotAllowed(NodeError):
+    """A peer sent a contact handover for a match that both sides have not confirmed."""
 
 
 def iso(ts: int) -> str:
@@ -427,17 +432,34 @@ class ReviewTables(StoreParts):
         ack_due: bool,
     ) -> None:
         """A peer's review decision or contact, applied with the message's id in one
-        transaction; a decision about a match we do not hold is recorded and ignored."""
+        transaction; a decision about a match we do not hold is recorded and ignored, and so is
+        a reject or unsure (older nodes sent them; they say nothing we act on).
+
+        A contact handover is accepted only for a match we confirmed and the peer confirmed;
+        any other raises HandoverNotAllowed and changes nothing."""
         match_id = payload["match_id"]
         with self.transaction() as conn:
-            self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
-            known = conn.execute(
-                "SELECT 1 FROM matches WHERE match_id = ? AND peer_id = ?", (match_id, peer_id)
+            row = conn.execute(
+                "SELECT status, peer_decision FROM matches WHERE match_id = ? AND peer_id = ?",
+                (match_id, peer_id),
             ).fetchone()
-            if not known:
+            if kind == "contact-handover" and (
+                row is None
+                or row[0] not in ("confirmed", "contact exchanged")
+                or row[1] != "confirm"
+            ):
+                state = "unknown" if row is None else f"{row[0]}, peer decision {row[1] or 'none'}"
+                raise HandoverNotAllowed(
+                    f"contact handover for match {match_id} refused: both sides must have "
+                    f"confirmed it first (here: {state})"
+                )
+            self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
+            if row is None:
                 return
             if kind == "review-decision":
                 decision = payload["decision"]
+                if decision in ("reject", "unsure"):
+                    return
                 if decision == "undo":
                     conn.execute(
                         "UPDATE decisions SET undone_at = ? WHERE id = (SELECT id FROM decisions "

@@ -149,6 +149,8 @@ async def sync_round(
     try:
         for peer in peers:
             report = PeerReport(peer.name)
+            if federation.rotation_due(peer):
+                federation.rotate(peer, actor="node")
             report.queued = federation.prepare(peer) + federation.prepare_shared(peer)
             if peer.url:
                 await deliver(federation, peer, session, report)

@@ -263,8 +263,11 @@ def _unb64(text: str) -> bytes:
     return unb64(text)
 
 
-def _shuffled(items: Iterable[T]) -> list[T]:
+def shuffled(items: Iterable[T]) -> list[T]:
     """A copy in random order, so the order says nothing about the records or their keys."""
     out = list(items)
     secrets.SystemRandom().shuffle(out)
     return out
+
+
+_shuffled = shuffled

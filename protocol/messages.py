@@ -12,15 +12,20 @@ blinded-keys       ``keyset``, ``batch``, ``records``: [{``p``: pseudonym, ``k``
                    ``announced_records``: how many records the sender holds
 blinded-reply      ``keyset``, ``batch``, ``records``: the same records with every key blinded
                    again by the replying node
-match-notice       ``match_id``, ``score``: a candidate this node found, so both queues agree
-review-decision    ``match_id``, ``decision`` (confirm | reject | unsure | undo), ``at``
+match-notice       ``match_id``, ``score``, ``evidence``, ``receiver_pseudonym``,
+                   ``sender_pseudonym``: a suggestion found by the node that alone evaluates the
+                   pair (score 0 and no evidence: withdrawn)
+review-decision    ``match_id``, ``decision`` (confirm | undo; reject | unsure from older nodes,
+                   which the receiver ignores), ``at``
 contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}; sent only after
-                   both sides confirmed
+                   both sides confirmed, refused by the receiver otherwise
 retraction         ``pseudonyms``: records withdrawn or resolved; the peer deletes their keys and
                    candidates
 holdings-request   ``batch``: "which of my records do you hold?" (a node repairing the past)
 holdings           ``batch`` (the request's), ``pseudonyms``: the requester's records the sender
                    holds, one part of them; ``last``: true on the final part
+rekey              ``since``: the sender rotated its blinding scalar for the receiver then; the
+                   receiver drops its keys the sender returned and sends all its records again
 directory-entry    ``entry``: an organisation's signed directory entry (protocol/directory.py),
                    passed on unchanged; ``document``: the origin's self-signed node document
 stats-table        ``published``: the sender's suppressed statistics tables (protocol/tables.py)
@@ -128,6 +133,9 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     "match-notice": {
         "match_id": _matches(MATCH_ID),
         "score": _score,
+        "evidence": _text,
+        "receiver_pseudonym": _base64(PSEUDONYM),
+        "sender_pseudonym": _base64(PSEUDONYM),
     },
     "review-decision": {
         "match_id": _matches(MATCH_ID),
@@ -142,6 +150,7 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH),
         "last": lambda v: type(v) is bool,
     },
+    "rekey": {"since": _is_int(0, 2**40)},
     "directory-entry": {
         "entry": check_entry_shape,
         "document": lambda v: isinstance(v, str) and len(v) <= 16 * 1024,

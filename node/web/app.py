@@ -31,6 +31,7 @@ from aiohttp import web
 from .. import review, sessions
 from ..addresses import request_address
 from ..audit import verify_chain
+from ..budgets import ALERT_KINDS, DEFAULT_KEY_BUDGET, WINDOW_SECONDS, parse_budget
 from ..canonical import DATE_ORDERS, FIELDS, KINDS, clean_record
 from ..errors import (
     USER_ERRORS,
@@ -45,7 +46,7 @@ from ..http_limits import HttpLimits
 from ..identity import invite_token
 from ..importer import apply_import, plan_import, read_mapping
 from ..linking import dedup_records
-from ..peers import add_peer, list_peers, revoke_peer, trust_peer
+from ..peers import add_peer, budget_status, list_peers, revoke_peer, set_budget, trust_peer
 from ..store import Store
 from ..uploads import purge_stale_uploads, save_upload, uploads_folder
 from ..users import LANGUAGES, authenticate
@@ -681,7 +682,8 @@ async def peers_page(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
 
     def load(store: Store):
-        listing = list_peers(ctx.home, store, ctx.clock())
+        now = ctx.clock()
+        listing = list_peers(ctx.home, store, now)
         for peer in listing:
             row = store.peer_by_name(peer["name"])
             if row is None:  # removed since the listing was read
@@ -689,11 +691,18 @@ async def peers_page(request: web.Request) -> web.Response:
             state = store.peer_sync_state(row["id"])
             peer["last_contact"] = _when(state["last_contact_at"])
             peer["keys"] = store.key_counts(row["id"])
-        return listing
+            peer["budget"] = budget_status(store, peer["name"], now=now)
+        alerts = store.peer_alerts(ALERT_KINDS, now - WINDOW_SECONDS)
+        for alert in alerts:
+            alert["when"] = _when(alert["at"])
+        return listing, alerts
 
-    listing = await ctx.run(load)
+    listing, alerts = await ctx.run(load)
     token = invite_token(ctx.home) if request.query.get("invite") else ""
-    return render(request, "peers.html", peers=listing, token=token)
+    return render(
+        request, "peers.html", peers=listing, token=token, alerts=alerts,
+        default_budget=DEFAULT_KEY_BUDGET,
+    )  # fmt: skip
 
 
 @requires("coordinator")
@@ -707,9 +716,13 @@ async def peers_action(request: web.Request) -> web.StreamResponse:
         if action == "add":
             add_peer(ctx.home, store, text(form, "token", 70_000).strip(), actor=who)
         elif action == "trust":
+            budget = parse_budget(text(form, "budget", 40) or DEFAULT_KEY_BUDGET)
             trust_peer(
-                ctx.home, store, text(form, "name", 200), text(form, "fingerprint", 200), actor=who
-            )
+                ctx.home, store, text(form, "name", 200), text(form, "fingerprint", 200),
+                actor=who, budget=budget,
+            )  # fmt: skip
+        elif action == "budget":
+            set_budget(store, text(form, "name", 200), text(form, "budget", 40), actor=who)
         elif action == "revoke":
             revoke_peer(store, text(form, "name", 200), text(form, "reason", 500), actor=who)
         else:

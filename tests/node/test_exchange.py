@@ -1,5 +1,5 @@
 """The blinded exchange between two nodes, in one process with real stores and real keys:
-idempotence, incremental sync, retraction and the daily blinding cap."""
+idempotence, incremental sync, retraction and the key budget."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.federation import Federation, OverCap
+from node.federation import Federation, OverBudget
 from node.home import open_home
 from node.identity import create_node, invite_token, unlock
 from node.importer import apply_import, plan_import
@@ -144,30 +144,35 @@ def test_retraction_removes_keys_and_suggestions_at_the_peer(pair):
     assert keys_left == 0
 
 
-def test_blinding_over_the_daily_cap_is_refused_and_recorded(pair):
-    pair.b.daily_cap = 10
+def small_budget(federation: Federation, keys: int = 10) -> None:
+    peer = federation.trusted_peers()[0]
+    federation.store.set_peer_budget(peer.id, keys, actor="test", now=federation.clock())
+
+
+def test_blinding_over_the_key_budget_is_refused_and_recorded(pair):
+    small_budget(pair.b)
     peer = pair.peer_of(pair.a)
     pair.a.prepare(peer)
     message = pair.a.store.pending_messages(peer.id)[0]
     before = counts(pair.b)
     body = pair.a.seal_for(peer, message["message_id"], message["type"], message["payload"])
-    with pytest.raises(OverCap) as refused:
+    with pytest.raises(OverBudget) as refused:
         pair.b.receive(body)
     assert refused.value.status == 429
     assert counts(pair.b) == before
     events = pair.b.store.peer_events(pair.peer_of(pair.b).id)
-    assert [e["kind"] for e in events] == ["over-cap"]
+    assert "over-budget" in [e["kind"] for e in events]
 
 
-def test_status_shows_the_over_cap_refusal_to_the_coordinator(pair, run):
-    pair.b.daily_cap = 10
+def test_status_shows_the_over_budget_refusal_to_the_coordinator(pair, run):
+    small_budget(pair.b)
     peer = pair.peer_of(pair.a)
     pair.a.prepare(peer)
     message = pair.a.store.pending_messages(peer.id)[0]
-    with pytest.raises(OverCap):
+    with pytest.raises(OverBudget):
         pair.b.receive(
             pair.a.seal_for(peer, message["message_id"], message["type"], message["payload"])
         )
     database = pair.b.store.conn.execute("PRAGMA database_list").fetchone()[2]
     out = run("--home", Path(database).parent, "status").output
-    assert "Kwale Rescue: over-cap: asked to blind" in out
+    assert "ALERT:" in out and "Kwale Rescue: over-budget: asked to blind" in out

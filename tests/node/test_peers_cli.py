@@ -138,6 +138,26 @@ class TestTheWholeHandshake:
         text = run("--home", ours, "peers", "list").stdout
         assert THEIR_NAME in text and "trusted" in text and our_digits in text
 
+    @pytest.mark.parametrize(
+        ("options", "budget", "evaluation"),
+        [
+            ((), "50,000", "both"),
+            (("--budget", "30000", "--evaluation", "ours"), "30,000", "ours"),
+        ],
+    )
+    def test_trust_shows_the_key_budget_and_who_evaluates(self, peer, run, options, budget,
+                                                         evaluation):  # fmt: skip
+        ours, theirs = peer.ours, peer.theirs
+        assert run("--home", ours, "peers", "add", peer.invite(theirs)).exit_code == 0
+        assert run("--home", theirs, "peers", "add", peer.invite(ours)).exit_code == 0
+        digits = peer.fingerprint(theirs, "Test Node")
+        result = run("--home", ours, "peers", "trust", THEIR_NAME, "--fingerprint", digits,
+                     *options)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert f"key budget: {budget} distinct keys per 30 days" in result.stdout
+        shown = run("--home", ours, "peers", "evaluation", THEIR_NAME).stdout
+        assert shown.startswith(f"{THEIR_NAME}: {evaluation}:")
+
     def test_invite_prints_the_token_alone_on_the_last_line(self, peer, run):
         result = run("--home", peer.theirs, "peers", "invite")
         last = result.stdout.splitlines()[-1]

@@ -10,6 +10,7 @@ from matching.synthetic import generate
 from node import review
 from node.audit import verify_chain
 from node.errors import MatchNotFound, ReviewRefused
+from node.federation import HandoverRefused
 from node.users import Profile, add_user, cheap_hasher
 from tests.node.test_exchange import Pair
 
@@ -58,22 +59,104 @@ class TestTwoSidedConfirmation:
         assert review.peer_contact(a)["name"] == "Baraka Caseworker"
         assert review.peer_contact(b)["email"] == "amina@x.org"
 
-    def test_a_rejection_hands_nothing_over(self, pair):
+    def test_a_rejection_never_leaves_the_node_and_hands_nothing_over(self, pair):
         match_id = first_match(pair)
         review.decide(pair.a.store, match_id, "confirm", "looks right", pair.users[id(pair.a)], NOW)
         review.decide(pair.b.store, match_id, "reject", "different mother", pair.users[id(pair.b)],
                       NOW)  # fmt: skip
         deliver(pair)
         assert pair.a.store.match(match_id)["peer_contact"] is None
-        assert pair.a.store.match(match_id)["peer_decision"] == "reject"
+        assert pair.a.store.match(match_id)["peer_decision"] is None
         assert pair.a.store.match(match_id)["status"] == "confirmed"
 
     def test_a_decided_match_survives_rescoring(self, pair):
         match_id = first_match(pair)
-        review.decide(pair.b.store, match_id, "unsure", "", pair.users[id(pair.b)], NOW)
+        review.decide(pair.b.store, match_id, "confirm", "same", pair.users[id(pair.b)], NOW)
         deliver(pair)
         pair.a.rescore(pair.peer_of(pair.a), force=True)
-        assert pair.a.store.match(match_id)["peer_decision"] == "unsure"
+        assert pair.a.store.match(match_id)["peer_decision"] == "confirm"
+
+
+def decisions_queued(side) -> list[str]:
+    queued = side.store.pending_messages(side.trusted_peers()[0].id)
+    return [m["payload"]["decision"] for m in queued if m["type"] == "review-decision"]
+
+
+class TestWhatLeavesTheNode:
+    @pytest.mark.parametrize(
+        ("steps", "sent"),
+        [
+            (["reject"], []),
+            (["unsure"], []),
+            (["unsure", "reject"], []),
+            (["confirm"], ["confirm"]),
+            (["confirm", "reject"], ["confirm", "undo"]),
+            (["confirm", "unsure"], ["confirm", "undo"]),
+            (["reject", "confirm"], ["confirm"]),
+            (["confirm", "undo"], ["confirm", "undo"]),
+            (["reject", "undo"], []),
+        ],
+    )
+    def test_only_a_confirmation_and_its_withdrawal_are_sent(self, pair, steps, sent):
+        match_id = first_match(pair)
+        user = pair.users[id(pair.a)]
+        for i, step in enumerate(steps):
+            if step == "undo":
+                review.undo(pair.a.store, match_id, user, NOW + i)
+            else:
+                review.decide(pair.a.store, match_id, step, "checked", user, NOW + i)
+        assert decisions_queued(pair.a) == sent
+
+    def test_unsolicited_handover_is_refused_and_never_shown(self, pair):
+        match_id = first_match(pair)
+        contact = {"name": "Stranger", "organisation": "B", "phone": "+254 799 000 666",
+                   "email": "x@b.example"}  # fmt: skip
+        peer = pair.peer_of(pair.b)
+        body = pair.b.seal_for(peer, "f" * 32, "contact-handover",
+                               {"match_id": match_id, "contact": contact})  # fmt: skip
+        with pytest.raises(HandoverRefused) as refused:
+            pair.a.receive(body)
+        assert refused.value.status == 422
+        match = pair.a.store.match(match_id)
+        assert match["peer_contact"] is None and review.peer_contact(match) is None
+        assert not pair.a.store.was_processed(pair.peer_of(pair.a).id, "f" * 32)
+        events = pair.a.store.peer_events(pair.peer_of(pair.a).id)
+        assert [e["kind"] for e in events] == ["handover-refused"]
+        assert "peer-alert-handover-refused" in [r["action"] for r in pair.a.store.iter_audit()]
+
+    @pytest.mark.parametrize("ours", [None, "reject", "unsure", "confirm"])
+    def test_a_handover_needs_both_confirmations(self, pair, ours):
+        match_id = first_match(pair)
+        if ours:
+            review.decide(pair.a.store, match_id, ours, "checked", pair.users[id(pair.a)], NOW)
+        contact = {"name": "S", "organisation": "B", "phone": "1", "email": "e"}
+        body = pair.b.seal_for(pair.peer_of(pair.b), "e" * 32, "contact-handover",
+                               {"match_id": match_id, "contact": contact})  # fmt: skip
+        with pytest.raises(HandoverRefused):  # the peer never confirmed
+            pair.a.receive(body)
+        assert pair.a.store.match(match_id)["peer_contact"] is None
+
+    def test_a_shown_contact_needs_the_status_contact_exchanged(self):
+        stored = '{"name": "S", "organisation": "B", "phone": "1", "email": "e"}'
+        for status in ("suggested", "confirmed", "rejected", "unsure", "withdrawn"):
+            assert review.peer_contact({"status": status, "peer_contact": stored}) is None
+        assert review.peer_contact({"status": "contact exchanged", "peer_contact": stored})
+
+    def test_a_withdrawn_match_keeps_no_evidence_or_pseudonym(self, pair):
+        match_id = first_match(pair)
+        review.decide(pair.a.store, match_id, "unsure", "", pair.users[id(pair.a)], NOW)
+        theirs = pair.a.store.match(match_id)["peer_pseudonym"]
+        body = pair.b.seal_for(pair.peer_of(pair.b), "d" * 32, "retraction",
+                               {"pseudonyms": [theirs]})  # fmt: skip
+        pair.a.receive(body)
+        match = pair.a.store.match(match_id)
+        assert match["status"] == "withdrawn"
+        assert (match["evidence"], match["peer_pseudonym"], match["local_pseudonym"],
+                match["score"]) == ("", "", "", 0)  # fmt: skip
+
+    def test_every_connection_overwrites_deleted_rows(self, pair):
+        for side in (pair.a, pair.b):
+            assert side.store.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 
 class TestDecisionRules:

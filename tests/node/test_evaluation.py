@@ -1,0 +1,208 @@
+"""Who evaluates a pair (docs/privacy-design.md): with "ours" at one node and "theirs" at the
+other, the peer never holds its own doubly blinded keys, so it cannot compare them with ours,
+and learns suggestions only from match notices. Two real nodes in one process, real stores and
+sealed envelopes."""
+
+from __future__ import annotations
+
+import pytest
+
+from keys import KdfParams
+from matching.synthetic import generate
+from node import review
+from node.federation import Federation, NoticeRefused, tell_before_review
+from node.home import open_home
+from node.identity import create_node, invite_token, unlock
+from node.importer import apply_import, plan_import
+from node.peers import add_peer, peer_fingerprint, trust_peer
+from node.runtime import federation_for, node_lexicon
+from node.store import Store
+from node.users import Profile, add_user, cheap_hasher
+from protocol.envelope import new_message_id
+from tests.conftest import PASSPHRASE
+from tests.node.conftest import write_register
+
+REGS = generate(60, 50, overlap=0.5, seed=13)
+
+
+def build(root, evaluation_a: str, evaluation_b: str) -> tuple[Federation, Federation]:
+    made = []
+    for name, records in (("Kwale Rescue", REGS.missing), ("Mombasa Shelter", REGS.found)):
+        path = root / name.split()[0].lower()
+        home = create_node(path, name=name, passphrase=PASSPHRASE, kdf=KdfParams.cheap())
+        store = Store.open(home.database_path)
+        apply_import(plan_import(write_register(root / f"{path.name}.csv", records), store), store)
+        made.append((home, store))
+    (home_a, store_a), (home_b, store_b) = made
+    add_peer(home_a, store_a, invite_token(home_b), actor="test")
+    add_peer(home_b, store_b, invite_token(home_a), actor="test")
+    digits = peer_fingerprint(home_a, store_a, home_b.name)
+    trust_peer(home_a, store_a, home_b.name, digits, actor="test", evaluation=evaluation_a)
+    trust_peer(home_b, store_b, home_a.name, digits, actor="test", evaluation=evaluation_b)
+    return tuple(
+        federation_for(open_home(h.path), s, unlock(h, PASSPHRASE), node_lexicon(h))
+        for h, s in made
+    )
+
+
+def peer(federation: Federation):
+    return federation.trusted_peers()[0]
+
+
+def carry(sender: Federation, receiver: Federation) -> int:
+    moved = 0
+    for message in sender.store.pending_messages(peer(sender).id):
+        body = sender.seal_for(peer(sender), message["message_id"], message["type"],
+                               message["payload"])  # fmt: skip
+        ack = receiver.receive(body).ack
+        if ack is not None:
+            sender.receive(ack)
+        moved += 1
+    return moved
+
+
+def exchange(a: Federation, b: Federation) -> None:
+    for x in (a, b):
+        x.prepare(peer(x))
+    for _ in range(3):
+        while carry(a, b) + carry(b, a):
+            pass
+        for x in (a, b):
+            x.rescore(peer(x), force=True)
+    while carry(a, b) + carry(b, a):
+        pass
+
+
+def by_refs(a: Federation, b: Federation) -> dict[tuple[str, str], float]:
+    """A's suggestions keyed by both refs (B's pseudonyms turned back into refs: a test may)."""
+    b_refs = b.store.refs_for_pseudonyms(peer(b).id)
+    return {
+        (m["local_ref"], b_refs[m["peer_pseudonym"]]): m["score"] for m in a.store.list_matches()
+    }
+
+
+def table_count(federation: Federation, table: str) -> int:
+    return federation.store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@pytest.fixture
+def one_sided(tmp_path):
+    a, b = build(tmp_path, "ours", "theirs")
+    exchange(a, b)
+    yield a, b
+    a.store.close()
+    b.store.close()
+
+
+def test_the_peer_never_holds_its_own_keys_doubly_blinded_and_learns_only_notices(one_sided):
+    a, b = one_sided
+    assert table_count(b, "own_blinded") == 0 and table_count(b, "peer_blinded") == 0
+    assert table_count(a, "own_blinded") > 0 and table_count(a, "peer_blinded") > 0
+    ours = {(m["match_id"], m["score"], m["evidence"]) for m in a.store.list_matches()}
+    theirs = {(m["match_id"], m["score"], m["evidence"]) for m in b.store.list_matches()}
+    told = {m for m in ours if tell_before_review(m[2])}
+    assert told and theirs == told and len(ours) > len(told)
+
+
+def test_a_pair_agreeing_on_few_fields_reaches_the_peer_when_we_confirm_it(one_sided):
+    a, b = one_sided
+    weak = next(m for m in a.store.list_matches() if not tell_before_review(m["evidence"]))
+    assert b.store.match(weak["match_id"]) is None
+    user_id = add_user(a.store, "amina", "caseworker", "a long password here", Profile(),
+                       actor="test", now=1, hasher=cheap_hasher())  # fmt: skip
+    review.decide(a.store, weak["match_id"], "confirm", "checked", a.store.user_by_id(user_id), 5)
+    while carry(a, b) + carry(b, a):
+        pass
+    theirs = b.store.match(weak["match_id"])
+    assert (theirs["score"], theirs["evidence"]) == (weak["score"], weak["evidence"])
+    assert theirs["peer_decision"] == "confirm"
+    a.rescore(peer(a), force=True)  # a confirmed pair stays told
+    while carry(a, b) + carry(b, a):
+        pass
+    assert b.store.match(weak["match_id"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("evidence", "told"),
+    [
+        ("two names sound the same, in any order; same home district", False),
+        ("two names sound the same, in any order; same birth year; same home district", True),
+        ("a name sounds the same; same home village; home district differs", False),
+        ("same phone number; same birth date; mother's name sounds the same", True),
+        (
+            "two names sound the same, in any order; same home district; another candidate fits "
+            "as well or better",
+            False,
+        ),
+    ],
+)
+def test_a_suggestion_is_told_before_review_only_on_three_agreeing_fields(evidence, told):
+    assert tell_before_review(evidence) is told
+
+
+def test_one_sided_evaluation_gives_the_same_scores_as_both_sides(tmp_path, one_sided):
+    a, b = one_sided
+    both_a, both_b = build(tmp_path / "both", "both", "both")
+    exchange(both_a, both_b)
+    assert by_refs(a, b) == by_refs(both_a, both_b)
+    both_a.store.close()
+    both_b.store.close()
+
+
+def notice(a: Federation, b: Federation, **change) -> bytes:
+    """A match notice from B to A, sealed by B, naming one of A's records unless changed."""
+    ours = next(iter(a.store.refs_for_pseudonyms(peer(a).id)))
+    theirs = next(iter(b.store.refs_for_pseudonyms(peer(b).id)))
+    from node.federation import match_id_for
+
+    payload = {"match_id": match_id_for(ours, theirs), "score": 0.9, "evidence": "same",
+               "receiver_pseudonym": ours, "sender_pseudonym": theirs, **change}  # fmt: skip
+    return b.seal_for(peer(b), new_message_id(), "match-notice", payload)
+
+
+@pytest.mark.parametrize(
+    ("evaluation_a", "change"),
+    [
+        ("both", {}),  # A compares keys itself: a peer's notice is not wanted
+        ("ours", {}),
+        ("theirs", {"match_id": "0" * 32}),  # the id does not belong to the two pseudonyms
+        ("theirs", {"receiver_pseudonym": "A" * 22}),  # no record of A has this pseudonym
+    ],
+)
+def test_an_unwanted_or_wrong_notice_is_refused_and_changes_nothing(tmp_path, evaluation_a,
+                                                                     change):  # fmt: skip
+    a, b = build(tmp_path, evaluation_a, "both")
+    for x in (a, b):
+        x.prepare(peer(x))
+    while carry(a, b) + carry(b, a):
+        pass
+    before = table_count(a, "matches"), table_count(a, "processed")
+    with pytest.raises(NoticeRefused) as refused:
+        a.receive(notice(a, b, **change))
+    assert refused.value.status == 422
+    assert (table_count(a, "matches"), table_count(a, "processed")) == before
+    a.store.close()
+    b.store.close()
+
+
+def test_a_withdrawn_notice_removes_an_unreviewed_suggestion(one_sided):
+    a, b = one_sided
+    match = b.store.list_matches()[0]
+    payload = {"match_id": match["match_id"], "score": 0, "evidence": "",
+               "receiver_pseudonym": match["local_pseudonym"],
+               "sender_pseudonym": match["peer_pseudonym"]}  # fmt: skip
+    b.receive(a.seal_for(peer(a), new_message_id(), "match-notice", payload))
+    assert b.store.match(match["match_id"]) is None
+
+
+def test_peers_evaluation_shows_and_changes_who_evaluates(tmp_path, run):
+    a, b = build(tmp_path, "both", "both")
+    home = tmp_path / "kwale"
+    assert "Mombasa Shelter: both:" in run("--home", home, "peers", "evaluation",
+                                           "Mombasa Shelter").output  # fmt: skip
+    out = run("--home", home, "peers", "evaluation", "Mombasa Shelter", "ours").output
+    assert "Mombasa Shelter: ours: only this node compares keys" in out
+    bad = run("--home", home, "peers", "evaluation", "Mombasa Shelter", "mine")
+    assert bad.exit_code != 0 and a.store.peer_evaluation(peer(a).id) == "ours"
+    a.store.close()
+    b.store.close()
