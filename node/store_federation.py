@@ -22,7 +22,7 @@ MARK_DIRTY = "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_
 # A match both nodes know someone decided on: only a confirmation (and its undo) crosses to the
 # peer, so a match is shared once either side confirmed it, even if the confirmation was undone.
 SHARED = (
-    "(status IN ('confirmed', 'contact exchanged', 'closed', 'withdrawn') "
+    "(status IN ('confirmed', 'contact exchanged', 'closed') "
     "OR peer_decision IS NOT NULL "
     "OR match_id IN (SELECT match_id FROM decisions WHERE decision = 'confirm'))"
 )
@@ -888,7 +888,7 @@ class FederationTables(StoreParts):
                 row[0]: row[1]
                 for row in conn.execute(
                     f"SELECT match_id, match_id IN (SELECT match_id FROM decisions) FROM matches "
-                    f"WHERE peer_id = ? AND NOT {SHARED}",
+                    f"WHERE peer_id = ? AND NOT {SHARED} AND status != 'withdrawn'",
                     (peer_id,),
                 )
             }

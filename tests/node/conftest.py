@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import pytest
 from keys import KdfParams
 from node.canonical import FIELDS
 from node.identity import create_node
+from node.store_federation import NO_LONGER_A_CANDIDATE, SHARED
 
 PASSPHRASE = "network test passphrase"
 TAFUTA = str(Path(sys.executable).parent / "tafuta")
@@ -140,6 +142,19 @@ def network(tmp_path):
     made = Network(tmp_path)
     yield made
     made.close()
+
+
+def comparable_matches(conn: sqlite3.Connection, peer_name: str) -> dict[str, tuple]:
+    """A node's matches with a peer as {match_id: (score, evidence)}, without its own history:
+    a match only this node decided on (a reject or unsure never leaves it) that is no longer a
+    candidate or was withdrawn. The peer never heard of those decisions and rightly holds no
+    such match; everything else both nodes of a pair must hold alike."""
+    rows = conn.execute(
+        "SELECT m.match_id, m.score, m.evidence FROM matches m JOIN peers p ON p.id = m.peer_id "
+        f"WHERE p.name = ? AND ({SHARED} OR (m.evidence != ? AND m.status != 'withdrawn'))",
+        (peer_name, NO_LONGER_A_CANDIDATE),
+    )
+    return {match_id: (score, evidence) for match_id, score, evidence in rows}
 
 
 def wait_until(condition, timeout: float = 180, interval: float = 0.3):

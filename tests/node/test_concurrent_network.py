@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import threading
 import time
 
 import pytest
 
 from matching.synthetic import generate
-from tests.node.conftest import pair, wait_until, write_register
+from tests.node.conftest import comparable_matches, pair, wait_until, write_register
 
 pytestmark = pytest.mark.slow
 
 
 def matches_with(node, peer) -> dict[str, tuple[float, str]]:
-    return {m["match_id"]: (m["score"], m["evidence"])
-            for m in node.matches() if m["peer"] == peer.name}  # fmt: skip
+    conn = sqlite3.connect(node.home / "tafuta.db")
+    try:
+        return comparable_matches(conn, peer.name)
+    finally:
+        conn.close()
 
 
 def records_held(node, peer) -> int:

@@ -16,7 +16,7 @@ from matching.synthetic import generate
 from node import review
 from node.importer import apply_import, plan_import
 from node.users import Profile, add_user, cheap_hasher
-from tests.node.conftest import write_register
+from tests.node.conftest import comparable_matches, write_register
 from tests.node.mesh import Mesh
 
 SIDES = ("A", "B")
@@ -139,8 +139,7 @@ class Interleaving:
         raise AssertionError("the pair did not settle")
 
     def matches(self, side) -> dict[str, tuple[float, str]]:
-        return {m["match_id"]: (m["score"], m["evidence"])
-                for m in self.mesh.stores[side].list_matches()}  # fmt: skip
+        return comparable_matches(self.mesh.stores[side].conn, f"Node {OTHER[side]}")
 
     def live_pseudonyms(self, side) -> set[str]:
         known = self.fed(side).store.pseudonyms(self.peer(side).id)

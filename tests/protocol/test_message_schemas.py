@@ -12,7 +12,7 @@ NOTICE = {
     "score": 0.8123,
     "evidence": "two names sound the same, in any order; same home district",
     "receiver_pseudonym": "A" * 22,
-    "sender_pseudonym": "B" * 22,
+    "sender_pseudonym": "B" * 21 + "A",
 }
 
 

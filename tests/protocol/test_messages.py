@@ -44,7 +44,7 @@ def blinded_keys(p: str, key: str) -> dict:
 )  # fmt: skip
 def test_a_match_notice_score_is_a_number_in_zero_to_one_never_a_boolean(score, accepted):
     payload = {"match_id": MATCH_ID, "score": score, "evidence": "",
-               "receiver_pseudonym": "A" * 22, "sender_pseudonym": "B" * 22}  # fmt: skip
+               "receiver_pseudonym": "A" * 22, "sender_pseudonym": "B" * 21 + "A"}  # fmt: skip
     if accepted:
         assert validate("match-notice", payload) == payload
     else:
