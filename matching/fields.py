@@ -33,9 +33,11 @@ from .errors import KeySetError
 
 MISSING = -1
 
-_HEADS = {"pair": "names2", "nam": "name1", "fam": "family1", "gvn": "given1"}
+_HEADS = {"pair": "names2", "nam": "name1", "fam": "family1", "gvn": "given1", "near": "near2"}
 _PARTS = {
     "yw": "year",
+    "y6": "band",
+    "vsk": "villagex",
     "yr": "yearx",
     "dob": "date",
     "place": "village",
@@ -50,7 +52,7 @@ _SPECIAL = {
 }
 # Components that take one value per record: a key of "names2" with one of these agrees on as
 # many keys as the two records share name pairs.
-_SINGLE = ("district", "village", "date", "mother")
+_SINGLE = ("district", "village", "villagex", "date", "mother")
 
 
 def components(key_type: str) -> tuple[str, ...]:
@@ -87,15 +89,17 @@ FIELDS: dict[str, Field] = {
                 "no two names sound the same",
                 "",  # undetermined
                 "a name sounds the same",
+                "two names alike (one a letter off)",
                 "two names sound the same, in any order",
                 "three or more names sound the same, in any order",
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.5, 0.2),
-            (0.12, 0.12, 0.3, 0.25, 0.2, 0.01),
+            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.19),
+            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.01),
         ),
         Field(
             "birth",
             (
+                "birth years far apart",
                 "birth years more than a year apart",
                 "birth date differs",
                 "",
@@ -104,8 +108,8 @@ FIELDS: dict[str, Field] = {
                 "same birth year",
                 "same birth date",
             ),
-            (0.03, 0.05, 0.1, 0.12, 0.05, 0.3, 0.35),
-            (0.3, 0.15, 0.25, 0.13, 0.05, 0.1, 0.02),
+            (0.01, 0.04, 0.05, 0.1, 0.12, 0.05, 0.3, 0.33),
+            (0.2, 0.1, 0.15, 0.25, 0.13, 0.05, 0.1, 0.02),
         ),
         Field(
             "district",
@@ -115,9 +119,9 @@ FIELDS: dict[str, Field] = {
         ),
         Field(
             "village",
-            ("home village differs", "", "same home village"),
-            (0.15, 0.15, 0.7),
-            (0.3, 0.5, 0.2),
+            ("home village differs", "", "home village spelled alike", "same home village"),
+            (0.12, 0.15, 0.08, 0.65),
+            (0.3, 0.45, 0.05, 0.2),
         ),
         Field(
             "phone",
@@ -136,17 +140,17 @@ FIELDS: dict[str, Field] = {
 # Where each field's "undetermined" level sits: both records have the field (some key type with
 # it is on both sides) but no key tells whether it agrees. Below every agreement, above every
 # known difference; a field one side lacks stays MISSING (weight 0).
-UNDETERMINED = {"names": 2, "birth": 2, "district": 1, "village": 1, "phone": 1, "mother": 1}
+UNDETERMINED = {"names": 2, "birth": 3, "district": 1, "village": 1, "phone": 1, "mother": 1}
 
 
 def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
     """The fields a key set can say something about, in FIELDS order."""
     comps = {c.split(":")[0] for t in key_types for c in components(t)}
     wanted = {
-        "names": {"names2", "name1"},
-        "birth": {"year", "yearx", "date"},
+        "names": {"names2", "name1", "near2"},
+        "birth": {"year", "yearx", "date", "band"},
         "district": {"district"},
-        "village": {"village"},
+        "village": {"village", "villagex"},
         "phone": {"phone"},
         "mother": {"mother"},
     }
@@ -177,11 +181,13 @@ def field_levels(
             table[:, col[weaker]] |= table[:, col[stronger]]
 
     for c in names:  # two equal name sounds include one equal name sound (same encoder)
-        if c.startswith("names2:"):
+        if c.startswith(("names2:", "near2:")):
             implied(yes, c, "name1:" + c.split(":")[1])
     implied(yes, "date", "yearx")
     implied(yes, "date", "year")
     implied(yes, "yearx", "year")
+    implied(yes, "year", "band")
+    implied(yes, "village", "villagex")
     for t, cs in enumerate(comps_of):
         differs = both[:, t] & ~agreeing[:, t]
         if not differs.any():
@@ -196,6 +202,10 @@ def field_levels(
     implied(no, "year", "yearx")
     implied(no, "year", "date")
     implied(no, "yearx", "date")
+    implied(no, "band", "year")
+    implied(no, "band", "yearx")
+    implied(no, "band", "date")
+    implied(no, "villagex", "village")
     no &= ~yes  # an approximation never outranks a key that agrees
 
     out = np.full((n, len(fields)), MISSING, dtype=np.int8)
@@ -220,6 +230,9 @@ _FIELD_OF = {
     "name1": "names",
     "year": "birth",
     "yearx": "birth",
+    "band": "birth",
+    "near2": "names",
+    "villagex": "village",
     "date": "birth",
     "district": "district",
     "village": "village",
@@ -250,8 +263,9 @@ def _names(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
     level[_any(no, col, "names2")] = 1
     level[_any(no, col, "name1")] = 0
     level[_any(yes, col, "name1")] = 2
-    level[_any(yes, col, "names2")] = 3
-    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 4
+    level[_any(yes, col, "near2")] = 3
+    level[_any(yes, col, "names2")] = 4
+    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 5
     return level
 
 
@@ -274,15 +288,27 @@ def _birth(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
             )
             windows = np.maximum(windows, per)
     date_no = has(no, "date")
-    level[date_no] = 1
-    level[has(no, "year") | has(no, "yearx")] = 0
+    level[date_no] = 2
+    level[has(no, "year") | has(no, "yearx")] = 1
+    level[has(no, "band")] = 0
     year = has(yes, "year")
-    level[year] = 2
+    level[year] = 3
     same_year = (year & (windows >= 2)) | has(yes, "yearx")
-    level[same_year & date_no] = 3
-    level[same_year & ~date_no] = 4
-    level[has(yes, "date")] = 5
+    level[same_year & date_no] = 4
+    level[same_year & ~date_no] = 5
+    level[has(yes, "date")] = 6
     return level
+
+
+def _village(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+    out = np.full(len(agree), MISSING, dtype=np.int8)
+    for component in ("villagex", "village"):
+        if component in col:
+            out[no[:, col[component]]] = 0
+    for component, level in (("villagex", 1), ("village", 2)):
+        if component in col:
+            out[yes[:, col[component]]] = level
+    return out
 
 
 def _simple(component: str):
@@ -301,7 +327,7 @@ _LEVELS = {
     "names": _names,
     "birth": _birth,
     "district": _simple("district"),
-    "village": _simple("village"),
+    "village": _village,
     "phone": _simple("phone"),
     "mother": _simple("mother"),
 }

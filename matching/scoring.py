@@ -46,8 +46,8 @@ ODDS_CAP = 18.0
 _FIXED = 1 << 24
 # Said when other candidates of the same records weigh as much as this pair.
 CROWDED = "; another candidate fits as well or better"
-_DENSE_CODES = 1 << 24
-_RADIX = 8  # levels + 1 fit in 3 bits: a pattern of up to 21 fields is one int64
+_DENSE_CODES = 1 << 22  # counting sort up to 4 M codes (32 MB); np.unique beyond
+_RADIX = 16  # levels + 1 fit in 4 bits: a pattern of up to 15 fields is one int64
 
 
 class Scored(NamedTuple):

@@ -44,6 +44,20 @@ def _words(agree: dict[str, int], both: set[str]) -> dict[str, str]:
         ({"phone": 1}, set(), "phone", "same phone number"),
         ({"pair_mph_yw": 2}, {"phone"}, "phone", "phone number differs"),
         ({"pair_mph_yw": 2}, {"pair_mph_mother"}, "mother", "mother's name differs"),
+        # A name one letter off, another name's sound and the district agree.
+        ({"near_mph_dist": 1}, set(), "names", "two names alike (one a letter off)"),
+        # Names agree, the six-year bands do not: the years are far apart (estimated ages are
+        # rarely that far off); bands agree but year windows do not: two or three years apart.
+        ({"pair_mph_dist": 1}, {"pair_mph_y6"}, "birth", "birth years far apart"),
+        (
+            {"pair_mph_dist": 1, "pair_mph_y6": 1},
+            {"pair_mph_yw"},
+            "birth",
+            "birth years more than a year apart",
+        ),
+        # The village's skeleton agrees but not its spelling; or not even the skeleton.
+        ({"pair_mph_vsk": 1}, {"pair_mph_place"}, "village", "home village spelled alike"),
+        ({"pair_mph_yw": 2}, {"pair_mph_vsk"}, "village", "home village differs"),
     ],
 )
 def test_what_the_key_types_say_about_a_field(agree, both, field, words):

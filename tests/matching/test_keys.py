@@ -8,7 +8,7 @@ import pytest
 
 from matching import CANDIDATE_KEY_TYPES, KEY_TYPES, KEYSET_VERSION, KeySetError, match_keys
 from matching import normalise as normalise_record
-from matching.keys import year_windows
+from matching.keys import year_bands, year_windows
 from matching.normalise import Birth
 
 from .conftest import GOLDEN
@@ -121,6 +121,44 @@ def test_birth_years_one_apart_share_a_window(one, other, share):
 )
 def test_the_same_person_written_differently_shares_a_key(person, one, other):
     assert set(match_keys(person(**one))) & set(match_keys(person(**other)))
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Charo", "hCaro"),  # transposed
+        ("Bwika", "wBika"),
+        ("Mwendwa", "Mendwa"),  # a letter left out
+        ("Khaemba", "Khkemba"),  # a letter wrong
+        ("Nakato", "Nakkato"),  # doubled
+        ("Wanjiku", "Wanjikyu"),  # one letter too many
+    ],
+)
+def test_a_name_one_letter_off_still_meets_when_another_name_and_the_district_agree(
+    person, one, other
+):
+    a = person(given_names=one, family_name="Kahindi", origin_district="Kwale")
+    b = person(given_names="Kahindi", family_name=other, origin_district="Kwale")  # swapped too
+    shared = {t for t, _ in set(match_keys(a)) & set(match_keys(b))}
+    assert "near_mph_dist" in shared
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Shimba Hills", "Shiimba Hills"), ("Pangani", "Pangany"), ("Lurambi", "Lulambi")],
+)
+def test_a_village_misspelt_in_vowels_doubles_or_sound_alike_letters_keeps_its_skeleton(
+    person, one, other
+):
+    a = person(given_names="Amina", family_name="Juma", origin_place=one)
+    b = person(given_names="Amina", family_name="Juma", origin_place=other)
+    shared = {t for t, _ in set(match_keys(a)) & set(match_keys(b))}
+    assert "pair_mph_vsk" in shared
+
+
+@pytest.mark.parametrize(("one", "other", "meet"), [(2008, 2011, True), (2008, 2014, False)])
+def test_estimated_ages_up_to_three_years_off_share_a_band_and_six_apart_never(one, other, meet):
+    assert bool(set(year_bands(Birth(one, one))) & set(year_bands(Birth(other, other)))) == meet
 
 
 def test_different_people_with_different_names_share_no_key(person):

@@ -149,7 +149,7 @@ class TestExplanation:
         return SCORER.explain_levels(pattern)
 
     def test_agreeing_facts_come_first_then_what_differs(self):
-        text = self._scorer_words(names=4, birth=5, district=2, mother=0)
+        text = self._scorer_words(names=5, birth=6, district=2, mother=0)
         facts = text.split("; ")
         assert set(facts[:3]) == {
             "two names sound the same, in any order",
@@ -159,7 +159,7 @@ class TestExplanation:
         assert facts[3:] == ["mother's name differs"]
 
     def test_an_unknown_or_undetermined_field_is_not_mentioned(self):
-        text = self._scorer_words(names=4, district=1)
+        text = self._scorer_words(names=5, district=1)
         assert text == "two names sound the same, in any order"
 
     def test_every_level_of_every_field_has_words_or_is_undetermined(self):
