@@ -130,6 +130,17 @@ FIELDS: dict[str, Field] = {
             (0.95, 0.0, 0.05),
         ),
         Field(
+            "rarity",
+            (
+                "the names that agree are common",
+                "",
+                "the names that agree are uncommon",
+                "the names that agree are rare",
+            ),
+            (0.2, 0.25, 0.25, 0.3),
+            (0.5, 0.3, 0.15, 0.05),
+        ),
+        Field(
             "mother",
             ("mother's name differs", "", "mother's name sounds the same"),
             (0.15, 0.15, 0.7),
@@ -140,7 +151,9 @@ FIELDS: dict[str, Field] = {
 # Where each field's "undetermined" level sits: both records have the field (some key type with
 # it is on both sides) but no key tells whether it agrees. Below every agreement, above every
 # known difference; a field one side lacks stays MISSING (weight 0).
-UNDETERMINED = {"names": 2, "birth": 3, "district": 1, "village": 1, "phone": 1, "mother": 1}
+UNDETERMINED = {
+    "names": 2, "birth": 3, "rarity": 1, "district": 1, "village": 1, "phone": 1, "mother": 1,
+}  # fmt: skip
 
 
 def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
@@ -153,6 +166,7 @@ def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
         "village": {"village", "villagex"},
         "phone": {"phone"},
         "mother": {"mother"},
+        "rarity": {"names2"},
     }
     return tuple(name for name in FIELDS if wanted[name] & comps)
 
@@ -323,8 +337,30 @@ def _simple(component: str):
     return level
 
 
+def _unknown(key_types, comps_of, agree, yes, no, col) -> np.ndarray:
+    """Not derived from key types: ``rarity`` comes from key counts (``rarity_levels``)."""
+    return np.full(len(agree), MISSING, dtype=np.int8)
+
+
+# Holders (records of both sides) of the rarest agreeing name-pair key, at the upper bound of
+# each rarity level: a key only the pair itself holds is rare.
+RARITY_BOUNDS = (3, 8, 30)
+
+
+def rarity_levels(holders: np.ndarray) -> np.ndarray:
+    """Rarity levels from Candidates.rarity: rare (2–3 holders), uncommon (4–8), between
+    (9–30, undetermined), common (more); MISSING when no name-pair key agrees."""
+    level = np.full(len(holders), MISSING, dtype=np.int8)
+    level[holders > RARITY_BOUNDS[2]] = 0
+    level[(holders > RARITY_BOUNDS[1]) & (holders <= RARITY_BOUNDS[2])] = 1
+    level[(holders > RARITY_BOUNDS[0]) & (holders <= RARITY_BOUNDS[1])] = 2
+    level[(holders > 0) & (holders <= RARITY_BOUNDS[0])] = 3
+    return level
+
+
 _LEVELS = {
     "names": _names,
+    "rarity": _unknown,
     "birth": _birth,
     "district": _simple("district"),
     "village": _village,
