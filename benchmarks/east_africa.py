@@ -195,10 +195,10 @@ class _Bank:
     def sibling(self, rng, of: _Person) -> _Person:
         """Same family, parents, village and phone; other given names, born 1–8 years apart."""
         p = self.person(rng)
-        while p.given[-1] == of.given[-1]:
-            p = self.person(rng)
-        gap = rng.choice((-1, 1)) * (rng.randint(1, 8) * 365 + rng.randrange(-100, 100))
         given = self.given(rng, of.tradition, p.sex)
+        while set(given) & set(of.given):  # parents do not give two children one name
+            given = self.given(rng, of.tradition, p.sex)
+        gap = rng.choice((-1, 1)) * (rng.randint(1, 8) * 365 + rng.randrange(-100, 100))
         birth = of.birth + timedelta(days=gap)
         return _Person(of.tradition, p.sex, given, of.family, of.father, of.mother, birth,
                        of.district, of.village, of.phone)  # fmt: skip
