@@ -84,7 +84,7 @@ def link_baseline(folder: Path, fields: list[str], method: str) -> tuple[list, f
 def dedup_tafuta(folder: Path, fields: list[str]) -> tuple[list, float]:
     """``tafuta dedup`` (node/linking.dedup_records) on each list, pairs with the smaller ref
     first, as the duplicates truth lists them."""
-    from matching import DEFAULT_THRESHOLD
+    from matching import DEDUP_THRESHOLD
     from node.linking import dedup_records, read_canonical_records
 
     keep = {"ref", "kind", *fields}
@@ -94,7 +94,7 @@ def dedup_tafuta(folder: Path, fields: list[str]) -> tuple[list, float]:
                    for r in read_canonical_records(path)]  # fmt: skip
         for r in dedup_records(records, threshold=SCAN_FLOOR):
             scored.append((*sorted((r.ref_a, r.ref_b)), float(r.score)))
-    return scored, DEFAULT_THRESHOLD
+    return scored, DEDUP_THRESHOLD
 
 
 def child(method: str, folder: Path, fields: list[str]) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from . import em
 from .candidates import candidate_pairs
 from .compare import COMPARISONS, LEVELS, NAMES, PlainScorer, compare, fit_plain_scorer
+from .dedup import dedup_links
 from .keys import KEY_TYPES, match_keys
 from .normalise import Person
 from .scoring import CROWDED, U_ROUNDS, Scored, non_best_u, one_to_one
@@ -23,7 +24,10 @@ def plain_links(
     people_b: Sequence[Person] | None = None,
     key_types: Sequence[str] = KEY_TYPES,
 ) -> list[Scored]:
-    """Every candidate pair scored, best first. Without ``people_b``: duplicates within a."""
+    """Every candidate pair scored, best first. Without ``people_b``: duplicates within a,
+    with dedup.py's own model."""
+    if people_b is None:
+        return dedup_links(people_a, key_types)
     by_ref_a = {p.ref: p for p in people_a}
     by_ref_b = by_ref_a if people_b is None else {p.ref: p for p in people_b}
     keys_a = {ref: match_keys(p, key_types) for ref, p in by_ref_a.items()}

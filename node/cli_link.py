@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from matching import DEFAULT_THRESHOLD
+from matching import DEDUP_THRESHOLD, DEFAULT_THRESHOLD
 
 from .cli_support import CliContext
 from .linking import LinkResult, dedup_records, link_records, read_canonical_records
@@ -73,7 +73,7 @@ def link_command(
     "--threshold",
     type=float,
     callback=_threshold,
-    help=f"Lowest score listed (0–1). Default: {DEFAULT_THRESHOLD}.",
+    help=f"Lowest score listed (0–1). Default: {DEDUP_THRESHOLD}.",
 )
 @click.option(
     "--out",

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from matching import (
+    DEDUP_THRESHOLD,
     DEFAULT_THRESHOLD,
     KEY_TYPES,
     KEYSET_VERSION,
@@ -182,8 +183,9 @@ def private_link(
 def dedup_records(
     records: Iterable[dict], *, threshold: float | None = None, lexicon: Lexicon | None = None
 ) -> list[LinkResult]:
-    """Likely duplicates within one register (plain path), best first."""
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    """Likely duplicates within one register (plain path, matching/dedup.py's own model),
+    best first; from DEDUP_THRESHOLD unless told otherwise."""
+    threshold = DEDUP_THRESHOLD if threshold is None else threshold
     lexicon = lexicon or load_lexicon()
     people = [normalise(r, lexicon) for r in records]
     return [
