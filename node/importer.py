@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .canonical import FIELD_SET, FIELDS, clean_record
+from .canonical import FIELD_SET, FIELDS, clean_record, salvage_record
 from .errors import ImportRefused
 from .store import CONTENT_COLUMNS, Store
 from .tabular import Table, read_table
@@ -28,6 +28,8 @@ class ImportPlan:
     unchanged: int = 0
     rejected: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (cells, reasons)
     header: list[str] = field(default_factory=list)
+    # --skip-invalid: one line per bad value left out of an imported row (file, line, column)
+    set_aside: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -129,6 +131,14 @@ def plan_import(
         else:
             row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
             record, row_problems = clean_record(row, default_kind, today)
+            if row_problems and skip_invalid:
+                # Partial reading: keep the row with its bad values set aside, when it can be.
+                salvaged, set_aside, fatal = salvage_record(row, default_kind, today)
+                if salvaged is not None:
+                    record, row_problems = salvaged, []
+                    plan.set_aside.extend(p.describe(where) for p in set_aside)
+                else:
+                    row_problems = fatal
             reasons.extend(p.describe(where) for p in row_problems)
             ref = record.get("ref")
             if ref and not row_problems:
