@@ -47,7 +47,7 @@ DEDUP_THRESHOLD = 0.8
 # parents, village and phone — are what these anchors must keep apart.
 DUPLICATE_M = (
     (0.005, 0.04, 0.3, 0.655),
-    (0.03, 0.17, 0.5, 0.3),
+    (0.02, 0.03, 0.15, 0.5, 0.3),
     (0.1, 0.1, 0.8),
     (0.05, 0.001, 0.949),
     (0.1, 0.1, 0.8),
@@ -61,7 +61,7 @@ DUPLICATE_M = (
 # from the pairs that are nobody's best candidate.
 DUPLICATE_U = (
     (0.5, 0.4, 0.05, 0.05),
-    (0.8, 0.17, 0.02, 0.01),
+    (0.6, 0.2, 0.17, 0.02, 0.01),
     (0.65, 0.01, 0.34),
     (0.45, 0.001, 0.549),
     (0.94, 0.01, 0.05),

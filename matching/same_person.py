@@ -66,8 +66,11 @@ def same_person_groups(
     levels = field_levels(key_types, found.agree, both, fields)
     same = likely_same_person(levels, fields)
     position = {rid: i for i, rid in enumerate(ids)}
-    to_ids = np.array([position[rid] for rid in found.ids_left], dtype=np.int64)
+    # Records of the side that are not in ids (no candidate pair) are left out.
+    to_ids = np.array([position.get(rid, -1) for rid in found.ids_left], dtype=np.int64)
     a, b = to_ids[found.left[same]], to_ids[found.right[same]]
+    kept = (a >= 0) & (b >= 0)
+    a, b = a[kept], b[kept]
     # Union-find by smallest index, repeated until stable: chains are short (two or three).
     changed = True
     while changed:
