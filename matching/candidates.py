@@ -48,6 +48,9 @@ class Candidates:
     # ``rarity_types``; 0 when none agrees. The private path's term frequency: a rare name
     # pair that agrees says more than "Mary Wanjiku". Both nodes see the same counts.
     rarity: np.ndarray | None = None
+    # int16 (records, types): how many keys of each type each record has (a peer sees this).
+    keys_left: np.ndarray | None = None
+    keys_right: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.left)
@@ -107,13 +110,15 @@ def candidate_arrays(
     )
     n_keys = len(vocabulary)
 
-    present_left = np.zeros((len(ids_left), n_types), dtype=bool)
-    present_left[rec_l, type_of[key_l]] = True
+    keys_left = np.zeros((len(ids_left), n_types), dtype=np.int16)
+    np.add.at(keys_left, (rec_l, type_of[key_l]), 1)
+    present_left = keys_left > 0
     if self_join:
-        present_right = present_left
+        keys_right, present_right = keys_left, present_left
     else:
-        present_right = np.zeros((len(ids_right), n_types), dtype=bool)
-        present_right[rec_r, type_of[key_r]] = True
+        keys_right = np.zeros((len(ids_right), n_types), dtype=np.int16)
+        np.add.at(keys_right, (rec_r, type_of[key_r]), 1)
+        present_right = keys_right > 0
 
     count_l = np.bincount(key_l, minlength=n_keys).astype(np.int64)
     count_r = np.bincount(key_r, minlength=n_keys).astype(np.int64)
@@ -206,6 +211,8 @@ def candidate_arrays(
         present_left=present_left,
         present_right=present_right,
         rarity=rarity_all,
+        keys_left=keys_left,
+        keys_right=keys_right,
     )
 
 

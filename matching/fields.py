@@ -91,7 +91,7 @@ FIELDS: dict[str, Field] = {
                 "a name sounds the same",
                 "two names alike (one a letter off)",
                 "two names sound the same, in any order",
-                "three or more names sound the same, in any order",
+                "all names (or three or more) sound the same, in any order",
             ),
             (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.19),
             (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.01),
@@ -172,9 +172,18 @@ def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
 
 
 def field_levels(
-    key_types: Sequence[str], agree: np.ndarray, both: np.ndarray, fields: Sequence[str]
+    key_types: Sequence[str],
+    agree: np.ndarray,
+    both: np.ndarray,
+    fields: Sequence[str],
+    fewest: np.ndarray | None = None,
 ) -> np.ndarray:
     """(pairs, fields) int8 comparison levels (MISSING = unknown).
+
+    ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
+    (both nodes see how many keys of each type a record has). A name-pair key with a one-valued
+    component agreeing on all of them means every name pair of the record with fewer names is
+    shared: all its names sound the same, whether it has two names or four.
 
     ``agree[i, t]``: equal keys of ``key_types[t]`` for pair i; ``both[i, t]``: both records
     have keys of that type. Columns beyond ``len(key_types)`` are ignored.
@@ -235,7 +244,21 @@ def field_levels(
         if types:
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
+        if name == "names" and fewest is not None:
+            level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = (
+                len(FIELDS["names"].words) - 1
+            )
         out[:, f] = level
+    return out
+
+
+def _all_names(comps_of, agree, fewest) -> np.ndarray:
+    """Pairs where some name-pair key with a one-valued component agrees on every key of that
+    type the record with fewer keys has."""
+    out = np.zeros(len(agree), dtype=bool)
+    for t, cs in enumerate(comps_of):
+        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
+            out |= (agree[:, t] > 0) & (agree[:, t] >= fewest[:, t])
     return out
 
 

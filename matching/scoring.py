@@ -309,8 +309,13 @@ def score_candidates(
         candidates.present_left[candidates.left, :t]
         & candidates.present_right[candidates.right, :t]
     )
-    levels = field_levels(key_types, candidates.agree, both, fields)
-    del both
+    fewest = None
+    if candidates.keys_left is not None and candidates.keys_right is not None:
+        fewest = np.minimum(
+            candidates.keys_left[candidates.left, :t], candidates.keys_right[candidates.right, :t]
+        )
+    levels = field_levels(key_types, candidates.agree, both, fields, fewest)
+    del both, fewest
     if "rarity" in fields and candidates.rarity is not None:
         levels[:, fields.index("rarity")] = rarity_levels(candidates.rarity)
     sizes = (len(candidates.ids_left), len(candidates.ids_right))
