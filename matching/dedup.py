@@ -12,6 +12,7 @@ phone all differed scored 0.9996. Here:
   has too few duplicates to learn it from;
 * **how many duplicates there are** starts from ``DUPLICATE_SHARE`` of the records and is held
   there firmly, then EM refines it;
+* how common the agreeing names are in the register moves the odds (term frequency);
 * mother's, father's name and phone count once, at the strongest: siblings share all three;
 * a record is one person registered at most once more: the one-to-one step over both ends of
   each pair (``scoring.one_to_one`` with one index for both).
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import em
-from .candidates import candidate_pairs
+from .candidates import candidate_arrays
 from .compare import LEVELS, NAMES, PlainScorer, compare
 from .compare import _token_similarity as token_similarity
 from .keys import KEY_TYPES, match_keys
@@ -70,6 +71,11 @@ DUPLICATE_U = (
     (0.17, 0.83),
 )
 U_STRENGTH = 20.0
+# Term frequency, as the private scorer's name rarity: a rare name pair registered twice is more
+# likely one person than "Mary Wanjiku" twice. Holders of the rarest agreeing key of these types,
+# against the register's typical holders, in log-odds within ±RARITY_CAP.
+RARITY_TYPES = ("pair_mph_y6", "pair_mph_dist")
+RARITY_CAP = 1.5
 # Share of a register's records that have a duplicate: a few percent in the field.
 DUPLICATE_SHARE = 0.03
 # How firmly the duplicate share and the m anchors are held (pairs' worth, relative to the
@@ -82,9 +88,16 @@ def dedup_links(people: Sequence[Person], key_types: Sequence[str] = KEY_TYPES) 
     """Every candidate pair of likely duplicates within ``people``, scored, best first."""
     by_ref = {p.ref: p for p in people}
     keys = {ref: match_keys(p, key_types) for ref, p in by_ref.items()}
-    pairs = sorted(candidate_pairs(keys))
-    if not pairs:
+    found = candidate_arrays(keys, None, key_types, rarity_types=RARITY_TYPES)
+    if not len(found):
         return []
+    ids = found.ids_left
+    order = np.lexsort((found.right, found.left))
+    pairs = [
+        (ids[i], ids[j])
+        for i, j in zip(found.left[order].tolist(), found.right[order].tolist(), strict=True)
+    ]
+    holders = found.rarity[order]
     patterns = np.array([_compare(by_ref[a], by_ref[b]) for a, b in pairs], dtype=np.int16).reshape(
         -1, len(NAMES)
     )
@@ -110,6 +123,7 @@ def dedup_links(people: Sequence[Person], key_types: Sequence[str] = KEY_TYPES) 
     if u_hat is not None:
         model = fit(u_hat)
     odds = np.array([_log_odds(model, p) for p in unique.tolist()])[inverse]
+    odds = odds + _rarity(holders)
     n = len(index)
     scores, crowded = _one_person_once(odds, first, second, n)
     scorer = PlainScorer(model)
@@ -168,6 +182,17 @@ def _log_odds(model: em.Model, levels: Sequence[int]) -> float:
     if family:
         total += max(family) if max(family) > 0 else min(family)
     return total
+
+
+def _rarity(holders: np.ndarray) -> np.ndarray:
+    """Term frequency: log(typical / this pair's holders of its rarest agreeing name-pair key),
+    within ±RARITY_CAP; 0 where no name-pair key agrees."""
+    out = np.zeros(len(holders))
+    agreeing = holders > 0
+    if agreeing.any():
+        typical = float(np.median(holders[agreeing]))
+        out[agreeing] = np.clip(np.log(typical / holders[agreeing]), -RARITY_CAP, RARITY_CAP)
+    return out
 
 
 def _one_person_once(odds: np.ndarray, first: np.ndarray, second: np.ndarray, n: int):
