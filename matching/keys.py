@@ -125,10 +125,18 @@ def _name_pairs(person: Person, encode: Callable[[str], str]) -> list[str]:
     return sorted(pairs)
 
 
+# Names (given, then family, then aliases) whose deletion neighbourhoods make ``near`` keys: a
+# name's neighbourhood has one key per letter, so more names would multiply keys per record.
+NEAR_NAMES = 3
+# The protocol's bound (protocol/messages.py MAX_KEYS_PER_RECORD): a record with many names and
+# aliases keeps its keys in KEY_TYPES order up to it, the same on every node.
+MAX_KEYS = 256
+
+
 def _near_pairs(person: Person, encode: Callable[[str], str]) -> list[str]:
     """Each member of one name's deletion neighbourhood with another name's sound: a name one
     letter off still meets when another name sounds the same."""
-    tokens = person.names
+    tokens = person.names[:NEAR_NAMES]
     out: set[str] = set()
     for a in tokens:
         near = deletions(a)
@@ -270,12 +278,15 @@ KEY_TYPES: tuple[str, ...] = (
 
 
 def match_keys(person: Person, key_types: Iterable[str] = KEY_TYPES) -> list[tuple[str, str]]:
-    """The record's keys as sorted, unique (key_type, value) pairs."""
-    keys: set[tuple[str, str]] = set()
+    """The record's keys as sorted, unique (key_type, value) pairs; at most MAX_KEYS, taken
+    in ``key_types`` order."""
+    keys: dict[tuple[str, str], None] = {}
     parts = _Parts(person)
     for key_type in key_types:
         function = KEY_FUNCTIONS.get(key_type)
         if function is None:
             raise KeySetError(f"unknown match key type {key_type!r}")
-        keys.update((key_type, value) for value in function(parts))
+        for value in sorted(set(function(parts))):
+            if len(keys) < MAX_KEYS:
+                keys[(key_type, value)] = None
     return sorted(keys)

@@ -165,3 +165,21 @@ def test_different_people_with_different_names_share_no_key(person):
     one = person(given_names="Esther", family_name="Achieng", birth_date="2007-02-03")
     other = person(given_names="Mary", family_name="Wambui", birth_date="1999-01-01")
     assert not set(match_keys(one)) & set(match_keys(other))
+
+
+def test_no_record_has_more_keys_than_the_protocol_carries(person):
+    from protocol.messages import MAX_KEYS_PER_RECORD
+
+    crowded = person(
+        given_names="Mwanaisha Zawadi Mapenzi Khadija",
+        family_name="Mwakio Ng'ombeni",
+        other_names="Isha;Zawi;Mwana;Tuma",
+        father_name="Abdulrahman Kahindi Bakari",
+        mother_name="Fatuma Said",
+        age="15",
+        age_on="2025-01-01",
+        origin_place="Lunga Lunga",
+        origin_district="Kwale",
+        phone="0712345678",
+    )
+    assert len(match_keys(crowded)) <= MAX_KEYS_PER_RECORD
