@@ -31,7 +31,7 @@ from pathlib import Path
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.budgets import DEFAULT_KEY_BUDGET
+from node.budgets import budget_for
 from node.canonical import FIELDS
 from node.federation import Federation
 from node.home import open_home
@@ -81,7 +81,7 @@ def make_nodes(root: Path, people: int) -> list[dict]:
         name = other["home"].name
         # A budget for this benchmark's register size: ~13 keys per record, with room to spare.
         trust_peer(n["home"], store, name, peer_fingerprint(n["home"], store, name), actor="b",
-                   budget=max(DEFAULT_KEY_BUDGET, 40 * people))  # fmt: skip
+                   budget=budget_for(people))  # fmt: skip
     for store in stores:
         store.close()
     return nodes

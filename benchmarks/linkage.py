@@ -1,9 +1,14 @@
-"""Benchmark: linkage quality, time and memory — Tafuta private, Tafuta plain, recordlinkage ECM and
-Splink 5 (DuckDB) side by side on the same files and the same fields (issue 3, item 6).
+"""Benchmark: linkage quality, time and memory — Tafuta private, Tafuta plain, a tuned Splink 5
+(DuckDB), optionally recordlinkage ECM, side by side on the same files and fields (issues 3, 11),
+and ``tafuta dedup`` on the duplicates inside each list.
 
-    .venv/bin/python benchmarks/linkage.py                                 # FEBRL4 + synthetic 10k
-    .venv/bin/python benchmarks/linkage.py --datasets synthetic-100k       # the 100k x 100k run
+    .venv/bin/python benchmarks/linkage.py                             # FEBRL4 + East-African 10k
+    .venv/bin/python benchmarks/linkage.py --datasets eastafrica-100k  # the 100k x 100k run
     .venv/bin/python benchmarks/linkage.py --methods recordlinkage-ecm,splink
+
+It ends with one line per dataset (private F1 at DEFAULT_THRESHOLD, --plain F1, Splink's best
+F1, dedup F1) and the targets of issue 11; it exits 1 when a target is missed, so that a
+benchmark run can fail.
 
 Each dataset is written once as two canonical CSV files; each method then runs in a fresh
 subprocess that reads the files, links them and reports its wall time (reading included) and its
@@ -39,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from linkage_data import DATASETS, read_truth, write_dataset
 
-METHODS = ("tafuta-private", "tafuta-plain", "recordlinkage-ecm", "splink")
+METHODS = ("tafuta-private", "tafuta-plain", "recordlinkage-ecm", "splink", "tafuta-dedup")
+DEFAULT_METHODS = "tafuta-private,tafuta-plain,splink,tafuta-dedup"
+DEDUP_TARGET = 0.9
 RESULTS = Path(__file__).resolve().parent / "results"
 SCAN_FLOOR = 0.01
 CHILD_TIMEOUT = 3600
@@ -74,8 +81,32 @@ def link_baseline(folder: Path, fields: list[str], method: str) -> tuple[list, f
     return run(a, b), baselines.DEFAULT_PROBABILITY
 
 
+def dedup_tafuta(folder: Path, fields: list[str]) -> tuple[list, float]:
+    """``tafuta dedup`` (node/linking.dedup_records) on each list, pairs with the smaller ref
+    first, as the duplicates truth lists them."""
+    from matching import DEDUP_THRESHOLD
+    from node.linking import dedup_records, read_canonical_records
+
+    keep = {"ref", "kind", *fields}
+    scored = []
+    for path in (folder / "a.csv", folder / "b.csv"):
+        records = [{k: (v if k in keep else None) for k, v in r.items()}
+                   for r in read_canonical_records(path)]  # fmt: skip
+        for r in dedup_records(records, threshold=SCAN_FLOOR):
+            scored.append((*sorted((r.ref_a, r.ref_b)), float(r.score)))
+    return scored, DEDUP_THRESHOLD
+
+
 def child(method: str, folder: Path, fields: list[str]) -> None:
     start = time.perf_counter()
+    if method == "tafuta-dedup":
+        scored, default = dedup_tafuta(folder, fields)
+        result = {"method": method, "seconds": time.perf_counter() - start,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "scored_pairs": len(scored), "default_threshold": default}  # fmt: skip
+        result.update(evaluate(scored, read_truth(folder, "duplicates"), default))
+        print(json.dumps(result))
+        return
     if method.startswith("tafuta"):
         scored, default = link_tafuta(folder, fields, plain=method == "tafuta-plain")
     else:
@@ -120,7 +151,7 @@ def evaluate(scored: list, truth: set, default: float) -> dict:
         if f1 > best_f1:
             best_f1, best_threshold = f1, score
     return {**at_default, "best_f1": best_f1, "best_threshold": best_threshold,
-            "recall_at_floor": sum(p in best for p in truth) / len(truth)}  # fmt: skip
+            "recall_at_floor": sum(p in best for p in truth) / max(len(truth), 1)}  # fmt: skip
 
 
 def prf(tp: int, predicted: int, true: int) -> dict:
@@ -203,14 +234,53 @@ def markdown(report: dict) -> str:
             )
     errors = [(d["dataset"], r) for d in report["datasets"] for r in d["results"] if "error" in r]
     lines += [""] + [f"- {name}, {r['method']}: {r['error']}" for name, r in errors]
+    lines += ["", "```", side_by_side(report), "```"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def targets(report: dict) -> list[tuple[str, float, float, bool]]:
+    """Issue 11's targets per dataset: (what, measured, bar, met). Private and --plain F1 at
+    the default threshold against Splink's best F1 in the same run; dedup F1 against 0.9."""
+    rows = []
+    for data in report["datasets"]:
+        by = {r["method"]: r for r in data["results"] if "error" not in r}
+        name = data["dataset"]
+        splink = by.get("splink", {}).get("best_f1")
+        for method in ("tafuta-private", "tafuta-plain"):
+            if method in by and splink is not None:
+                f1 = by[method]["f1"]
+                rows.append((f"{name}: {method} F1 ≥ Splink best", f1, splink, f1 >= splink))
+        if "tafuta-dedup" in by and data.get("duplicate_pairs"):
+            f1 = by["tafuta-dedup"]["f1"]
+            rows.append((f"{name}: dedup F1 ≥ {DEDUP_TARGET}", f1, DEDUP_TARGET,
+                         f1 >= DEDUP_TARGET))  # fmt: skip
+        missing = [r["method"] for r in data["results"] if "error" in r]
+        rows += [(f"{name}: {m} ran", 0.0, 0.0, False) for m in missing]
+    return rows
+
+
+def side_by_side(report: dict) -> str:
+    """One line per dataset: private F1 at the default, --plain F1, Splink's best, dedup F1."""
+    lines = []
+    for data in report["datasets"]:
+        by = {r["method"]: r for r in data["results"] if "error" not in r}
+
+        def f1(method: str, key: str = "f1", by: dict = by) -> str:
+            return f"{by[method][key]:.3f}" if method in by else "–"
+
+        lines.append(
+            f"{data['dataset']}: private F1 {f1('tafuta-private')} (default threshold) | "
+            f"--plain F1 {f1('tafuta-plain')} | Splink best F1 {f1('splink', 'best_f1')} | "
+            f"dedup F1 {f1('tafuta-dedup') if data.get('duplicate_pairs') else '–'}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="febrl4,synthetic-10k",
+    parser.add_argument("--datasets", default="febrl4,eastafrica-10k",
                         help=f"comma-separated, of {', '.join(DATASETS)}")  # fmt: skip
-    parser.add_argument("--methods", default=",".join(METHODS), help=", ".join(METHODS))
+    parser.add_argument("--methods", default=DEFAULT_METHODS, help=", ".join(METHODS))
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -232,15 +302,28 @@ def main() -> None:
             summary = write_dataset(name, folder)
             summary["results"] = []
             for method in methods:
+                if method == "tafuta-dedup" and not summary["duplicate_pairs"]:
+                    continue  # FEBRL4 has no duplicates inside one list
                 result = run_method(method, folder, summary["fields"])
                 summary["results"].append(result)
                 print(f"{name} {method}: {json.dumps(result)[:400]}", file=sys.stderr)
             report["datasets"].append(summary)
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"linkage-{'+'.join(datasets)}"
+    report["targets"] = [
+        {"target": what, "measured": got, "bar": bar, "met": met}
+        for what, got, bar, met in targets(report)
+    ]
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     stem.with_suffix(".md").write_text(markdown(report))
     print(markdown(report))
+    print(side_by_side(report))
+    missed = [t for t in report["targets"] if not t["met"]]
+    for t in report["targets"]:
+        print(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['measured']:.3f} "
+              f"(bar {t['bar']:.3f})")  # fmt: skip
+    if missed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -64,8 +64,20 @@ def synthetic(n: int, seed: int = 1) -> tuple[list[dict], list[dict], set, dict,
     return regs.missing, regs.found, set(regs.true_pairs), regs.messiness, regs.hard_negatives
 
 
+def east_africa(n: int, seed: int = 1) -> tuple[list[dict], list[dict], set, dict, dict, set]:
+    """The East-African development set (benchmarks/east_africa.py): missing lists of n records
+    against found registers of n records, with duplicates inside each."""
+    from east_africa import generate
+
+    data = generate(n, n, seed=seed)
+    return (data.missing, data.found, data.true_pairs, data.messiness, data.hard_negatives,
+            data.duplicates)  # fmt: skip
+
+
 DATASETS = {
     "febrl4": febrl4,
+    "eastafrica-10k": lambda: east_africa(10_000),
+    "eastafrica-100k": lambda: east_africa(100_000),
     "synthetic-10k": lambda: synthetic(10_000),
     "synthetic-100k": lambda: synthetic(100_000),
 }
@@ -73,7 +85,8 @@ DATASETS = {
 
 def write_dataset(name: str, folder: Path) -> dict:
     """Write a.csv, b.csv, truth.json and messiness.json into folder; returns a summary."""
-    a, b, truth, messiness, hard_negatives = DATASETS[name]()
+    a, b, truth, messiness, hard_negatives, *rest = DATASETS[name]()
+    duplicates = rest[0] if rest else set()
     folder.mkdir(parents=True, exist_ok=True)
     for records, filename in ((a, "a.csv"), (b, "b.csv")):
         with (folder / filename).open("w", encoding="utf-8", newline="") as out:
@@ -83,10 +96,16 @@ def write_dataset(name: str, folder: Path) -> dict:
     (folder / "truth.json").write_text(json.dumps(sorted(truth)))
     (folder / "messiness.json").write_text(json.dumps(messiness))
     (folder / "hard_negatives.json").write_text(json.dumps(hard_negatives))
+    (folder / "duplicates.json").write_text(json.dumps(sorted(duplicates)))
     fields = FEBRL4_FIELDS if name == "febrl4" else FIELDS
     return {"dataset": name, "records_a": len(a), "records_b": len(b), "true_pairs": len(truth),
+            "duplicate_pairs": len(duplicates),
             "fields": [f for f in fields if f not in ("ref", "kind", "notes")]}  # fmt: skip
 
 
-def read_truth(folder: Path) -> set[tuple[str, str]]:
-    return {tuple(pair) for pair in json.loads((folder / "truth.json").read_text())}
+def read_truth(folder: Path, name: str = "truth") -> set[tuple[str, str]]:
+    """The true pairs (``truth``) or the true duplicates inside each list (``duplicates``)."""
+    path = folder / f"{name}.json"
+    if not path.exists():
+        return set()
+    return {tuple(pair) for pair in json.loads(path.read_text())}

@@ -17,6 +17,7 @@ from .candidates import (
     candidate_pairs,
     present_types,
 )
+from .dedup import DEDUP_THRESHOLD, dedup_links
 from .errors import KeySetError, LexiconError, MatchingError
 from .keys import CANDIDATE_KEY_TYPES, KEY_TYPES, KEYSET_VERSION, match_keys
 from .lexicon import Lexicon, load_lexicon
@@ -35,6 +36,7 @@ from .scoring import (
 
 __all__ = [
     "CANDIDATE_KEY_TYPES",
+    "DEDUP_THRESHOLD",
     "DEFAULT_THRESHOLD",
     "KEYSET_VERSION",
     "KEY_TYPES",
@@ -51,6 +53,7 @@ __all__ = [
     "Scored",
     "candidate_arrays",
     "candidate_pairs",
+    "dedup_links",
     "fit_key_scorer",
     "load_lexicon",
     "match_keys",

@@ -44,6 +44,13 @@ class Candidates:
     agree: np.ndarray  # int8 (pairs, types)
     present_left: np.ndarray  # bool (left records, types)
     present_right: np.ndarray  # bool (right records, types)
+    # int32 per pair: how many records (both sides) hold the rarest agreeing key of the
+    # ``rarity_types``; 0 when none agrees. The private path's term frequency: a rare name
+    # pair that agrees says more than "Mary Wanjiku". Both nodes see the same counts.
+    rarity: np.ndarray | None = None
+    # int16 (records, types): how many keys of each type each record has (a peer sees this).
+    keys_left: np.ndarray | None = None
+    keys_right: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.left)
@@ -76,6 +83,7 @@ def candidate_arrays(
     key_types: Sequence[str] = (),
     *,
     max_block_pairs: int = MAX_BLOCK_PAIRS,
+    rarity_types: Sequence[str] = (),
 ) -> Candidates:
     """Every pair of records sharing a key that generates candidates, with per-type counts.
 
@@ -102,13 +110,15 @@ def candidate_arrays(
     )
     n_keys = len(vocabulary)
 
-    present_left = np.zeros((len(ids_left), n_types), dtype=bool)
-    present_left[rec_l, type_of[key_l]] = True
+    keys_left = np.zeros((len(ids_left), n_types), dtype=np.int16)
+    np.add.at(keys_left, (rec_l, type_of[key_l]), 1)
+    present_left = keys_left > 0
     if self_join:
-        present_right = present_left
+        keys_right, present_right = keys_left, present_left
     else:
-        present_right = np.zeros((len(ids_right), n_types), dtype=bool)
-        present_right[rec_r, type_of[key_r]] = True
+        keys_right = np.zeros((len(ids_right), n_types), dtype=np.int16)
+        np.add.at(keys_right, (rec_r, type_of[key_r]), 1)
+        present_right = keys_right > 0
 
     count_l = np.bincount(key_l, minlength=n_keys).astype(np.int64)
     count_r = np.bincount(key_r, minlength=n_keys).astype(np.int64)
@@ -125,6 +135,12 @@ def candidate_arrays(
     out_left: list[np.ndarray] = []
     out_right: list[np.ndarray] = []
     out_agree: list[np.ndarray] = []
+    out_rarity: list[np.ndarray] = []
+    holders = count_l if self_join else count_l + count_r
+    rare_type = np.zeros(n_types, dtype=bool)
+    for t in rarity_types:
+        if t in column:
+            rare_type[column[t]] = True
     fanout = np.where(generating[key_l], count_r[key_l], 0)
     bounds = _chunks(rec_l, fanout)
     for lo, hi in bounds:
@@ -145,6 +161,9 @@ def candidate_arrays(
             continue
         agree = np.zeros((len(pair_code), n_types), dtype=np.int16)
         np.add.at(agree, (inverse.ravel(), type_of[a_key[row]]), 1)
+        rarity = np.full(len(pair_code), np.iinfo(np.int32).max, dtype=np.int64)
+        counted = rare_type[type_of[a_key[row]]]
+        np.minimum.at(rarity, inverse.ravel()[counted], holders[a_key[row][counted]])
         pl, pr = pair_code // n_right, pair_code % n_right
         # Common keys (not generating) still count as agreement for pairs found otherwise.
         common = ~generating[a_key] & (count_r[a_key] > 0)
@@ -164,17 +183,24 @@ def candidate_arrays(
                 pos = np.minimum(pos, len(right_codes) - 1)
                 hit = right_codes[pos] == probe
                 np.add.at(agree, (idx[hit], type_of[c_key[which[hit]]]), 1)
+                hit_key = c_key[which[hit]]
+                counted = rare_type[type_of[hit_key]]
+                np.minimum.at(rarity, idx[hit][counted], holders[hit_key[counted]])
         out_left.append(pl.astype(np.int32))
         out_right.append(pr.astype(np.int32))
         out_agree.append(np.minimum(agree, 127).astype(np.int8))
+        rarity[rarity == np.iinfo(np.int32).max] = 0
+        out_rarity.append(rarity.astype(np.int32))
     if out_left:
         left_index = np.concatenate(out_left)
         right_index = np.concatenate(out_right)
         agree_all = np.concatenate(out_agree)
+        rarity_all = np.concatenate(out_rarity)
     else:
         left_index = np.zeros(0, np.int32)
         right_index = np.zeros(0, np.int32)
         agree_all = np.zeros((0, n_types), np.int8)
+        rarity_all = np.zeros(0, np.int32)
     return Candidates(
         key_types=types,
         ids_left=ids_left,
@@ -184,6 +210,9 @@ def candidate_arrays(
         agree=agree_all,
         present_left=present_left,
         present_right=present_right,
+        rarity=rarity_all,
+        keys_left=keys_left,
+        keys_right=keys_right,
     )
 
 

@@ -74,21 +74,28 @@ def _level(similarity: float, steps: Sequence[float]) -> int:
     return sum(similarity >= step for step in steps)
 
 
+# Birth years further apart than this are "far apart": estimated ages on found registers are
+# up to four years off (issue 11), different people of one name often much more.
+FAR_YEARS = 4
+
+
 def _birth(a: Person, b: Person) -> int:
     x, y = a.birth, b.birth
     if x is None or y is None:
         return MISSING
     gap = max(x.year_lo - y.year_hi, y.year_lo - x.year_hi, 0)
-    if gap > 1:
+    if gap > FAR_YEARS:
         return 0
-    if gap == 1:
+    if gap > 1:  # an estimated age is often this far off
         return 1
+    if gap == 1:
+        return 2
     if x.exact_year is not None and x.exact_year == y.exact_year:
         if x.day_month() and x.day_month() == y.day_month():
-            return 3
+            return 4
         if _conflict(x, y):
-            return 1
-    return 2
+            return 2
+    return 3
 
 
 def _conflict(x: Birth, y: Birth) -> bool:
@@ -131,12 +138,13 @@ COMPARISONS: tuple[Comparison, ...] = (
         "birth",
         _birth,
         (
-            "birth years differ",
+            "birth years far apart",
+            "birth years 2–4 apart",
             "birth date close but not equal",
             "same birth year",
             "same birth date",
         ),
-        (0.05, 0.15, 0.5, 0.3),
+        (0.02, 0.1, 0.13, 0.45, 0.3),
     ),
     Comparison(
         "place",

@@ -66,7 +66,7 @@ def fit(
     levels: Sequence[int],
     names: Sequence[str],
     *,
-    m_start: Sequence[Sequence[float]] | None = None,
+    m_start: Sequence[Sequence[float] | np.ndarray] | None = None,
     prior_start: float = 0.05,
     prior_strength: float = 1.0,
     strength: float = 4.0,
@@ -115,9 +115,10 @@ def fit_counted(
     levels: Sequence[int],
     names: Sequence[str],
     *,
-    m_start: Sequence[Sequence[float]] | None = None,
+    m_start: Sequence[Sequence[float] | np.ndarray] | None = None,
     u_start: Sequence[Sequence[float] | np.ndarray] | None = None,
     fix_u: bool = False,
+    fix_m: bool = False,
     u_prior: Sequence[Sequence[float]] | None = None,
     u_strength: float | None = None,
     prior_start: float = 0.05,
@@ -177,12 +178,15 @@ def fit_counted(
             )
             if fix_u:
                 new_u = u[i]
+            if fix_m:
+                new_m = m[i]
             m[i], u[i] = new_m, new_u
         prior = float(np.clip(new_prior, _EPS, 1 - _EPS))
         if change < tolerance:
             break
     if (
         not fix_u
+        and not fix_m
         and sum(float(np.dot(m[i] - u[i], np.arange(n))) for i, n in enumerate(levels)) < 0
     ):
         # EM found the classes the wrong way round: matches agree more, by definition.

@@ -33,9 +33,11 @@ from .errors import KeySetError
 
 MISSING = -1
 
-_HEADS = {"pair": "names2", "nam": "name1", "fam": "family1", "gvn": "given1"}
+_HEADS = {"pair": "names2", "nam": "name1", "fam": "family1", "gvn": "given1", "near": "near2"}
 _PARTS = {
     "yw": "year",
+    "y6": "band",
+    "vsk": "villagex",
     "yr": "yearx",
     "dob": "date",
     "place": "village",
@@ -50,7 +52,7 @@ _SPECIAL = {
 }
 # Components that take one value per record: a key of "names2" with one of these agrees on as
 # many keys as the two records share name pairs.
-_SINGLE = ("district", "village", "date", "mother")
+_SINGLE = ("district", "village", "villagex", "date", "mother")
 
 
 def components(key_type: str) -> tuple[str, ...]:
@@ -87,15 +89,17 @@ FIELDS: dict[str, Field] = {
                 "no two names sound the same",
                 "",  # undetermined
                 "a name sounds the same",
+                "two names alike (one a letter off)",
                 "two names sound the same, in any order",
-                "three or more names sound the same, in any order",
+                "all names (or three or more) sound the same, in any order",
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.5, 0.2),
-            (0.12, 0.12, 0.3, 0.25, 0.2, 0.01),
+            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.19),
+            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.01),
         ),
         Field(
             "birth",
             (
+                "birth years far apart",
                 "birth years more than a year apart",
                 "birth date differs",
                 "",
@@ -104,8 +108,8 @@ FIELDS: dict[str, Field] = {
                 "same birth year",
                 "same birth date",
             ),
-            (0.03, 0.05, 0.1, 0.12, 0.05, 0.3, 0.35),
-            (0.3, 0.15, 0.25, 0.13, 0.05, 0.1, 0.02),
+            (0.01, 0.04, 0.05, 0.1, 0.12, 0.05, 0.3, 0.33),
+            (0.2, 0.1, 0.15, 0.25, 0.13, 0.05, 0.1, 0.02),
         ),
         Field(
             "district",
@@ -115,15 +119,26 @@ FIELDS: dict[str, Field] = {
         ),
         Field(
             "village",
-            ("home village differs", "", "same home village"),
-            (0.15, 0.15, 0.7),
-            (0.3, 0.5, 0.2),
+            ("home village differs", "", "home village spelled alike", "same home village"),
+            (0.12, 0.15, 0.08, 0.65),
+            (0.3, 0.45, 0.05, 0.2),
         ),
         Field(
             "phone",
             ("phone number differs", "", "same phone number"),
             (0.3, 0.0, 0.7),
             (0.95, 0.0, 0.05),
+        ),
+        Field(
+            "rarity",
+            (
+                "the names that agree are common",
+                "",
+                "the names that agree are uncommon",
+                "the names that agree are rare",
+            ),
+            (0.2, 0.25, 0.25, 0.3),
+            (0.5, 0.3, 0.15, 0.05),
         ),
         Field(
             "mother",
@@ -136,27 +151,39 @@ FIELDS: dict[str, Field] = {
 # Where each field's "undetermined" level sits: both records have the field (some key type with
 # it is on both sides) but no key tells whether it agrees. Below every agreement, above every
 # known difference; a field one side lacks stays MISSING (weight 0).
-UNDETERMINED = {"names": 2, "birth": 2, "district": 1, "village": 1, "phone": 1, "mother": 1}
+UNDETERMINED = {
+    "names": 2, "birth": 3, "rarity": 1, "district": 1, "village": 1, "phone": 1, "mother": 1,
+}  # fmt: skip
 
 
 def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
     """The fields a key set can say something about, in FIELDS order."""
     comps = {c.split(":")[0] for t in key_types for c in components(t)}
     wanted = {
-        "names": {"names2", "name1"},
-        "birth": {"year", "yearx", "date"},
+        "names": {"names2", "name1", "near2"},
+        "birth": {"year", "yearx", "date", "band"},
         "district": {"district"},
-        "village": {"village"},
+        "village": {"village", "villagex"},
         "phone": {"phone"},
         "mother": {"mother"},
+        "rarity": {"names2"},
     }
     return tuple(name for name in FIELDS if wanted[name] & comps)
 
 
 def field_levels(
-    key_types: Sequence[str], agree: np.ndarray, both: np.ndarray, fields: Sequence[str]
+    key_types: Sequence[str],
+    agree: np.ndarray,
+    both: np.ndarray,
+    fields: Sequence[str],
+    fewest: np.ndarray | None = None,
 ) -> np.ndarray:
     """(pairs, fields) int8 comparison levels (MISSING = unknown).
+
+    ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
+    (both nodes see how many keys of each type a record has). A name-pair key with a one-valued
+    component agreeing on all of them means every name pair of the record with fewer names is
+    shared: all its names sound the same, whether it has two names or four.
 
     ``agree[i, t]``: equal keys of ``key_types[t]`` for pair i; ``both[i, t]``: both records
     have keys of that type. Columns beyond ``len(key_types)`` are ignored.
@@ -177,11 +204,13 @@ def field_levels(
             table[:, col[weaker]] |= table[:, col[stronger]]
 
     for c in names:  # two equal name sounds include one equal name sound (same encoder)
-        if c.startswith("names2:"):
+        if c.startswith(("names2:", "near2:")):
             implied(yes, c, "name1:" + c.split(":")[1])
     implied(yes, "date", "yearx")
     implied(yes, "date", "year")
     implied(yes, "yearx", "year")
+    implied(yes, "year", "band")
+    implied(yes, "village", "villagex")
     for t, cs in enumerate(comps_of):
         differs = both[:, t] & ~agreeing[:, t]
         if not differs.any():
@@ -196,6 +225,10 @@ def field_levels(
     implied(no, "year", "yearx")
     implied(no, "year", "date")
     implied(no, "yearx", "date")
+    implied(no, "band", "year")
+    implied(no, "band", "yearx")
+    implied(no, "band", "date")
+    implied(no, "villagex", "village")
     no &= ~yes  # an approximation never outranks a key that agrees
 
     out = np.full((n, len(fields)), MISSING, dtype=np.int8)
@@ -211,7 +244,23 @@ def field_levels(
         if types:
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
+        if name == "names" and fewest is not None:
+            level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = (
+                len(FIELDS["names"].words) - 1
+            )
         out[:, f] = level
+    return out
+
+
+def _all_names(
+    comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, fewest: np.ndarray
+) -> np.ndarray:
+    """Pairs where some name-pair key with a one-valued component agrees on every key of that
+    type the record with fewer keys has."""
+    out = np.zeros(len(agree), dtype=bool)
+    for t, cs in enumerate(comps_of):
+        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
+            out |= (agree[:, t] > 0) & (agree[:, t] >= fewest[:, t])
     return out
 
 
@@ -220,6 +269,9 @@ _FIELD_OF = {
     "name1": "names",
     "year": "birth",
     "yearx": "birth",
+    "band": "birth",
+    "near2": "names",
+    "villagex": "village",
     "date": "birth",
     "district": "district",
     "village": "village",
@@ -259,8 +311,9 @@ def _names(
     level[_any(no, col, "names2")] = 1
     level[_any(no, col, "name1")] = 0
     level[_any(yes, col, "name1")] = 2
-    level[_any(yes, col, "names2")] = 3
-    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 4
+    level[_any(yes, col, "near2")] = 3
+    level[_any(yes, col, "names2")] = 4
+    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 5
     return level
 
 
@@ -290,14 +343,15 @@ def _birth(
             )
             windows = np.maximum(windows, per)
     date_no = has(no, "date")
-    level[date_no] = 1
-    level[has(no, "year") | has(no, "yearx")] = 0
+    level[date_no] = 2
+    level[has(no, "year") | has(no, "yearx")] = 1
+    level[has(no, "band")] = 0
     year = has(yes, "year")
-    level[year] = 2
+    level[year] = 3
     same_year = (year & (windows >= 2)) | has(yes, "yearx")
-    level[same_year & date_no] = 3
-    level[same_year & ~date_no] = 4
-    level[has(yes, "date")] = 5
+    level[same_year & date_no] = 4
+    level[same_year & ~date_no] = 5
+    level[has(yes, "date")] = 6
     return level
 
 
@@ -305,6 +359,24 @@ LevelFunction = Callable[
     [Sequence[str], Sequence[tuple[str, ...]], np.ndarray, np.ndarray, np.ndarray, dict[str, int]],
     np.ndarray,
 ]
+
+
+def _village(
+    key_types: Sequence[str],
+    comps_of: Sequence[tuple[str, ...]],
+    agree: np.ndarray,
+    yes: np.ndarray,
+    no: np.ndarray,
+    col: dict[str, int],
+) -> np.ndarray:
+    out = np.full(len(agree), MISSING, dtype=np.int8)
+    for component in ("villagex", "village"):
+        if component in col:
+            out[no[:, col[component]]] = 0
+    for component, level in (("villagex", 1), ("village", 2)):
+        if component in col:
+            out[yes[:, col[component]]] = level
+    return out
 
 
 def _simple(component: str) -> LevelFunction:
@@ -326,11 +398,40 @@ def _simple(component: str) -> LevelFunction:
     return level
 
 
+def _unknown(
+    key_types: Sequence[str],
+    comps_of: Sequence[tuple[str, ...]],
+    agree: np.ndarray,
+    yes: np.ndarray,
+    no: np.ndarray,
+    col: dict[str, int],
+) -> np.ndarray:
+    """Not derived from key types: ``rarity`` comes from key counts (``rarity_levels``)."""
+    return np.full(len(agree), MISSING, dtype=np.int8)
+
+
+# Holders (records of both sides) of the rarest agreeing name-pair key, at the upper bound of
+# each rarity level: a key only the pair itself holds is rare.
+RARITY_BOUNDS = (3, 8, 30)
+
+
+def rarity_levels(holders: np.ndarray) -> np.ndarray:
+    """Rarity levels from Candidates.rarity: rare (2–3 holders), uncommon (4–8), between
+    (9–30, undetermined), common (more); MISSING when no name-pair key agrees."""
+    level = np.full(len(holders), MISSING, dtype=np.int8)
+    level[holders > RARITY_BOUNDS[2]] = 0
+    level[(holders > RARITY_BOUNDS[1]) & (holders <= RARITY_BOUNDS[2])] = 1
+    level[(holders > RARITY_BOUNDS[0]) & (holders <= RARITY_BOUNDS[1])] = 2
+    level[(holders > 0) & (holders <= RARITY_BOUNDS[0])] = 3
+    return level
+
+
 _LEVELS = {
     "names": _names,
+    "rarity": _unknown,
     "birth": _birth,
     "district": _simple("district"),
-    "village": _simple("village"),
+    "village": _village,
     "phone": _simple("phone"),
     "mother": _simple("mother"),
 }

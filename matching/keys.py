@@ -8,7 +8,16 @@ and from tolerant forms of the other fields, so the usual errors still leave som
   pairs of a given name with the father's name cover "father's name used as family name";
 * birth years become two-year windows (``year_windows``): a year off by one shares a window, and
   an age on a date (two possible birth years) shares windows with either;
-* day and month of a birth date are compared unordered, so a swap still agrees.
+* day and month of a birth date are compared unordered, so a swap still agrees;
+* estimated ages are often 2–4 years off: ``year_bands`` are six-year windows, two per year,
+  so that birth years up to three apart always share one;
+* one wrong, missing, extra or swapped letter in a name changes its Metaphone code, but not its
+  *deletion neighbourhood* (the name with each letter left out in turn, as in SymSpell): two
+  spellings one edit apart share a member. ``near`` keys pair each such member of one name with
+  the Metaphone code of another name of the same person, and with the district, so the key stays
+  as specific as a two-name key;
+* a village misspelt in its vowels, doubled letters, h/w/y or l/r, k/g, b/p, d/t keeps its
+  consonant ``skeleton``.
 
 ``KEY_TYPES`` is the key set in use, chosen from data (docs/matching.md, with the figures, and
 benchmarks/key_selection.py to measure them again); ``CANDIDATE_KEY_TYPES`` are all key types the
@@ -26,7 +35,7 @@ import jellyfish
 from .errors import KeySetError
 from .normalise import Birth, Person
 
-KEYSET_VERSION = 2
+KEYSET_VERSION = 3
 
 Encoder = Callable[[str], str]
 ENCODERS: dict[str, Encoder] = {
@@ -48,6 +57,42 @@ def year_windows(birth: Birth | None) -> list[str]:
         windows.add(f"e{year // 2}")  # {2k, 2k+1}
         windows.add(f"o{(year + 1) // 2}")  # {2k-1, 2k}
     return sorted(windows)
+
+
+def year_bands(birth: Birth | None) -> list[str]:
+    """Six-year windows, two per year (offset by three): years up to three apart always share
+    one, years six or more apart never do."""
+    if birth is None:
+        return []
+    bands: set[str] = set()
+    for year in range(birth.year_lo, birth.year_hi + 1):
+        bands.add(f"a{year // 6}")
+        bands.add(f"b{(year + 3) // 6}")
+    return sorted(bands)
+
+
+# Letters registers confuse when writing a sound (l/r, c/k/q/g, b/p, d/t, v/f, z/s, x/k).
+_SKELETON_MAP = str.maketrans("clqgpbtdvzx", "krkkbbddfsk")
+
+
+def skeleton(word: str) -> str:
+    """The consonants of a folded word, sound-alike letters merged, h/w/y and repeats dropped:
+    "Shimba Hills" and "Shiimba Hils" give the same skeleton."""
+    out: list[str] = []
+    for ch in word.translate(_SKELETON_MAP):
+        if ch in "aeiouhwy " or (out and out[-1] == ch):
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def deletions(word: str) -> list[str]:
+    """The word and the word with each one letter left out: two words one substitution,
+    insertion, deletion or transposition apart share a member. Words under four letters keep
+    only themselves (their neighbours would be two letters, met by chance)."""
+    if len(word) < 4:
+        return [word]
+    return sorted({word} | {word[:i] + word[i + 1 :] for i in range(len(word))})
 
 
 def years(birth: Birth | None) -> list[str]:
@@ -80,6 +125,28 @@ def _name_pairs(person: Person, encode: Callable[[str], str]) -> list[str]:
             if g != f:
                 pairs.add("+".join(sorted((g, f))))
     return sorted(pairs)
+
+
+# Names (given, then family, then aliases) whose deletion neighbourhoods make ``near`` keys: a
+# name's neighbourhood has one key per letter, so more names would multiply keys per record.
+NEAR_NAMES = 3
+# The protocol's bound (protocol/messages.py MAX_KEYS_PER_RECORD): a record with many names and
+# aliases keeps its keys in KEY_TYPES order up to it, the same on every node.
+MAX_KEYS = 256
+
+
+def _near_pairs(person: Person, encode: Callable[[str], str]) -> list[str]:
+    """Each member of one name's deletion neighbourhood with another name's sound: a name one
+    letter off still meets when another name sounds the same."""
+    tokens = person.names[:NEAR_NAMES]
+    out: set[str] = set()
+    for a in tokens:
+        near = deletions(a)
+        for b in tokens:
+            code = encode(b) if b != a else ""
+            if code:
+                out.update(f"{v}~{code}" for v in near)
+    return sorted(out)
 
 
 def _combine(*parts: list[str]) -> list[str]:
@@ -132,8 +199,14 @@ def _candidate_functions() -> dict[str, KeyFunction]:
     def dob(p: _Parts) -> list[str]:
         return p.get("dob", "", lambda x: full_date(x.birth))
 
+    def bands(p: _Parts) -> list[str]:
+        return p.get("y6", "", lambda x: year_bands(x.birth))
+
     def place(p: _Parts) -> list[str]:
         return _one(p.person.place)
+
+    def village_skeleton(p: _Parts) -> list[str]:
+        return _one(skeleton(p.person.place)) if p.person.place else []
 
     def dist(p: _Parts) -> list[str]:
         return _one(p.person.district)
@@ -176,18 +249,31 @@ def _candidate_functions() -> dict[str, KeyFunction]:
         functions[f"gvn_{tag}_mother"] = _joined(given, mother)
         functions[f"pair_{tag}_place"] = _joined(pair, place)
         functions[f"fam_{tag}_dist"] = _joined(fam, dist)
+
+        def near(p: _Parts, tag: str = tag, enc: Encoder = enc) -> list[str]:
+            return p.get("near", tag, lambda x: _near_pairs(x, enc))
+
+        functions[f"pair_{tag}_y6"] = _joined(pair, bands)
+        functions[f"pair_{tag}_vsk"] = _joined(pair, village_skeleton)
+        functions[f"near_{tag}_dist"] = _joined(near, dist)
+        functions[f"near_{tag}_place"] = _joined(near, place)
     return functions
 
 
 KEY_FUNCTIONS: dict[str, KeyFunction] = _candidate_functions()
 CANDIDATE_KEY_TYPES: tuple[str, ...] = tuple(sorted(KEY_FUNCTIONS))
 
-# The key set in use (KEYSET_VERSION 2), chosen by benchmarks/key_selection.py; see
-# docs/matching.md for the recall and collision figures behind each choice. Every name component
-# is a Metaphone sound, so the scorer can tell from agreeing and differing key types which field
-# agrees and which differs (matching/fields.py).
+# The key set in use (KEYSET_VERSION 3): version 2's, chosen by benchmarks/key_selection.py (see
+# docs/matching.md), plus three for the errors of East-African registers (issue 11): name pairs
+# with six-year bands (estimated ages), a name one letter off with another name's sound and the
+# district, and name pairs with the village's skeleton. Every name component is built on
+# Metaphone, so the scorer can tell from agreeing and differing key types which field agrees and
+# which differs (matching/fields.py).
 KEY_TYPES: tuple[str, ...] = (
     "pair_mph_yw",
+    "pair_mph_y6",
+    "near_mph_dist",
+    "pair_mph_vsk",
     "pair_mph_dist",
     "pair_mph_place",
     "pair_mph_mother",
@@ -200,12 +286,15 @@ KEY_TYPES: tuple[str, ...] = (
 
 
 def match_keys(person: Person, key_types: Iterable[str] = KEY_TYPES) -> list[tuple[str, str]]:
-    """The record's keys as sorted, unique (key_type, value) pairs."""
-    keys: set[tuple[str, str]] = set()
+    """The record's keys as sorted, unique (key_type, value) pairs; at most MAX_KEYS, taken
+    in ``key_types`` order."""
+    keys: dict[tuple[str, str], None] = {}
     parts = _Parts(person)
     for key_type in key_types:
         function = KEY_FUNCTIONS.get(key_type)
         if function is None:
             raise KeySetError(f"unknown match key type {key_type!r}")
-        keys.update((key_type, value) for value in function(parts))
+        for value in sorted(set(function(parts))):
+            if len(keys) < MAX_KEYS:
+                keys[(key_type, value)] = None
     return sorted(keys)

@@ -14,6 +14,7 @@ same sorted pattern counts, so they give each pair the same score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -22,8 +23,9 @@ import numpy as np
 
 from . import em
 from .candidates import MAX_BLOCK_PAIRS, Candidates, Key, candidate_arrays
-from .fields import FIELDS, MISSING, field_levels, fields_for
+from .fields import FIELDS, MISSING, field_levels, fields_for, rarity_levels
 from .keys import KEY_TYPES
+from .same_person import same_person_groups
 
 # Chosen from the benchmarks in docs/matching.md: the review queue favours recall (a person is
 # checked by a caseworker before anything happens), but not at the cost of flooding the queue.
@@ -40,14 +42,28 @@ U_STRENGTH = 20.0
 # Rounds of "estimate u from the non-best pairs, refit"; and the fewest such pairs to use them.
 U_ROUNDS = 2
 MIN_NON_BEST = 50
+# Name-pair keys whose holders measure how common the agreeing names are: the broadest ones
+# (a six-year band, a district), so that "rare" is about the names, not a village or a year.
+RARITY_TYPES = ("pair_mph_y6", "pair_mph_dist")
+# Rounds of "estimate each field's m from the pairs the *other* fields make confident, refit";
+# how confident (log-odds without the field, and the best candidate of both its records by
+# them), and the fewest such pairs to use them.
+M_ROUNDS = 2
+M_FIXED = True
+M_HAT_STRENGTH = 1.0
+M_CONFIDENT = 3.0
+MIN_CONFIDENT = 30
+# Pairs' worth of FIELDS' m anchors added to the confident pairs' counts: a level no
+# confident pair shows (a district typo) is rare among matches, not impossible.
+M_ANCHOR_PAIRS = 100
 # Log-odds are capped and summed in fixed point (see one_to_one): e^18 × 2^24 per pair leaves
 # room for thousands of candidates of one record within int64.
 ODDS_CAP = 18.0
 _FIXED = 1 << 24
 # Said when other candidates of the same records weigh as much as this pair.
 CROWDED = "; another candidate fits as well or better"
-_DENSE_CODES = 1 << 24
-_RADIX = 8  # levels + 1 fit in 3 bits: a pattern of up to 21 fields is one int64
+_DENSE_CODES = 1 << 22  # counting sort up to 4 M codes (32 MB); np.unique beyond
+_RADIX = 16  # levels + 1 fit in 4 bits: a pattern of up to 15 fields is one int64
 
 
 class Scored(NamedTuple):
@@ -185,12 +201,64 @@ def _fit(
 
     model = fit([FIELDS[f].u for f in fields], False)
     if left is not None and right is not None and len(levels):
+        u_hat = None
         for _ in range(U_ROUNDS):
-            u_hat = non_best_u(model, unique, inverse, left, right, n_levels)
-            if u_hat is None:
+            found = non_best_u(model, unique, inverse, left, right, n_levels)
+            if found is None:
                 break
+            u_hat = found
             model = fit(u_hat, True)
+        for _ in range(M_ROUNDS if u_hat is not None else 0):
+            m_hat = confident_m(model, unique, inverse, left, right, n_levels, m_start)
+            if m_hat is None:
+                break
+            model = em.fit_counted(
+                unique, counts, n_levels, fields, m_start=m_hat, u_start=u_hat, fix_u=True,
+                fix_m=M_FIXED, m_strength=M_HAT_STRENGTH, prior_start=prior_start,
+                prior_strength=PRIOR_STRENGTH, pool_levels=True,
+            )  # fmt: skip
     return KeyScorer(model=model, key_types=key_types, fields=fields), unique, inverse
+
+
+def confident_m(
+    model: em.Model,
+    unique: np.ndarray,
+    inverse: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    n_levels: Sequence[int],
+    anchors: Sequence[Sequence[float]],
+) -> list[np.ndarray] | None:
+    """Each field's level frequencies among the pairs the *other* fields make confident.
+
+    EM's latent "match" class drifts toward look-alikes when fields are not independent
+    (namesakes share names, district and often age), which makes "birth years far apart" look
+    common among matches. Under conditional independence, the pairs that the other fields
+    alone call a match (log-odds ≥ M_CONFIDENT, and the best candidate of both their records
+    by that score) show a field's distribution among true matches without selecting on the
+    field itself. Uses only levels and record indices: the same on both nodes.
+    """
+    weights = [np.array((0.0, *w)) for w in model.weights]  # index 0 is MISSING
+    full = np.full(len(unique), math.log(model.prior / (1 - model.prior)))
+    per_field = [weights[f][unique[:, f] + 1] for f in range(len(n_levels))]
+    for part in per_field:
+        full = full + part
+    m_hat = []
+    for f, n in enumerate(n_levels):
+        without = (full - per_field[f])[inverse]
+        best_left = np.full(int(left.max()) + 1, -np.inf)
+        best_right = np.full(int(right.max()) + 1, -np.inf)
+        np.maximum.at(best_left, left, without)
+        np.maximum.at(best_right, right, without)
+        sure = (without >= M_CONFIDENT) & (without >= best_left[left])
+        sure &= without >= best_right[right]
+        if sure.sum() < MIN_CONFIDENT:
+            return None
+        per_pattern = np.bincount(inverse[sure], minlength=len(unique)).astype(float)
+        seen = np.array([per_pattern[unique[:, f] == lv].sum() for lv in range(n)])
+        seen = seen + M_ANCHOR_PAIRS * np.asarray(anchors[f]) + 0.5
+        m_hat.append(seen / seen.sum())
+    return m_hat
 
 
 def non_best_u(
@@ -244,12 +312,14 @@ def score_candidates(
     key_types: Sequence[str] = KEY_TYPES,
     *,
     min_score: float = 0.0,
+    groups: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     keep: Iterable[tuple[str, str]] = (),
 ) -> list[Scored]:
     """Score and explain candidate pairs found by ``candidate_arrays``, best first; only pairs
     scoring at least ``min_score`` are returned (all are used to fit the weights), and the
     candidates among ``keep`` (left id, right id) whatever their score: pairs people already
-    decided on, whose score both nodes must keep showing alike."""
+    decided on, whose score both nodes must keep showing alike. ``groups``: likely duplicates
+    inside each side (same_person.same_person_groups), for one_to_one."""
     key_types = tuple(key_types)
     fields = fields_for(key_types)
     if not len(candidates):
@@ -259,8 +329,15 @@ def score_candidates(
         candidates.present_left[candidates.left, :t]
         & candidates.present_right[candidates.right, :t]
     )
-    levels = field_levels(key_types, candidates.agree, both, fields)
-    del both
+    fewest = None
+    if candidates.keys_left is not None and candidates.keys_right is not None:
+        fewest = np.minimum(
+            candidates.keys_left[candidates.left, :t], candidates.keys_right[candidates.right, :t]
+        )
+    levels = field_levels(key_types, candidates.agree, both, fields, fewest)
+    del both, fewest
+    if "rarity" in fields and candidates.rarity is not None:
+        levels[:, fields.index("rarity")] = rarity_levels(candidates.rarity)
     sizes = (len(candidates.ids_left), len(candidates.ids_right))
     scorer, unique, inverse = _fit(
         levels, key_types, fields, sizes, candidates.left, candidates.right
@@ -269,7 +346,7 @@ def score_candidates(
     pattern_odds = np.array([scorer.model.log_odds(p) for p in unique.tolist()])
     scores, crowded = one_to_one(
         pattern_odds[inverse], candidates.left, candidates.right,
-        len(candidates.ids_left), len(candidates.ids_right),
+        len(candidates.ids_left), len(candidates.ids_right), *groups,
     )  # fmt: skip
     chosen = np.flatnonzero((scores >= min_score) | _pair_mask(candidates, keep))
     # Best first; ties by the ids as strings, so the order is the same on every run.
@@ -309,7 +386,13 @@ def _pair_mask(candidates: Candidates, pairs: Iterable[tuple[str, str]]) -> np.n
 
 
 def one_to_one(
-    log_odds: np.ndarray, left: np.ndarray, right: np.ndarray, n_left: int, n_right: int
+    log_odds: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    n_left: int,
+    n_right: int,
+    group_left: np.ndarray | None = None,
+    group_right: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each pair's probability given that a record is the same person as at most one record of
     the other side, and whether other candidates of its records weigh at least as much.
@@ -318,15 +401,43 @@ def one_to_one(
     (S_left, S_right), P(this pair) = o / (1 + S_left + S_right - o): a missing person with
     three look-alike found records cannot be all three. Odds are summed in fixed point, so
     the sums — and the scores — are exactly the same in whatever order a node lists the pairs.
+
+    ``group_left`` / ``group_right`` (a group number per record, from same_person.py) mark
+    likely duplicates inside one side: a group is one person, so the records of one group are
+    not each other's rivals — among a record's candidates, each group counts once, with its
+    strongest pair.
     """
     fixed = np.round(np.exp(np.clip(log_odds, -ODDS_CAP, ODDS_CAP)) * _FIXED).astype(np.int64)
-    sum_left = np.zeros(n_left, dtype=np.int64)
-    sum_right = np.zeros(n_right, dtype=np.int64)
-    np.add.at(sum_left, left, fixed)
-    np.add.at(sum_right, right, fixed)
-    others = sum_left[left] + sum_right[right] - 2 * fixed
-    probability = fixed / (float(_FIXED) + fixed + others)
+    if group_left is None and group_right is None:
+        sum_left = np.zeros(n_left, dtype=np.int64)
+        sum_right = np.zeros(n_right, dtype=np.int64)
+        np.add.at(sum_left, left, fixed)
+        np.add.at(sum_right, right, fixed)
+        others = sum_left[left] + sum_right[right] - 2 * fixed
+    else:
+        of_left = group_left[left] if group_left is not None else left.astype(np.int64)
+        of_right = group_right[right] if group_right is not None else right.astype(np.int64)
+        others = _rivals(fixed, left, of_right, n_left, n_right) + _rivals(
+            fixed, right, of_left, n_right, n_left
+        )
+    probability = fixed / (float(_FIXED) + fixed + np.maximum(others, 0))
     return np.round(probability, SCORE_DECIMALS), others >= fixed
+
+
+def _rivals(
+    fixed: np.ndarray, record: np.ndarray, group: np.ndarray, n_records: int, n_groups: int
+) -> np.ndarray:
+    """Per pair: the summed odds of the record's *other* candidate groups, each group at its
+    strongest pair."""
+    code = record.astype(np.int64) * max(n_groups, 1) + group
+    unique, inverse = np.unique(code, return_inverse=True)
+    inverse = inverse.ravel()
+    strongest = np.zeros(len(unique), dtype=np.int64)
+    np.maximum.at(strongest, inverse, fixed)
+    total = np.zeros(n_records, dtype=np.int64)
+    np.add.at(total, (unique // max(n_groups, 1)).astype(np.int64), strongest)
+    rivals: np.ndarray = total[record] - strongest[inverse]
+    return rivals
 
 
 def _string_rank(ids: Sequence[str]) -> np.ndarray:
@@ -350,8 +461,18 @@ def score_key_candidates(
     Keys are (key type, token); tokens are opaque — doubly blinded keys between nodes, raw
     values in tests. Both nodes calling this on the same two key sets (each its own side as
     ``left`` or ``right``) get the same pairs with the same scores: only key types and equality
-    are used, and EM sees the patterns sorted. ``min_score`` drops lower-scoring pairs from the
+    are used, and EM sees the patterns sorted. Likely duplicates inside each side count as one
+    person in the one-to-one step (same_person.py). ``min_score`` drops lower-scoring pairs from the
     result (not from the fit), which is what keeps a 100k × 100k link's output small.
     """
-    candidates = candidate_arrays(left, right, tuple(key_types), max_block_pairs=max_block_pairs)
-    return score_candidates(candidates, key_types, min_score=min_score, keep=keep)
+    candidates = candidate_arrays(
+        left, right, tuple(key_types), max_block_pairs=max_block_pairs,
+        rarity_types=[t for t in RARITY_TYPES if t in key_types],
+    )  # fmt: skip
+    if not len(candidates):
+        return []
+    groups = (
+        same_person_groups(left, candidates.ids_left, key_types, max_block_pairs=max_block_pairs),
+        same_person_groups(right, candidates.ids_right, key_types, max_block_pairs=max_block_pairs),
+    )
+    return score_candidates(candidates, key_types, min_score=min_score, groups=groups, keep=keep)

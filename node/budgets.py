@@ -24,9 +24,11 @@ from .errors import UserError
 
 WINDOW_DAYS = 30
 WINDOW_SECONDS = WINDOW_DAYS * 24 * 3600
-# About 2,500 records of ~20 distinct keys (17 on the benchmark) once. A rotation sends them all
-# again, once per 90 days by default, so after the 30-day window.
-DEFAULT_KEY_BUDGET = 50_000
+# About 2,500 records of key set 3's ~57 distinct keys once (docs/matching.md). A rotation sends
+# them all again, once per 90 days by default, so after the 30-day window.
+DEFAULT_KEY_BUDGET = 150_000
+# Distinct keys a record costs, with room: key set 3 averages ~57 on East-African registers.
+KEYS_PER_RECORD = 80
 MAX_KEY_BUDGET = 100_000_000
 # Alerts: a factor and a floor, so that small registers growing from 10 to 40 records stay quiet.
 JUMP_FACTOR = 2.0
@@ -35,6 +37,12 @@ VOLUME_FLOOR = 2_000
 PROFILE_SHARE_CHANGE = 0.3  # absolute change in one key type's share of keys
 PROFILE_MIN_RECORDS = 50  # fewer records than this say nothing about a profile
 ALERT_KINDS = ("over-budget", "announced-jump", "volume-jump", "profile-jump", "handover-refused")
+
+
+def budget_for(records: int) -> int:
+    """A budget for a peer whose register holds about ``records`` records (the coordinators
+    know each other's register size), never below the default."""
+    return max(DEFAULT_KEY_BUDGET, KEYS_PER_RECORD * records)
 
 
 class BadBudget(UserError):

@@ -302,6 +302,73 @@ def clean_record(
     return record, problems
 
 
+# Problems in these columns make a row unusable: without its ref a record cannot be linked,
+# reviewed or updated. ``kind`` is added where the caller needs it (import).
+_FATAL = frozenset({"ref"})
+
+
+def salvage_record(
+    row: dict[str, str],
+    default_kind: str | None,
+    today: date,
+    *,
+    need_kind: bool = True,
+    date_order: str = DEFAULT_DATE_ORDER,
+    consent_defaults: dict[str, str] | None = None,
+) -> tuple[dict | None, list[Problem], list[Problem]]:
+    """Check a row and keep what can be used: (record or None, values set aside, fatal problems).
+
+    A bad value is set aside (its cell left empty) rather than refusing the row, except that a
+    date keeps its longest valid prefix: 1938-11-31 keeps 1938-11, 2008-13-40 keeps 2008. Each
+    value set aside is one Problem whose message says what was kept. The record is None when
+    a fatal problem remains (an empty ref; a bad kind where ``need_kind``).
+    """
+
+    def check(cells: dict[str, str]) -> tuple[dict, list[Problem]]:
+        record, problems = clean_record(cells, default_kind, today, date_order, consent_defaults)
+        if not need_kind:  # linking does not need a kind: an empty one is no problem
+            problems = [p for p in problems if not (p.column == "kind" and not p.value)]
+        return record, problems
+
+    record, problems = check(row)
+    if not problems:
+        return record, [], []
+    fatal_columns = _FATAL | ({"kind"} if need_kind else set())
+    fatal = [p for p in problems if p.column in fatal_columns]
+    if fatal:
+        return None, [], fatal
+    repaired = dict(row)
+    set_aside: list[Problem] = []
+    for problem in problems:
+        kept = _date_prefix(problem.value, today) if problem.column in _DATES else None
+        repaired[problem.column] = kept or ""
+        note = f"; kept {kept}" if kept else "; set aside"
+        set_aside.append(Problem(problem.column, problem.value, problem.message + note))
+    record, left = check(repaired)
+    if left:  # cannot happen for the checks above; refuse rather than guess
+        return None, [], left
+    return record, set_aside, []
+
+
+_DATES = ("birth_date", "last_seen_date")
+
+
+def _date_prefix(value: str, today: date) -> str | None:
+    """The longest prefix of YYYY-MM-DD that is a real date within 1900–today, if any."""
+    match = re.match(r"^\s*(\d{4})(?:-(\d{1,2}))?", value)
+    if not match:
+        return None
+    year = match.group(1)
+    candidates = [year]
+    if match.group(2):
+        candidates.insert(0, f"{year}-{int(match.group(2)):02d}")
+    for candidate in candidates:
+        parsed = parse_partial_date(candidate)
+        if parsed and 1900 <= parsed[0] <= today.year and candidate != value:
+            return candidate
+    return None
+
+
 def _check_ref(record: dict, problems: list[Problem]) -> None:
     if not record.get("ref"):
         problems.append(Problem("ref", "", "is empty; every record needs its case reference"))

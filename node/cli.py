@@ -139,7 +139,8 @@ def init(
 @click.option(
     "--skip-invalid",
     is_flag=True,
-    help="Import the valid rows; write the rejected ones with reasons beside the file.",
+    help="Import what can be used: bad values are set aside (one warning each), rows that "
+    "cannot be used are written with reasons beside the file.",
 )
 @click.option(
     "--date-order",
@@ -161,8 +162,10 @@ def import_(
     """Import a register (CSV or XLSX) into the node.
 
     Every row is checked before anything is written: a file with any invalid row is refused
-    whole (exit code 2) unless --skip-invalid is given. Rows are matched by 'ref': importing
-    the same file again changes nothing; a changed row updates its record.
+    whole (exit code 2) unless --skip-invalid is given; then a bad value is set aside (a date
+    keeps its valid part: 1938-11-31 keeps 1938-11) with one warning naming line and column,
+    and only rows that cannot be used (no ref, a bad kind) are rejected. Rows are matched by
+    'ref': importing the same file again changes nothing; a changed row updates its record.
 
     Dates may be written as registers write them: 2006-03-15, 15/03/2006, 15.03.2006,
     2006/03/15, 03/2006, March 2006, 15 Machi 2006; '~16' in birth_date is an estimated age.
@@ -190,7 +193,11 @@ def import_(
         )
         if not dry_run:
             apply_import(plan, store)
+    for line in plan.set_aside:
+        click.echo(f"warning: {line}", err=True)
     click.echo(summary_line(plan.counts, dry_run=dry_run))
+    if plan.set_aside:
+        click.echo(f"{len(plan.set_aside)} bad values set aside (warnings above)", err=True)
     if plan.rejected and not dry_run:
         click.echo(f"rejected rows and reasons written to {rejected_path(file)}")
 

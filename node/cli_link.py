@@ -13,10 +13,16 @@ from pathlib import Path
 import click
 from click._termui_impl import ProgressBar
 
-from matching import DEFAULT_THRESHOLD
+from matching import DEDUP_THRESHOLD, DEFAULT_THRESHOLD
 
 from .cli_support import CliContext
-from .linking import LinkResult, dedup_records, link_records, read_canonical_records
+from .linking import (
+    LinkResult,
+    dedup_records,
+    link_records,
+    read_canonical_records,
+    read_records_leniently,
+)
 
 COLUMNS = ("ref_a", "ref_b", "score", "evidence")
 PROGRESS_MIN = 2000  # blinding operations; fewer finish before a bar would help
@@ -44,8 +50,13 @@ def _threshold(_ctx, _param, value: float | None) -> float | None:
     help=f"Lowest score written (0–1). Default: the review queue's, {DEFAULT_THRESHOLD}.",
 )
 @click.option("--plain", is_flag=True, help="Compare raw values instead of blinded match keys.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse a file with any bad value instead of setting the value aside.",
+)
 def link_command(
-    file_a: Path, file_b: Path, out: Path, threshold: float | None, plain: bool
+    file_a: Path, file_b: Path, out: Path, threshold: float | None, plain: bool, strict: bool
 ) -> None:
     """Link two canonical CSV (or XLSX) files and write the likely pairs to --out.
 
@@ -54,13 +65,18 @@ def link_command(
     key types that agree — so the result is what two nodes would find over the network.
     --plain compares the raw values instead. Pairs are sorted by score, best first.
 
+    A bad value does not stop the link: it is set aside (a date keeps its valid part, so
+    1938-11-31 keeps 1938-11) with one warning line naming file, line and column; a row
+    without a ref, or repeating one, is set aside whole. --strict refuses such a file instead.
+
     \b
     Examples:
       tafuta link missing.csv found.csv --out pairs.csv
       tafuta link missing.csv found.csv --out pairs.csv --threshold 0.8 --plain
+      tafuta link missing.csv found.csv --out pairs.csv --strict
     """
-    records_a = read_canonical_records(file_a)
-    records_b = read_canonical_records(file_b)
+    records_a = _read(file_a, strict)
+    records_b = _read(file_b, strict)
     with _Bar("blinding match keys") as bar:
         results = link_records(
             records_a, records_b, threshold=threshold, plain=plain, progress=bar.update
@@ -74,7 +90,7 @@ def link_command(
     "--threshold",
     type=float,
     callback=_threshold,
-    help=f"Lowest score listed (0–1). Default: {DEFAULT_THRESHOLD}.",
+    help=f"Lowest score listed (0–1). Default: {DEDUP_THRESHOLD}.",
 )
 @click.option(
     "--out",
@@ -106,6 +122,22 @@ def dedup_command(obj: CliContext, threshold: float | None, out: Path | None) ->
     for r in results:
         click.echo(f"{r.ref_a}\t{r.ref_b}\t{r.score:.4f}\t{r.evidence}")
     click.echo(f"{len(results)} likely duplicates", err=True)
+
+
+def _read(path: Path, strict: bool) -> list[dict]:
+    """The file's records; without --strict, warns once per value or row set aside."""
+    if strict:
+        return read_canonical_records(path)
+    records, warnings = read_records_leniently(path)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
+    if warnings:
+        click.echo(
+            f"warning: {len(warnings)} values or rows of {path.name} set aside; "
+            "--strict refuses such a file instead",
+            err=True,
+        )
+    return records
 
 
 def _write(results: list[LinkResult], out: Path) -> None:

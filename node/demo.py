@@ -25,7 +25,7 @@ from pathlib import Path
 from keys import KdfParams
 from matching.synthetic import generate
 
-from .budgets import DEFAULT_KEY_BUDGET
+from .budgets import budget_for
 from .canonical import FIELDS
 from .errors import NodeError
 from .federation import Federation
@@ -406,8 +406,8 @@ def pair_nodes(a: BuiltNode, b: BuiltNode) -> None:
         read_by_b = peer_fingerprint(home_b, store_b, home_a.name)
         if read_by_a != read_by_b:  # cannot happen with genuine tokens; never trust if it does
             raise DemoError(f"safety numbers of {home_a.name} and {home_b.name} differ")
-        # The coordinators know each other's register size: ~20 keys a record, room to spare.
-        budget = max(DEFAULT_KEY_BUDGET, 40 * max(a.records, b.records))
+        # The coordinators know each other's register size.
+        budget = budget_for(max(a.records, b.records))
         trust_peer(home_a, store_a, home_b.name, read_by_b, actor=ACTOR, budget=budget)
         trust_peer(home_b, store_b, home_a.name, read_by_a, actor=ACTOR, budget=budget)
 

@@ -19,6 +19,7 @@ from .canonical import (
     clean_record,
     may_hand_over,
     may_match,
+    salvage_record,
 )
 from .errors import ImportRefused
 from .exporter import guard_cell
@@ -39,6 +40,8 @@ class ImportPlan:
     # (ref, what changed) for every record whose consent changes, for the audit log
     consent_changes: list[tuple[str, str]] = field(default_factory=list)
     not_matched: int = 0  # records of the file that may not be matched with peers
+    # --skip-invalid: one line per bad value left out of an imported row (file, line, column)
+    set_aside: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -174,6 +177,16 @@ def plan_import(
             reasons.append(f"{where}: has {len(cells)} cells but the header has {width} columns")
         row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
         record, row_problems = clean_record(row, default_kind, today, date_order, consent_defaults)
+        if row_problems and skip_invalid and not header_problems:
+            # Partial reading: keep the row with its bad values set aside, when it can be.
+            salvaged, set_aside, fatal = salvage_record(
+                row, default_kind, today, date_order=date_order, consent_defaults=consent_defaults
+            )
+            if salvaged is not None:
+                record, row_problems = salvaged, []
+                plan.set_aside.extend(p.describe(where) for p in set_aside)
+            else:
+                row_problems = fatal
         if "ref" not in index:  # said once for the header, not once per row
             row_problems = [p for p in row_problems if p.column != "ref"]
         reasons.extend(p.describe(where) for p in row_problems)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from matching import (
+    DEDUP_THRESHOLD,
     DEFAULT_THRESHOLD,
     KEY_TYPES,
     KEYSET_VERSION,
@@ -34,7 +35,7 @@ from matching import (
 )
 from protocol import blinding
 
-from .canonical import clean_record
+from .canonical import clean_record, salvage_record
 from .errors import ImportRefused
 from .importer import column_index
 from .tabular import read_table
@@ -57,11 +58,27 @@ class LinkResult:
 
 
 def read_canonical_records(path: Path) -> list[dict]:
-    """A canonical CSV or XLSX file's records, checked like an import; raises ImportRefused.
+    """A canonical CSV or XLSX file's records, checked like an import; raises ImportRefused
+    listing every problem (``tafuta link --strict``).
 
     ``kind`` may be empty here: linking does not need it.
     """
-    path = Path(path)
+    records, problems = _read_records(Path(path), strict=True)
+    if problems:
+        raise ImportRefused(problems)
+    return records
+
+
+def read_records_leniently(path: Path) -> tuple[list[dict], list[str]]:
+    """A canonical file's records keeping what can be used, and one warning line per value or
+    row set aside (``tafuta link``'s default): a bad value is left out of its record (a date
+    keeps its valid part: 1938-11-31 keeps 1938-11), a row without a ref or repeating one is
+    left out, cells beyond the header are ignored. Raises ImportRefused only when the file
+    cannot be read at all or holds no records."""
+    return _read_records(Path(path), strict=False)
+
+
+def _read_records(path: Path, *, strict: bool) -> tuple[list[dict], list[str]]:
     table = read_table(path)
     index = column_index(table, {})
     if not table.rows:
@@ -73,22 +90,38 @@ def read_canonical_records(path: Path) -> list[dict]:
     width = len(table.header)
     for where, cells in table.rows:
         if len(cells) > width:
-            problems.append(f"{where}: has {len(cells)} cells but the header has {width} columns")
-            continue
+            problems.append(
+                f"{where}: has {len(cells)} cells but the header has {width} columns"
+                + ("" if strict else "; the extra cells are set aside")
+            )
+            if strict:
+                continue
+            cells = cells[:width]
         row = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
-        record, row_problems = clean_record(row, None, today)
-        row_problems = [p for p in row_problems if not (p.column == "kind" and not p.value)]
-        problems.extend(p.describe(where) for p in row_problems)
+        if strict:
+            record, row_problems = clean_record(row, None, today)
+            row_problems = [p for p in row_problems if not (p.column == "kind" and not p.value)]
+            problems.extend(p.describe(where) for p in row_problems)
+            usable = not row_problems
+        else:
+            salvaged, set_aside, fatal = salvage_record(row, None, today, need_kind=False)
+            problems.extend(p.describe(where) for p in set_aside)
+            problems.extend(p.describe(where) + "; the row is set aside" for p in fatal)
+            record, usable = salvaged or {}, salvaged is not None
         ref = record.get("ref")
         if ref and ref in first_seen:
-            problems.append(f"{where}, ref: {ref!r} appears twice (first at {first_seen[ref]})")
+            problems.append(
+                f"{where}, ref: {ref!r} appears twice (first at {first_seen[ref]})"
+                + ("" if strict else "; the row is set aside")
+            )
+            usable = False
         elif ref:
             first_seen[ref] = where
-        if not row_problems:
+        if usable:
             records.append(record)
-    if problems:
-        raise ImportRefused(problems)
-    return records
+    if not strict and not records:
+        raise ImportRefused([*problems, f"{table.name} has no usable records"])
+    return records, problems
 
 
 def link_records(
@@ -182,8 +215,9 @@ def private_link(
 def dedup_records(
     records: Iterable[dict], *, threshold: float | None = None, lexicon: Lexicon | None = None
 ) -> list[LinkResult]:
-    """Likely duplicates within one register (plain path), best first."""
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    """Likely duplicates within one register (plain path, matching/dedup.py's own model),
+    best first; from DEDUP_THRESHOLD unless told otherwise."""
+    threshold = DEDUP_THRESHOLD if threshold is None else threshold
     lexicon = lexicon or load_lexicon()
     people = [normalise(r, lexicon) for r in records]
     return [

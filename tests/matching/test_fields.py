@@ -44,6 +44,20 @@ def _words(agree: dict[str, int], both: set[str]) -> dict[str, str]:
         ({"phone": 1}, set(), "phone", "same phone number"),
         ({"pair_mph_yw": 2}, {"phone"}, "phone", "phone number differs"),
         ({"pair_mph_yw": 2}, {"pair_mph_mother"}, "mother", "mother's name differs"),
+        # A name one letter off, another name's sound and the district agree.
+        ({"near_mph_dist": 1}, set(), "names", "two names alike (one a letter off)"),
+        # Names agree, the six-year bands do not: the years are far apart (estimated ages are
+        # rarely that far off); bands agree but year windows do not: two or three years apart.
+        ({"pair_mph_dist": 1}, {"pair_mph_y6"}, "birth", "birth years far apart"),
+        (
+            {"pair_mph_dist": 1, "pair_mph_y6": 1},
+            {"pair_mph_yw"},
+            "birth",
+            "birth years more than a year apart",
+        ),
+        # The village's skeleton agrees but not its spelling; or not even the skeleton.
+        ({"pair_mph_vsk": 1}, {"pair_mph_place"}, "village", "home village spelled alike"),
+        ({"pair_mph_yw": 2}, {"pair_mph_vsk"}, "village", "home village differs"),
     ],
 )
 def test_what_the_key_types_say_about_a_field(agree, both, field, words):
@@ -58,3 +72,25 @@ def test_a_field_neither_key_type_covers_on_both_sides_is_not_mentioned():
 def test_every_key_type_in_use_says_something_about_a_field(key_type):
     assert components(key_type)
     assert fields_for([key_type])
+
+
+@pytest.mark.parametrize(
+    ("shared", "fewest", "words"),
+    [
+        (1, 1, "all names (or three or more) sound the same, in any order"),  # two names each
+        (1, 3, "two names sound the same, in any order"),  # one of three name pairs
+        (3, 3, "all names (or three or more) sound the same, in any order"),
+    ],
+)
+def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agrees(
+    shared, fewest, words
+):
+    t = KEY_TYPES.index("pair_mph_dist")
+    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
+    agree[0, t] = shared
+    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
+    both[0, t] = True
+    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
+    least[0, t] = fewest
+    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
+    assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words

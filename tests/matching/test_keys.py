@@ -8,7 +8,7 @@ import pytest
 
 from matching import CANDIDATE_KEY_TYPES, KEY_TYPES, KEYSET_VERSION, KeySetError, match_keys
 from matching import normalise as normalise_record
-from matching.keys import year_windows
+from matching.keys import year_bands, year_windows
 from matching.normalise import Birth
 
 from .conftest import GOLDEN
@@ -123,7 +123,63 @@ def test_the_same_person_written_differently_shares_a_key(person, one, other):
     assert set(match_keys(person(**one))) & set(match_keys(person(**other)))
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Charo", "hCaro"),  # transposed
+        ("Bwika", "wBika"),
+        ("Mwendwa", "Mendwa"),  # a letter left out
+        ("Khaemba", "Khkemba"),  # a letter wrong
+        ("Nakato", "Nakkato"),  # doubled
+        ("Wanjiku", "Wanjikyu"),  # one letter too many
+    ],
+)
+def test_a_name_one_letter_off_still_meets_when_another_name_and_the_district_agree(
+    person, one, other
+):
+    a = person(given_names=one, family_name="Kahindi", origin_district="Kwale")
+    b = person(given_names="Kahindi", family_name=other, origin_district="Kwale")  # swapped too
+    shared = {t for t, _ in set(match_keys(a)) & set(match_keys(b))}
+    assert "near_mph_dist" in shared
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Shimba Hills", "Shiimba Hills"), ("Pangani", "Pangany"), ("Lurambi", "Lulambi")],
+)
+def test_a_village_misspelt_in_vowels_doubles_or_sound_alike_letters_keeps_its_skeleton(
+    person, one, other
+):
+    a = person(given_names="Amina", family_name="Juma", origin_place=one)
+    b = person(given_names="Amina", family_name="Juma", origin_place=other)
+    shared = {t for t, _ in set(match_keys(a)) & set(match_keys(b))}
+    assert "pair_mph_vsk" in shared
+
+
+@pytest.mark.parametrize(("one", "other", "meet"), [(2008, 2011, True), (2008, 2014, False)])
+def test_estimated_ages_up_to_three_years_off_share_a_band_and_six_apart_never(one, other, meet):
+    assert bool(set(year_bands(Birth(one, one))) & set(year_bands(Birth(other, other)))) == meet
+
+
 def test_different_people_with_different_names_share_no_key(person):
     one = person(given_names="Esther", family_name="Achieng", birth_date="2007-02-03")
     other = person(given_names="Mary", family_name="Wambui", birth_date="1999-01-01")
     assert not set(match_keys(one)) & set(match_keys(other))
+
+
+def test_no_record_has_more_keys_than_the_protocol_carries(person):
+    from protocol.messages import MAX_KEYS_PER_RECORD
+
+    crowded = person(
+        given_names="Mwanaisha Zawadi Mapenzi Khadija",
+        family_name="Mwakio Ng'ombeni",
+        other_names="Isha;Zawi;Mwana;Tuma",
+        father_name="Abdulrahman Kahindi Bakari",
+        mother_name="Fatuma Said",
+        age="15",
+        age_on="2025-01-01",
+        origin_place="Lunga Lunga",
+        origin_district="Kwale",
+        phone="0712345678",
+    )
+    assert len(match_keys(crowded)) <= MAX_KEYS_PER_RECORD

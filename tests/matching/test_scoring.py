@@ -19,7 +19,9 @@ from matching import (
     normalise,
     score_key_candidates,
 )
-from matching.fields import FIELDS, MISSING, fields_for
+from matching.candidates import candidate_arrays
+from matching.fields import FIELDS, MISSING, fields_for, rarity_levels
+from matching.same_person import same_person_groups
 from matching.scoring import one_to_one
 from matching.synthetic import generate_registers
 from node.linking import dedup_records, link_records
@@ -86,6 +88,42 @@ def test_a_record_cannot_be_two_people_at_once():
     assert crowded.all()
 
 
+def test_one_person_reported_twice_on_one_side_is_not_their_own_rival():
+    """A found person with two reports of themselves on the missing list: grouped as one
+    person, both pairs keep the probability one pair alone would have."""
+    odds, left, right = np.array([3.0, 3.0]), np.array([0, 1]), np.array([0, 0])
+    alone, _ = one_to_one(np.array([3.0]), np.array([0]), np.array([0]), 1, 1)
+    split, _ = one_to_one(odds, left, right, 2, 1)
+    grouped, crowded = one_to_one(odds, left, right, 2, 1, np.array([0, 0]), None)
+    assert split[0] < 0.6 < grouped[0] == grouped[1] == alone[0]
+    assert not crowded.any()
+
+
+def test_without_groups_the_grouped_one_to_one_is_the_plain_one():
+    rng = np.random.default_rng(5)
+    odds = rng.normal(0, 4, 40)
+    left, right = rng.integers(0, 8, 40), rng.integers(0, 9, 40)
+    keep = np.unique(left * 9 + right, return_index=True)[1]  # one pair per (left, right)
+    odds, left, right = odds[keep], left[keep], right[keep]
+    plain = one_to_one(odds, left, right, 8, 9)
+    singletons = one_to_one(odds, left, right, 8, 9, np.arange(8), np.arange(9))
+    assert np.array_equal(plain[0], singletons[0]) and np.array_equal(plain[1], singletons[1])
+
+
+def test_likely_duplicates_inside_a_side_are_grouped_from_keys_alone(lexicon):
+    records = {
+        "M1": {"given_names": "Amina Zawadi", "family_name": "Mwakio", "birth_date": "2008-03-02",
+               "origin_place": "Lunga Lunga", "origin_district": "Kwale"},
+        "M2": {"given_names": "Amina", "family_name": "Mwakio", "birth_date": "2008",
+               "origin_place": "Lungalunga", "origin_district": "Kwale"},
+        "M3": {"given_names": "Amina", "family_name": "Mwakio", "birth_date": "2008",
+               "origin_place": "Vanga", "origin_district": "Kwale"},  # a namesake elsewhere
+    }  # fmt: skip
+    keys = {ref: match_keys(normalise({"ref": ref, **r}, lexicon)) for ref, r in records.items()}
+    groups = same_person_groups(keys, ["M1", "M2", "M3"], KEY_TYPES)
+    assert groups[0] == groups[1] != groups[2]
+
+
 def test_scores_are_probabilities():
     scores = SCORER.scores(_agreements(2, 50))
     assert all(0 <= s <= 1 for s in scores)
@@ -149,7 +187,7 @@ class TestExplanation:
         return SCORER.explain_levels(pattern)
 
     def test_agreeing_facts_come_first_then_what_differs(self):
-        text = self._scorer_words(names=4, birth=5, district=2, mother=0)
+        text = self._scorer_words(names=5, birth=6, district=2, mother=0)
         facts = text.split("; ")
         assert set(facts[:3]) == {
             "two names sound the same, in any order",
@@ -159,7 +197,7 @@ class TestExplanation:
         assert facts[3:] == ["mother's name differs"]
 
     def test_an_unknown_or_undetermined_field_is_not_mentioned(self):
-        text = self._scorer_words(names=4, district=1)
+        text = self._scorer_words(names=5, district=1)
         assert text == "two names sound the same, in any order"
 
     def test_every_level_of_every_field_has_words_or_is_undetermined(self):
@@ -208,3 +246,17 @@ def test_keys_made_in_worker_processes_equal_keys_made_in_one(lexicon):
     pooled = record_keys(missing, lexicon, workers=2, parallel_from=0)
     assert pooled == one
     assert list(pooled) == list(one)
+
+
+def test_a_name_pair_held_by_few_records_is_rare_and_by_many_common():
+    """The private path's term frequency: holders of the rarest agreeing name-pair key."""
+    left = {"a": [("pair_mph_dist", "RARE|kwale")], "b": [("pair_mph_dist", "COMMON|kwale")]}
+    right = {f"r{i}": [("pair_mph_dist", "COMMON|kwale")] for i in range(40)}
+    right["x"] = [("pair_mph_dist", "RARE|kwale")]
+    found = candidate_arrays(left, right, ("pair_mph_dist",), rarity_types=("pair_mph_dist",))
+    pairs = zip(found.left.tolist(), found.right.tolist(), strict=True)
+    holders = dict(zip(pairs, found.rarity.tolist(), strict=True))
+    rare = holders[(0, found.ids_right.index("x"))]
+    common = holders[(1, 0)]
+    assert (rare, common) == (2, 41)
+    assert rarity_levels(np.array([rare, common])).tolist() == [3, 0]

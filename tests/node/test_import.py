@@ -128,18 +128,39 @@ class TestImportSucceeds:
         assert "would have added 21" in result.output
         assert store_snapshot(node_home) == []
 
-    def test_skip_invalid_imports_valid_rows_and_writes_rejects_beside_input(
+    def test_skip_invalid_keeps_what_can_be_used_and_rejects_only_unusable_rows(
         self, run, node_home, write_csv
     ):
-        path = write_csv([VALID, {**VALID, "ref": "A-2", "birth_date": "2008-13-40"}])
+        path = write_csv(
+            [
+                VALID,
+                {**VALID, "ref": "A-2", "birth_date": "2008-13-40"},
+                {**VALID, "ref": "A-3", "kind": "lost"},
+            ]
+        )
         result = run("--home", node_home, "import", path, "--skip-invalid")
         assert result.exit_code == 0, result.output
-        assert "added 1, updated 0, unchanged 0, rejected 1" in result.output
+        assert "added 2, updated 0, unchanged 0, rejected 1" in result.output
+        assert record(node_home, "A-2")["birth_date"] == "2008"
+        warnings = [line for line in result.stderr.splitlines() if "'2008-13-40'" in line]
+        assert len(warnings) == 1 and "line 3, birth_date" in warnings[0]
+        assert "kept 2008" in warnings[0]
         rejected = path.with_name("records.rejected.csv")
         with rejected.open(encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        assert [r["ref"] for r in rows] == ["A-2"]
-        assert "birth_date: '2008-13-40' is not a real date" in rows[0]["rejected_because"]
+        assert [r["ref"] for r in rows] == ["A-3"]
+        assert "kind: 'lost' is not missing or found" in rows[0]["rejected_because"]
+        assert "Traceback" not in result.output + result.stderr
+
+    def test_without_skip_invalid_a_bad_value_still_refuses_the_whole_file(
+        self, run, node_home, write_csv
+    ):
+        path = write_csv([VALID, {**VALID, "ref": "A-2", "birth_date": "1938-11-31"}])
+        result = run("--home", node_home, "import", path)
+        assert result.exit_code == 2
+        assert "'1938-11-31' is not a date" in result.stderr
+        assert "Traceback" not in result.output + result.stderr
+        assert store_snapshot(node_home) == []
 
     @pytest.mark.parametrize(
         "cell", ['=HYPERLINK("http://x")', "@SUM(A1)", "+cmd|' /C calc'!A0", "-A1*2"]

@@ -62,13 +62,14 @@ def test_link_threshold_keeps_only_higher_scores(run, sides, tmp_path):
         (lambda p: None, "no such file"),
         (lambda p: p.write_text("ref,colour\nA,red\n", "utf-8"), "unknown column 'colour'"),
         (lambda p: p.write_text("given_names\nZawadi\n", "utf-8"), "no 'ref' column"),
-        (lambda p: p.write_text("ref,birth_date\nA,2008-13-45\n", "utf-8"), "is not a real date"),
-        (lambda p: p.write_text("ref\nA\nA\n", "utf-8"), "appears twice"),
         (lambda p: p.write_text("ref,sex\n", "utf-8"), "no records"),
         (lambda p: p.write_bytes(b"ref\n\xff\n"), "not UTF-8"),
+        (lambda p: p.write_text("ref,sex\n,F\n", "utf-8"), "no usable records"),
     ],
 )
-def test_link_refuses_bad_input_with_a_clear_message(run, sides, tmp_path, make, message):
+def test_link_refuses_a_file_it_cannot_use_at_all_with_a_clear_message(
+    run, sides, tmp_path, make, message
+):
     bad = tmp_path / "bad.csv"
     make(bad)
     out = tmp_path / "pairs.csv"
@@ -77,6 +78,70 @@ def test_link_refuses_bad_input_with_a_clear_message(run, sides, tmp_path, make,
     assert message in result.stderr
     assert "Traceback" not in result.output + result.stderr
     assert not out.exists()
+
+
+BAD_VALUES = [
+    # (cell text in found.csv, column, what the warning says)
+    ("birth_date", "1938-11-31", "kept 1938-11"),
+    ("birth_date", "1906-02-29", "kept 1906-02"),
+    ("birth_date", "2008-13-45", "kept 2008"),
+    ("birth_date", "soon", "set aside"),
+    ("sex", "unknown", "set aside"),
+    ("age", "about twenty", "set aside"),
+    ("phone", "call the office", "set aside"),
+    ("origin_country", "Kenya", "set aside"),
+]
+
+
+def _with_bad_value(sides, tmp_path, column, value):
+    rows = _read(sides[1])
+    rows[0][column] = value
+    path = tmp_path / "found-bad.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, rows[0]["ref"]
+
+
+@pytest.mark.parametrize(("column", "value", "kept"), BAD_VALUES)
+def test_link_sets_a_bad_value_aside_with_one_warning_naming_file_line_and_column(
+    run, sides, tmp_path, column, value, kept
+):
+    bad, _ = _with_bad_value(sides, tmp_path, column, value)
+    out = tmp_path / "pairs.csv"
+    result = run("link", sides[0], bad, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if f"{value!r}" in line]
+    assert len(warnings) == 1
+    assert "found-bad.csv line 2" in warnings[0] and column in warnings[0]
+    assert kept in warnings[0]
+    assert "Traceback" not in result.output + result.stderr
+    assert {(r["ref_a"], r["ref_b"]) for r in _read(out)} >= SAMPLE_TRUE
+
+
+@pytest.mark.parametrize(("column", "value", "kept"), BAD_VALUES[:3])
+def test_link_strict_refuses_a_bad_value_as_before(run, sides, tmp_path, column, value, kept):
+    bad, _ = _with_bad_value(sides, tmp_path, column, value)
+    out = tmp_path / "pairs.csv"
+    result = run("link", sides[0], bad, "--out", out, "--strict")
+    assert result.exit_code == 2
+    assert "is not a date" in result.stderr or column in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert not out.exists()
+
+
+def test_link_sets_aside_a_row_repeating_a_ref_and_strict_refuses_it(run, sides, tmp_path):
+    rows = _read(sides[1])
+    path = tmp_path / "found-twice.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows([*rows, rows[0]])
+    lenient = run("link", sides[0], path, "--out", tmp_path / "a.csv")
+    assert lenient.exit_code == 0 and "appears twice" in lenient.stderr
+    strict = run("link", sides[0], path, "--out", tmp_path / "b.csv", "--strict")
+    assert strict.exit_code == 2 and "appears twice" in strict.stderr
 
 
 @pytest.mark.parametrize("threshold", ["1.5", "-0.1", "high"])
