@@ -34,6 +34,7 @@ from matching import (
 )
 from matching.fields import FIELDS, UNDETERMINED
 from protocol import blinding
+from protocol.blinding import match_id_for
 from protocol.envelope import (
     CLOCK_WINDOW_SECONDS,
     Opened,
@@ -67,7 +68,6 @@ log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
 PREPARE_ATTEMPTS = 5
-MATCH_DOMAIN = b"tafuta-match-v1\x00"
 
 
 class HandoverRefused(EnvelopeRefused):
@@ -136,12 +136,6 @@ class Peer:
         return self.document.url
 
 
-def match_id_for(pseudonym_a: str, pseudonym_b: str) -> str:
-    """The same id on both nodes: derived from both pseudonyms in sorted order."""
-    first, second = sorted((pseudonym_a, pseudonym_b))
-    return hashlib.sha256(MATCH_DOMAIN + f"{first}\x00{second}".encode()).hexdigest()[:32]
-
-
 def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
     """Federation.rotate without the node's keys (queued messages are sealed when sent), for
     ``tafuta peers rotate``. Returns the pseudonyms renewed."""
@@ -167,7 +161,7 @@ _AGREEING = frozenset(
     words
     for name, f in FIELDS.items()
     for level, words in enumerate(f.words)
-    if level > UNDETERMINED[name] and words
+    if level > UNDETERMINED[name] and words and name != "rarity"  # how common, not a field
 )
 
 

@@ -61,7 +61,7 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
         raise ReviewRefused(f"a note is required to {decision}: say what you checked")
     if match["status"] not in DECIDABLE:
         raise ReviewRefused(f"this match is {match['status']}; it cannot be decided again")
-    messages = to_peer(match_id, match["status"], STATUS_AFTER[decision], now)
+    messages = to_peer(match, match["status"], STATUS_AFTER[decision], now)
     if messages and decision == "confirm" and store.peer_evaluation(match["peer_id"]) == "ours":
         # The peer learns of a pair it was not told about before (federation.NOTICE_MIN_FIELDS)
         # now that our caseworker confirms it, just before the confirmation itself.
@@ -70,16 +70,23 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
     return get_match(store, match_id)
 
 
-def to_peer(match_id: str, before: str, after: str, now: int) -> list[tuple[str, str, dict]]:
+def to_peer(match: dict, before: str, after: str, now: int) -> list[tuple[str, str, dict]]:
     """What the peer is told when a match's status goes from ``before`` to ``after``: that we
-    confirm it, or that we no longer do; nothing else."""
+    confirm it, or that we no longer do; nothing else. The two pseudonyms (both already known
+    to the peer) let it hold the match even if its own scoring has not reached it yet."""
     if after == "confirmed" and before != "confirmed":
         decision = "confirm"
     elif before == "confirmed" and after != "confirmed":
         decision = "undo"
     else:
         return []
-    message = {"match_id": match_id, "decision": decision, "at": now}
+    message = {
+        "match_id": match["match_id"],
+        "decision": decision,
+        "at": now,
+        "receiver_pseudonym": match["peer_pseudonym"],
+        "sender_pseudonym": match["local_pseudonym"],
+    }
     return [(new_message_id(), "review-decision", message)]
 
 
@@ -113,7 +120,7 @@ def undo(store: Store, match_id: str, user: dict, now: int) -> dict:
         and d["decision"] in DECISIONS
     ]  # fmt: skip
     after = STATUS_AFTER[earlier[-1]["decision"]] if earlier else "suggested"
-    store.undo(match, decision, user, to_peer(match_id, match["status"], after, now), now)
+    store.undo(match, decision, user, to_peer(match, match["status"], after, now), now)
     return get_match(store, match_id)
 
 

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from protocol.blinding import match_id_for
 from protocol.envelope import new_message_id
 
 from .audit import GENESIS, chain_hash
@@ -422,6 +423,39 @@ class ReviewTables(StoreParts):
                 (now, match_id),
             )
 
+    @staticmethod
+    def _hold_confirmed_match(
+        conn: sqlite3.Connection, peer_id: int, payload: dict, now: int
+    ) -> tuple | None:
+        """The peer confirmed a match our scoring has not reached (or no longer holds): hold
+        it, so that both nodes keep the same confirmed matches; its score comes with the next
+        scoring (the peer is marked for it). Only for a pair of our live record's pseudonym and
+        one the peer sent us, named by the match id derived from both."""
+        ours, theirs = payload["receiver_pseudonym"], payload["sender_pseudonym"]
+        if match_id_for(ours, theirs) != payload["match_id"]:
+            return None
+        found = conn.execute(
+            "SELECT ref, keys_digest FROM pseudonyms WHERE peer_id = ? AND pseudonym = ?",
+            (peer_id, ours),
+        ).fetchone()
+        held = conn.execute(
+            "SELECT 1 FROM peer_records WHERE peer_id = ? AND pseudonym = ?", (peer_id, theirs)
+        ).fetchone()
+        if found is None or held is None:
+            return None
+        live = found[1] is not None
+        conn.execute(
+            "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, peer_pseudonym, "
+            "score, evidence, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (payload["match_id"], peer_id, found[0], ours if live else "", theirs if live else "",
+             "not scored yet" if live else "", "suggested" if live else "withdrawn", now, now),
+        )  # fmt: skip
+        conn.execute(
+            "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_id = ?", (peer_id,)
+        )
+        return ("suggested" if live else "withdrawn", None)
+
     def apply_peer_review(
         self,
         peer_id: int,
@@ -454,6 +488,8 @@ class ReviewTables(StoreParts):
                     f"confirmed it first (here: {state})"
                 )
             self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
+            if row is None and kind == "review-decision" and payload["decision"] == "confirm":
+                row = self._hold_confirmed_match(conn, peer_id, payload, now)
             if row is None:
                 return
             if kind == "review-decision":

@@ -51,6 +51,7 @@ from .errors import BlindingError
 
 DOMAIN = b"tafuta/match-key/v1"
 PSEUDONYM_INFO = b"tafuta/pseudonym/v1"
+MATCH_DOMAIN = b"tafuta-match-v1\x00"
 POINT_BYTES = 32
 PSEUDONYM_BYTES = 16
 # Below this many points one process is faster than starting workers.
@@ -85,6 +86,13 @@ def pseudonym_for(scalar: bytes, ref: str) -> str:
     mac.update(ref.encode("utf-8"))
     digest = mac.finalize()[:PSEUDONYM_BYTES]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def match_id_for(pseudonym_a: str, pseudonym_b: str) -> str:
+    """A candidate pair's id, the same on both nodes: derived from both pseudonyms in sorted
+    order (docs/protocol.md), so either side can check a peer's claim about a pair."""
+    first, second = sorted((pseudonym_a, pseudonym_b))
+    return hashlib.sha256(MATCH_DOMAIN + f"{first}\x00{second}".encode()).hexdigest()[:32]
 
 
 def hash_to_point(keyset: int, key_type: str, value: str, counter: int = 0) -> bytes:

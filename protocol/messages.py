@@ -141,6 +141,8 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "match_id": _matches(MATCH_ID),
         "decision": lambda v: v in ("confirm", "reject", "unsure", "undo"),
         "at": _is_int(0, 2**40),
+        "receiver_pseudonym": _base64(PSEUDONYM),
+        "sender_pseudonym": _base64(PSEUDONYM),
     },
     "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
     "retraction": {"pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH)},

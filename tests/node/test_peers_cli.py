@@ -141,7 +141,7 @@ class TestTheWholeHandshake:
     @pytest.mark.parametrize(
         ("options", "budget", "evaluation"),
         [
-            ((), "50,000", "both"),
+            ((), "150,000", "both"),
             (("--budget", "30000", "--evaluation", "ours"), "30,000", "ours"),
         ],
     )
