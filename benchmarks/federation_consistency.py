@@ -13,6 +13,8 @@ A (rural, a missing list) is paired with B and C (urban, found registers). All t
 * time from the first serve to settled, against `tafuta link`'s time on the same files.
 
     .venv/bin/python benchmarks/federation_consistency.py [--people 2000]
+    .venv/bin/python benchmarks/federation_consistency.py --eastafrica --people 6000 \
+        --found-people 5000
     .venv/bin/python benchmarks/federation_consistency.py --missing a.csv --found b.csv \\
         --found2 c.csv [--truth-b pairs_ab.csv --truth-c pairs_ac.csv]
 
@@ -129,10 +131,30 @@ def read_pairs(path: Path) -> set[tuple[str, str]]:
         return {(r["ref_a"], r["ref_b"]) for r in csv.DictReader(f)}
 
 
+def write_truth(path: Path, pairs) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["ref_a", "ref_b"])
+        writer.writerows(sorted(pairs))
+    return path
+
+
 def registers(args, root: Path) -> tuple[Path, Path, Path, dict]:
     if args.missing:
         truth = {"b": args.truth_b, "c": args.truth_c}
         return args.missing, args.found, args.found2, truth
+    if args.eastafrica:
+        from east_africa import generate as east_africa  # beside this script
+
+        data = east_africa(args.people, 2 * args.found_people, seed=args.seed)
+        halves = {"b": data.found[0::2], "c": data.found[1::2]}
+        files = {label: write_csv(root / f"{label}.csv", rows) for label, rows in halves.items()}
+        truths = {}
+        for label, rows in halves.items():
+            refs = {r["ref"] for r in rows}
+            pairs = {(m, f) for m, f in data.true_pairs if f in refs}
+            truths[label] = write_truth(root / f"truth_{label}.csv", pairs)
+        return write_csv(root / "a.csv", data.missing), files["b"], files["c"], truths
     one = generate(args.people, args.people, overlap=0.4, seed=42)
     two = generate(args.people, args.people, overlap=0.4, seed=42)
     a = write_csv(root / "a.csv", one.missing)
@@ -155,6 +177,14 @@ def registers(args, root: Path) -> tuple[Path, Path, Path, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument(
+        "--eastafrica",
+        action="store_true",
+        help="Registers from benchmarks/east_africa.py: A a missing list of --people records, "
+        "B and C each half of a found register of 2 × --found-people.",
+    )
+    parser.add_argument("--found-people", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--missing", type=Path)
     parser.add_argument("--found", type=Path)
     parser.add_argument("--found2", type=Path)
