@@ -153,9 +153,10 @@ def _import_full_fallback(root: Path, rows: int) -> dict:
     return outcome
 
 
-def sync_full(root: Path, records: int = 3000, size_mib: int = 8) -> dict:
+def sync_full(root: Path, records: int = 3000, size_mib: int = 32) -> dict:
     """B's home on a small tmpfs (big enough to hold A's records once the filler is gone:
-    with the audit log, B's database outgrew the first 3 MiB and stayed full after recovery)."""
+    with the audit log, B's database outgrew the first 3 MiB and stayed full after recovery;
+    with key set 3's ~57 keys a record and the key-budget digests, 8 MiB did too)."""
     disk = root / "disk"
     with small_disk(disk, f"{size_mib}m") as mounted:
         if not mounted:
