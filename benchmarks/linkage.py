@@ -59,14 +59,15 @@ NO_ENGINE = 3  # a Tafuta method's exit code while node/linking.py does not exis
 def link_tafuta(folder: Path, fields: list[str], plain: bool) -> tuple[list, float]:
     try:
         from matching import DEFAULT_THRESHOLD
-        from node.linking import link_records, read_canonical_records
+        from node.linking import link_records, read_records_leniently
     except ImportError as error:  # the engine is built concurrently (issue 3)
         print(json.dumps({"error": f"the linkage engine is not there yet: {error}"}))
         sys.exit(NO_ENGINE)
     keep = {"ref", "kind", *fields}
+    # As `tafuta link` reads them: a bad value (FEBRL4 has 1984-00-25) is set aside, not fatal.
     sides = [
-        [{k: (v if k in keep else None) for k, v in r.items()} for r in read_canonical_records(p)]
-        for p in (folder / "a.csv", folder / "b.csv")
+        [{k: (v if k in keep else None) for k, v in r.items()} for r in records]
+        for records in (read_records_leniently(folder / f)[0] for f in ("a.csv", "b.csv"))
     ]
     results = link_records(*sides, threshold=SCAN_FLOOR, plain=plain)
     return [(r.ref_a, r.ref_b, float(r.score)) for r in results], DEFAULT_THRESHOLD
@@ -85,13 +86,13 @@ def dedup_tafuta(folder: Path, fields: list[str]) -> tuple[list, float]:
     """``tafuta dedup`` (node/linking.dedup_records) on each list, pairs with the smaller ref
     first, as the duplicates truth lists them."""
     from matching import DEDUP_THRESHOLD
-    from node.linking import dedup_records, read_canonical_records
+    from node.linking import dedup_records, read_records_leniently
 
     keep = {"ref", "kind", *fields}
     scored = []
     for path in (folder / "a.csv", folder / "b.csv"):
         records = [{k: (v if k in keep else None) for k, v in r.items()}
-                   for r in read_canonical_records(path)]  # fmt: skip
+                   for r in read_records_leniently(path)[0]]  # fmt: skip
         for r in dedup_records(records, threshold=SCAN_FLOOR):
             scored.append((*sorted((r.ref_a, r.ref_b)), float(r.score)))
     return scored, DEDUP_THRESHOLD

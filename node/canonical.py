@@ -138,8 +138,8 @@ def parse_partial_date(value: str) -> tuple[int, int | None, int | None] | None:
     year = int(match.group(1))
     month = int(match.group(2)) if match.group(2) else None
     day = int(match.group(3)) if match.group(3) else None
-    try:
-        date(year, month or 1, day or 1)
+    try:  # month 0 or day 0 is no date: not "month unknown"
+        date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError:
         return None
     return year, month, day

@@ -67,6 +67,9 @@ from .store_review import HandoverNotAllowed
 log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
+# Keys per blinded-keys message: ~80 bytes a key sealed, so about 3 MB, well inside the
+# envelope's 8 MiB (key set 3 has ~57 keys a record: 2,000 records were 9 MB and refused).
+BATCH_KEYS = 40_000
 PREPARE_ATTEMPTS = 5
 
 
@@ -185,6 +188,23 @@ def notice_for(suggestion: dict) -> dict:
     }
 
 
+def batched(records: list[blinding.BlindedRecord]) -> list[list[blinding.BlindedRecord]]:
+    """Records in messages of at most BATCH_RECORDS records and BATCH_KEYS keys (a record with
+    more keys than that still travels alone: a record has at most 256)."""
+    chunks: list[list[blinding.BlindedRecord]] = []
+    chunk: list[blinding.BlindedRecord] = []
+    keys = 0
+    for record in records:
+        if chunk and (len(chunk) >= BATCH_RECORDS or keys + len(record.keys) > BATCH_KEYS):
+            chunks.append(chunk)
+            chunk, keys = [], 0
+        chunk.append(record)
+        keys += len(record.keys)
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
 def keys_digest(keys: list[tuple[str, str]]) -> str:
     text = json.dumps([KEYSET_VERSION, sorted(set(keys))], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -288,8 +308,7 @@ class Federation:
         sent = [(ref, pseudonym, digests[ref]) for pseudonym, ref in refs.items()]
         messages: list[tuple[str, str, dict]] = []
         batches: list[str] = []
-        for start in range(0, len(records), BATCH_RECORDS):
-            chunk = records[start : start + BATCH_RECORDS]
+        for chunk in batched(records):
             batch = new_message_id()[:16]
             payload = {
                 "keyset": KEYSET_VERSION,

@@ -135,3 +135,26 @@ def test_review_from_the_command_line_refuses_an_unknown_user_and_match(network,
         assert result.returncode != 0, result
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_large_register_travels_in_messages_that_fit_an_envelope():
+    """Key set 3 has ~57 keys a record: 2,000 records in one message were 9 MB, over the
+    envelope's 8 MiB, and the peer refused them."""
+    import secrets
+
+    from node.federation import BATCH_KEYS, batched
+    from protocol.blinding import BlindedRecord, new_pseudonym, to_wire
+    from protocol.envelope import MAX_ENVELOPE_BYTES
+
+    records = [
+        BlindedRecord(new_pseudonym(), tuple(("near_mph_dist", secrets.token_bytes(32))
+                                             for _ in range(60)))
+        for _ in range(2000)
+    ]  # fmt: skip
+    chunks = batched(records)
+    assert [r for chunk in chunks for r in chunk] == records
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert sum(len(r.keys) for r in chunk) <= BATCH_KEYS
+        # Sealing adds base64 (4/3) and a header: the payload must stay well under the limit.
+        assert len(json.dumps(to_wire(chunk))) * 4 / 3 < MAX_ENVELOPE_BYTES * 0.6
