@@ -27,9 +27,7 @@ import argparse
 import csv
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -37,27 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from federation_speed import PASSPHRASE, TAFUTA, free_port, write_csv  # beside this script
+
 from keys import KdfParams
 from matching.synthetic import generate
-from node.canonical import FIELDS
 from node.identity import create_node
-
-PASSPHRASE = "benchmark passphrase"
-TAFUTA = str(Path(sys.executable).parent / "tafuta")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_csv(path: Path, records: list[dict]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows({f: r.get(f) or "" for f in FIELDS} for r in records)
-    return path
 
 
 class Node:
