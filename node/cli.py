@@ -33,7 +33,7 @@ from .peers import default_actor
 from .retention import RetentionPolicy
 from .retention import review as review_retention
 from .store import Store
-from .sync import describe_pending, is_settled
+from .sync import describe_pending, is_settled, pending_for
 
 PROGRESS_THRESHOLD = 2000  # rows; smaller imports finish before a bar would help
 
@@ -339,8 +339,7 @@ def status(obj: CliContext, as_json: bool) -> None:
 def _exchange_state(store) -> dict:
     """'settled' or what waits, per trusted peer (the same test as 'sync --wait')."""
     peers = [(row["id"], row["name"]) for row in store.iter_peers() if row["state"] == "trusted"]
-    state = store.settle_state([peer_id for peer_id, _ in peers])
-    pending = {name: state[peer_id] for peer_id, name in peers}
+    pending = pending_for(store, peers)
     return {"settled": is_settled(pending), "summary": describe_pending(pending), "peers": pending}
 
 

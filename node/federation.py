@@ -435,7 +435,7 @@ class Federation:
         elif kind == "blinded-reply":
             # Only records still shared: a reply that crossed our retraction of a record must
             # not bring its keys back, or we would score a record the peer has forgotten.
-            live = {p for p, digest in self.store.pseudonyms(peer.id).values() if digest}
+            live = self.store.live_pseudonyms(peer.id)
             records = [
                 (r.pseudonym, r.keys)
                 for r in blinding.from_wire(payload["records"])
@@ -449,7 +449,7 @@ class Federation:
                 peer.id, header.id, self._holdings(peer, payload["batch"]), now, via_bundle
             )
         elif kind == "holdings":
-            live = {p for p, digest in self.store.pseudonyms(peer.id).values() if digest}
+            live = self.store.live_pseudonyms(peer.id)
             unknown = sorted(set(payload["pseudonyms"]) - live)
             retractions = [
                 (new_message_id(), "retraction", {"pseudonyms": unknown[i : i + BATCH_RECORDS]})

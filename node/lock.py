@@ -20,14 +20,23 @@ LOCK_NAME = "serve.lock"
 
 
 @contextmanager
-def home_lock(home_path: Path, purpose: str) -> Iterator[None]:
-    """Hold the home's lock for the duration; HomeError at once if another process holds it."""
-    path = Path(home_path) / LOCK_NAME
+def _lock_file(path: Path) -> Iterator[int]:
+    """An open descriptor on the lock file ``path`` (created if needed), closed at the end:
+    closing it releases any flock taken on it, by the kernel, even after SIGKILL."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as err:
         raise HomeError(f"cannot create the lock file {path}: {err.strerror}") from err
     try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def home_lock(home_path: Path, purpose: str) -> Iterator[None]:
+    """Hold the home's lock for the duration; HomeError at once if another process holds it."""
+    with _lock_file(Path(home_path) / LOCK_NAME) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
@@ -36,8 +45,6 @@ def home_lock(home_path: Path, purpose: str) -> Iterator[None]:
                 f"before you {purpose}"
             ) from err
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextmanager
@@ -52,13 +59,6 @@ def exchange_lock(store: Store, peer_id: int) -> Iterator[None]:
     if database is None:
         yield
         return
-    path = Path(f"{database}.exchange-{peer_id}.lock")
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as err:
-        raise HomeError(f"cannot create the lock file {path}: {err.strerror}") from err
-    try:
+    with _lock_file(Path(f"{database}.exchange-{peer_id}.lock")) as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
-    finally:
-        os.close(fd)

@@ -162,6 +162,11 @@ class FederationTables(StoreParts):
         )
         return {ref: (pseudonym, digest) for ref, pseudonym, digest in rows}
 
+    def live_pseudonyms(self, peer_id: int) -> set[str]:
+        """Our records' pseudonyms for the peer that it should hold now: sent, not retracted,
+        and not marked to be sent again after a rotation."""
+        return {pseudonym for pseudonym, digest in self.pseudonyms(peer_id).values() if digest}
+
     def refs_for_pseudonyms(self, peer_id: int) -> dict[str, str]:
         rows = self.conn.execute(
             "SELECT pseudonym, ref FROM pseudonyms WHERE peer_id = ?", (peer_id,)

@@ -22,6 +22,7 @@ from protocol.messages import validate
 
 from .errors import NotSettled
 from .federation import Federation, Peer
+from .store import Store
 
 log = logging.getLogger("tafuta.sync")
 
@@ -172,8 +173,13 @@ def pending_work(federation: Federation, peers: list[Peer] | None = None) -> dic
     keys, the list of our records the peer holds), and candidates not yet scored again.
     """
     peers = federation.trusted_peers() if peers is None else peers
-    state = federation.store.settle_state([p.id for p in peers])
-    return {peer.name: state[peer.id] for peer in peers}
+    return pending_for(federation.store, [(p.id, p.name) for p in peers])
+
+
+def pending_for(store: Store, peers: list[tuple[int, str]]) -> dict[str, dict]:
+    """``pending_work`` for (peer id, name) pairs, from the store alone (no keys needed)."""
+    state = store.settle_state([peer_id for peer_id, _ in peers])
+    return {name: state[peer_id] for peer_id, name in peers}
 
 
 def is_settled(pending: dict[str, dict]) -> bool:

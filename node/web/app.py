@@ -560,6 +560,29 @@ def _import_options(form, ctx: WebContext) -> tuple[str | None, str, str, dict[s
     return kind, date_order, columns, *read_mapping(lines, label="column")
 
 
+def _plan_upload(
+    ctx: WebContext,
+    store: Store,
+    path: Path,
+    kind: str | None,
+    date_order: str,
+    mapping: dict[str, str],
+    mapping_problems: list,
+):
+    """What importing an uploaded file would do, read with the form's options and within the
+    node's upload limits: the preview and the confirmation read it the same way."""
+    return plan_import(
+        path,
+        store,
+        mapping,
+        default_kind=kind,
+        date_order=date_order,
+        consent_defaults=ctx.home.consent_defaults,
+        mapping_problems=mapping_problems,
+        max_rows=ctx.max_upload_rows,
+    )
+
+
 def _uploads(ctx: WebContext) -> Path:
     purge_stale_uploads(ctx.home.path)
     return uploads_folder(ctx.home.path)
@@ -590,16 +613,7 @@ async def import_upload(request: web.Request) -> web.Response:
 
     def plan(store: Store):
         try:
-            return plan_import(
-                path,
-                store,
-                mapping,
-                default_kind=kind,
-                date_order=date_order,
-                consent_defaults=ctx.home.consent_defaults,
-                mapping_problems=mapping_problems,
-                max_rows=ctx.max_upload_rows,
-            ), []
+            return _plan_upload(ctx, store, path, kind, date_order, mapping, mapping_problems), []
         except ImportRefused as refused:
             path.unlink(missing_ok=True)
             return None, refused.problems[:200]
@@ -635,16 +649,7 @@ async def import_confirm(request: web.Request) -> web.StreamResponse:
         raise NodeError("that upload is not known any more; upload the file again")
 
     def apply(store: Store) -> dict:
-        plan = plan_import(
-            path,
-            store,
-            mapping,
-            default_kind=kind,
-            date_order=date_order,
-            consent_defaults=ctx.home.consent_defaults,
-            mapping_problems=mapping_problems,
-            max_rows=ctx.max_upload_rows,
-        )
+        plan = _plan_upload(ctx, store, path, kind, date_order, mapping, mapping_problems)
         apply_import(plan, store)
         path.unlink(missing_ok=True)
         store.audit(
