@@ -39,7 +39,7 @@ from federation_speed import PASSPHRASE, TAFUTA, free_port, write_csv  # beside 
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.identity import create_node
+from node.trust.identity import create_node
 
 
 class Node:

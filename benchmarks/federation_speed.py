@@ -31,14 +31,14 @@ from pathlib import Path
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.budgets import budget_for
 from node.canonical import FIELDS
-from node.federation import Federation
+from node.federation.exchange import Federation
 from node.home import open_home
-from node.identity import create_node, invite_token, unlock
-from node.peers import add_peer, peer_fingerprint, trust_peer
 from node.runtime import node_lexicon
-from node.store import Store
+from node.store.db import Store
+from node.trust.budgets import budget_for
+from node.trust.identity import create_node, invite_token, unlock
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from protocol.envelope import new_message_id
 
 PASSPHRASE = "benchmark passphrase"

@@ -56,8 +56,8 @@ def write_register(path: Path, rows: int, seed: int = 7) -> None:
 
 def run_tafuta(csv_path: Path, workdir: Path) -> None:
     from node.home import create_home
-    from node.importer import apply_import, plan_import
-    from node.store import Store
+    from node.records.importer import apply_import, plan_import
+    from node.store.db import Store
 
     home = create_home(workdir / "node", name="bench")
     with Store.open(home.database_path) as store:

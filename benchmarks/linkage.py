@@ -50,7 +50,7 @@ DEDUP_TARGET = 0.9
 RESULTS = Path(__file__).resolve().parent / "results"
 SCAN_FLOOR = 0.01
 CHILD_TIMEOUT = 3600
-NO_ENGINE = 3  # a Tafuta method's exit code while node/linking.py does not exist yet
+NO_ENGINE = 3  # a Tafuta method's exit code while node/records/linking.py does not exist yet
 
 
 # --- the methods (each runs in its own process) ------------------------------------------------
@@ -59,7 +59,7 @@ NO_ENGINE = 3  # a Tafuta method's exit code while node/linking.py does not exis
 def link_tafuta(folder: Path, fields: list[str], plain: bool) -> tuple[list, float]:
     try:
         from matching import DEFAULT_THRESHOLD
-        from node.linking import link_records, read_records_leniently
+        from node.records.linking import link_records, read_records_leniently
     except ImportError as error:  # the engine is built concurrently (issue 3)
         print(json.dumps({"error": f"the linkage engine is not there yet: {error}"}))
         sys.exit(NO_ENGINE)
@@ -86,7 +86,7 @@ def dedup_tafuta(folder: Path, fields: list[str]) -> tuple[list, float]:
     """``tafuta dedup`` (node/linking.dedup_records) on each list, pairs with the smaller ref
     first, as the duplicates truth lists them."""
     from matching import DEDUP_THRESHOLD
-    from node.linking import dedup_records, read_records_leniently
+    from node.records.linking import dedup_records, read_records_leniently
 
     keep = {"ref", "kind", *fields}
     scored = []

@@ -8,7 +8,7 @@ missing-person list, B a found register (``--records`` each, from matching/synth
 the smaller list the same people), paired through invitation tokens and safety numbers, with
 the default budget A's coordinator is offered. Every message is sealed by its sender and opened
 by its receiver with every check of the network path (signature, trust, clock window, replay);
-only the HTTP hop is left out, as in node/demo.py.
+only the HTTP hop is left out, as in node/demo/network.py.
 
 The attacks are B's, against A:
 
@@ -81,19 +81,19 @@ from matching import KEYSET_VERSION, match_keys, normalise
 from matching.errors import KeySetError
 from matching.fields import components
 from matching.synthetic import generate, load_bank
-from node.demo import create_demo_users, write_register
-from node.federation import Federation
+from node.demo.network import create_demo_users, write_register
+from node.federation.exchange import Federation
 from node.home import open_home
-from node.identity import (
+from node.records.importer import apply_import, plan_import
+from node.runtime import federation_for, node_lexicon
+from node.store.db import Store
+from node.trust.identity import (
     create_node,
     invite_token,
     unlock,
     write_new_passphrase_file,
 )
-from node.importer import apply_import, plan_import
-from node.peers import add_peer, peer_fingerprint, trust_peer
-from node.runtime import federation_for, node_lexicon
-from node.store import Store
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from protocol import blinding
 from protocol.envelope import new_message_id
 from protocol.errors import EnvelopeRefused

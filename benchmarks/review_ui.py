@@ -49,11 +49,11 @@ def free_port() -> int:
 def build(workdir: Path, records: int, suggestions: int, users: int, port: int) -> Path:
     from keys import KdfParams
     from matching.synthetic import generate
-    from node.identity import create_node, invite_token
-    from node.importer import apply_import, plan_import
-    from node.peers import add_peer
-    from node.store import Store
-    from node.users import Profile, add_user, cheap_hasher
+    from node.accounts.users import Profile, add_user, cheap_hasher
+    from node.records.importer import apply_import, plan_import
+    from node.store.db import Store
+    from node.trust.identity import create_node, invite_token
+    from node.trust.peers import add_peer
     from tests.node.conftest import write_register
 
     home = create_node(workdir / "node", name="Benchmark Node", url=f"http://127.0.0.1:{port}",

@@ -1,10 +1,11 @@
 """The running node: storage, import and export, the CLI (and later HTTP, sync and review)."""
 
+from node.records.exporter import write_canonical_csv
+from node.records.importer import ImportPlan, apply_import, plan_import
+from node.store.db import Store
+
 from .errors import HomeError, ImportRefused, NodeError, RecordNotFound, StoreError
-from .exporter import write_canonical_csv
 from .home import Home, create_home, open_home
-from .importer import ImportPlan, apply_import, plan_import
-from .store import Store
 
 __all__ = [
     "Home",

@@ -10,16 +10,16 @@ from contextlib import contextmanager
 
 from keys import Keyring
 from matching import Lexicon, load_lexicon
+from node.directory.districts import HOME_FILE as DISTRICTS_FILE
+from node.directory.districts import Gazetteer, load_gazetteer
+from node.directory.suppression import DEFAULT_K
+from node.federation.exchange import Federation
+from node.store.db import Store
+from node.trust.budgets import parse_budget
+from node.trust.identity import unlock
 
-from .budgets import parse_budget
-from .districts import HOME_FILE as DISTRICTS_FILE
-from .districts import Gazetteer, load_gazetteer
 from .errors import HomeError
-from .federation import Federation
 from .home import Home
-from .identity import unlock
-from .store import Store
-from .suppression import DEFAULT_K
 
 NAME_VARIANTS_FILE = "name_variants.txt"
 PLACE_VARIANTS_FILE = "place_variants.txt"

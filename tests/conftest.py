@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from keys import KdfParams
 from node.canonical import FIELDS
-from node.cli import main
-from node.identity import create_node
+from node.cli.main import main
+from node.trust.identity import create_node
 
 SAMPLE = Path(__file__).resolve().parents[1] / "node" / "samples" / "sample-register.csv"
 

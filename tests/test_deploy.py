@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from node.cli import main
+from node.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -168,7 +168,7 @@ def test_every_tafuta_command_in_the_guide_exists_with_its_options(args):
 
 
 def test_the_nginx_example_says_how_to_trust_its_forwarded_for_header():
-    """The setting named beside the proxy is the one node/addresses.py reads."""
+    """The setting named beside the proxy is the one node/net/addresses.py reads."""
     conf = (DEPLOY / "nginx-tafuta.conf").read_text(encoding="utf-8")
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
     assert 'trusted_proxies = ["127.0.0.1", "::1"]' in conf

@@ -38,11 +38,11 @@ import aiohttp
 import yarl
 
 from keys import KdfParams, Keyring
-from node.federation import Federation
+from node.federation.exchange import Federation
 from node.home import open_home
-from node.identity import now_seconds, unlock
 from node.runtime import node_lexicon
-from node.store import Store
+from node.store.db import Store
+from node.trust.identity import now_seconds, unlock
 from node.web.app import SESSION_COOKIE
 from protocol.envelope import MAX_ENVELOPE_BYTES, b64, new_message_id, seal
 

@@ -93,7 +93,7 @@ def integrity(database: Path) -> str:
 def audit_chain(database: Path) -> dict:
     """The audit log's hash chain checked (node.audit.verify_chain, what `tafuta audit verify`
     runs), read-only: rows, and the first broken row if any."""
-    from node.audit import verify_chain
+    from node.store.audit import verify_chain
 
     db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
     db.row_factory = sqlite3.Row
@@ -127,9 +127,9 @@ def pair_in_process(a: Node, b: Node) -> None:
     """What `pair` does through the CLI (invite, add, compare safety numbers, trust), through
     the same library calls in this process: many pairs in seconds instead of minutes."""
     from node.home import open_home
-    from node.identity import invite_token
-    from node.peers import add_peer, peer_fingerprint, trust_peer
-    from node.store import Store
+    from node.store.db import Store
+    from node.trust.identity import invite_token
+    from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 
     homes = {n.name: open_home(n.home) for n in (a, b)}
     tokens = {name: invite_token(home) for name, home in homes.items()}

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from node.errors import StoreError
 from node.home import open_home
-from node.importer import apply_import, plan_import
-from node.store import Store
+from node.records.importer import apply_import, plan_import
+from node.store.db import Store
 
 from .common import (
     crashes_in_log,

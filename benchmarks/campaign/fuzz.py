@@ -30,9 +30,9 @@ from keys import (
 )
 from node.canonical import FIELDS
 from node.errors import ImportRefused
-from node.identity import create_node
-from node.importer import apply_import, plan_import
-from node.store import Store
+from node.records.importer import apply_import, plan_import
+from node.store.db import Store
+from node.trust.identity import create_node
 from protocol.envelope import SUITE_X25519, open_envelope, parse, seal
 from protocol.errors import EnvelopeRefused, UnknownSender
 from protocol.messages import validate

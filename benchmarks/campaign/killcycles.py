@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from node.home import open_home
-from node.store import Store
+from node.store.db import Store
 
 from .common import (
     TAFUTA,

@@ -14,7 +14,7 @@ seen expired, so each such request needs its own).
   on the unsafe routes (with a same-site Origin) and on the protected pages. Answer: a 303 to
   /login (or 400 for a header too large).
 * refused login — a wrong password with a valid login-form token: 401, or 429 once that
-  name must wait (node/login_throttle.py). These add rows to ``audit_log`` and
+  name must wait (node/accounts/login_throttle.py). These add rows to ``audit_log`` and
   ``login_failures`` by design; the campaign counts them separately.
 * malformed UI requests, with a live session and a valid token: bad multipart bodies, huge
   form fields, bad match ids and record refs, unknown paths. Answer: a 4xx.
@@ -32,9 +32,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
-from node import sessions
+from node.accounts import sessions
 from node.home import open_home
-from node.store import Store
+from node.store.db import Store
 from node.web.app import LOGIN_COOKIE, MAX_UPLOAD_BYTES, SESSION_COOKIE
 from tests.web.conftest import USERS, add_users
 

@@ -28,12 +28,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from .. import review, sessions
-from ..addresses import request_address
-from ..audit import verify_chain
-from ..budgets import ALERT_KINDS, DEFAULT_KEY_BUDGET, WINDOW_SECONDS, parse_budget
-from ..canonical import DATE_ORDERS, FIELDS, KINDS, clean_record
-from ..errors import (
+from node.accounts import sessions
+from node.accounts.users import LANGUAGES, authenticate
+from node.canonical import DATE_ORDERS, FIELDS, KINDS, clean_record
+from node.errors import (
     USER_ERRORS,
     ImportRefused,
     LoginFailed,
@@ -41,15 +39,26 @@ from ..errors import (
     NodeError,
     RecordNotFound,
 )
-from ..exporter import as_written
-from ..http_limits import HttpLimits
-from ..identity import invite_token
-from ..importer import apply_import, plan_import, read_mapping
-from ..linking import dedup_records
-from ..peers import add_peer, budget_status, list_peers, revoke_peer, set_budget, trust_peer
-from ..store import Store
-from ..uploads import purge_stale_uploads, save_upload, uploads_folder
-from ..users import LANGUAGES, authenticate
+from node.net.addresses import request_address
+from node.net.http_limits import HttpLimits
+from node.records.exporter import as_written
+from node.records.importer import apply_import, plan_import, read_mapping
+from node.records.linking import dedup_records
+from node.records.uploads import purge_stale_uploads, save_upload, uploads_folder
+from node.review import rules as review
+from node.store.audit import verify_chain
+from node.store.db import Store
+from node.trust.budgets import ALERT_KINDS, DEFAULT_KEY_BUDGET, WINDOW_SECONDS, parse_budget
+from node.trust.identity import invite_token
+from node.trust.peers import (
+    add_peer,
+    budget_status,
+    list_peers,
+    revoke_peer,
+    set_budget,
+    trust_peer,
+)
+
 from .base import (
     LANGUAGE_COOKIE,
     LOGIN_COOKIE,

@@ -14,12 +14,13 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from ..errors import (
+from node.accounts.sessions import Session
+from node.accounts.users import LANGUAGES, may
+from node.errors import (
     Forbidden,
 )
-from ..http_limits import BodyTooSlow, read_within, unreadable_body
-from ..sessions import Session
-from ..users import LANGUAGES, may
+from node.net.http_limits import BodyTooSlow, read_within, unreadable_body
+
 from .context import WEB
 from .i18n import LANGUAGES as LANGUAGE_NAMES
 from .i18n import translator

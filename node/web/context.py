@@ -20,11 +20,10 @@ from argon2 import PasswordHasher
 
 from keys import Keyring
 from matching import Lexicon
-
-from ..home import Home
-from ..http_limits import HttpLimits
-from ..identity import now_seconds
-from ..store import Store
+from node.home import Home
+from node.net.http_limits import HttpLimits
+from node.store.db import Store
+from node.trust.identity import now_seconds
 
 DB_THREADS = 4
 

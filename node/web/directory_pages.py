@@ -7,7 +7,8 @@ Routes (all need a session; roles as noted):
     GET  /directory/edit  POST …        this organisation's profile, re-signed on save  admin
     GET  /stats  (?view=network)        published tables with CSS-only bar charts      caseworker
 
-The work is done by node/directory.py and node/stats.py, exactly as for the CLI; this module
+The work is done by node/directory/profile.py and node/directory/stats.py, exactly as for the CLI;
+this module
 only turns forms into arguments and results into what the templates show. Saving the profile
 signs it, so it needs the keys the server unlocked at start (``WebContext.keyring``); without
 them the page says so and changes nothing.
@@ -22,10 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from protocol.directory import ORGANISATION_TYPES, PROFILE_FIELDS, SERVICES
-from protocol.errors import BadProfile
-
-from ..directory import (
+from node.directory.profile import (
     DirectoryError,
     directory_search,
     edit_profile,
@@ -36,9 +34,12 @@ from ..directory import (
     parse_region,
     today_utc,
 )
-from ..runtime import node_gazetteer, stats_k
-from ..stats import network_stats, own_stats, own_view
-from ..store import Store
+from node.directory.stats import network_stats, own_stats, own_view
+from node.runtime import node_gazetteer, stats_k
+from node.store.db import Store
+from protocol.directory import ORGANISATION_TYPES, PROFILE_FIELDS, SERVICES
+from protocol.errors import BadProfile
+
 from .base import actor, redirect, render, requires, text
 from .context import WEB
 

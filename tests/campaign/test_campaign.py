@@ -11,7 +11,7 @@ import pytest
 from benchmarks.campaign import backups, badrequests, fulldisk, fuzz, killcycles, load, webrequests
 from benchmarks.campaign.common import audit_chain, table_counts, table_digests
 from benchmarks.campaign.killcycles import _people
-from node.store import Store
+from node.store.db import Store
 from node.web.app import SESSION_COOKIE
 
 

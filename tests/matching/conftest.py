@@ -46,7 +46,7 @@ def person(lexicon):
 @pytest.fixture(scope="session")
 def sample_sides():
     """(missing records, found records) of the sample register, checked like an import."""
-    from node.linking import read_canonical_records
+    from node.records.linking import read_canonical_records
 
     records = read_canonical_records(SAMPLE)
     return (

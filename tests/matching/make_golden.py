@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from matching import KEY_TYPES, KEYSET_VERSION, load_lexicon, match_keys, normalise  # noqa: E402
-from node.linking import read_canonical_records  # noqa: E402
+from node.records.linking import read_canonical_records  # noqa: E402
 
 SOURCE = "node/samples/sample-register.csv"
 GOLDEN = Path(__file__).resolve().parent / "golden_keys.json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from matching import DEDUP_THRESHOLD, dedup_links, normalise
-from node.linking import read_canonical_records
+from node.records.linking import read_canonical_records
 
 SAMPLE = "node/samples/sample-register.csv"
 BASE = {"ref": "KW-2024-0116", "kind": "missing", "given_names": "Abdul Rahman",

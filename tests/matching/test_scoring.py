@@ -24,7 +24,7 @@ from matching.fields import FIELDS, MISSING, fields_for, rarity_levels
 from matching.same_person import same_person_groups
 from matching.scoring import one_to_one
 from matching.synthetic import generate_registers
-from node.linking import dedup_records, link_records
+from node.records.linking import dedup_records, link_records
 
 from .conftest import SAMPLE_AMBIGUOUS, SAMPLE_TRUE_PAIRS
 
@@ -239,7 +239,7 @@ class TestSampleRegister:
 
 def test_keys_made_in_worker_processes_equal_keys_made_in_one(lexicon):
     """Large registers are keyed on all cores; the keys must be the very same."""
-    from node.linking import record_keys
+    from node.records.linking import record_keys
 
     missing, _, _ = generate_registers(300, 10, seed=11)
     one = record_keys(missing, lexicon, workers=1)

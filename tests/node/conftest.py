@@ -20,8 +20,8 @@ import pytest
 
 from keys import KdfParams
 from node.canonical import FIELDS
-from node.identity import create_node
-from node.store_federation import NO_LONGER_A_CANDIDATE, SHARED
+from node.store.exchange import NO_LONGER_A_CANDIDATE, SHARED
+from node.trust.identity import create_node
 
 PASSPHRASE = "network test passphrase"
 TAFUTA = str(Path(sys.executable).parent / "tafuta")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.addresses import client_address, trusted_proxies
 from node.errors import HomeError
+from node.net.addresses import client_address, trusted_proxies
 
 PROXIES = trusted_proxies({"server": {"trusted_proxies": ["127.0.0.1", "10.0.0.0/24"]}})
 

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from node.audit import GENESIS, chain_hash, verify_chain
-from node.store import Store
+from node.store.audit import GENESIS, chain_hash, verify_chain
+from node.store.db import Store
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from node.backup import restore_backup, verify_restored_home, write_backup
 from node.errors import BackupError
 from node.home import open_home
-from node.lock import home_lock
-from node.store import Store
+from node.ops.backup import restore_backup, verify_restored_home, write_backup
+from node.ops.lock import home_lock
+from node.store.db import Store
 from tests.conftest import PASSPHRASE
 
 

@@ -11,14 +11,14 @@ import pytest
 from keys import KdfParams
 from matching import KEYSET_VERSION
 from matching.synthetic import generate
-from node.budgets import DEFAULT_KEY_BUDGET, Profile, jumps
-from node.federation import Federation, OverBudget
+from node.federation.exchange import Federation, OverBudget
 from node.home import open_home
-from node.identity import create_node, invite_token, unlock
-from node.importer import apply_import, plan_import
-from node.peers import add_peer, budget_status, peer_fingerprint, trust_peer
+from node.records.importer import apply_import, plan_import
 from node.runtime import federation_for, node_lexicon
-from node.store import Store
+from node.store.db import Store
+from node.trust.budgets import DEFAULT_KEY_BUDGET, Profile, jumps
+from node.trust.identity import create_node, invite_token, unlock
+from node.trust.peers import add_peer, budget_status, peer_fingerprint, trust_peer
 from protocol import blinding
 from protocol.envelope import new_message_id
 from tests.conftest import PASSPHRASE

@@ -7,7 +7,7 @@ import json
 import click
 import pytest
 
-from node.cli import main
+from node.cli.main import main
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):

@@ -142,7 +142,7 @@ def test_a_large_register_travels_in_messages_that_fit_an_envelope():
     envelope's 8 MiB, and the peer refused them."""
     import secrets
 
-    from node.federation import BATCH_KEYS, batched
+    from node.federation.exchange import BATCH_KEYS, batched
     from protocol.blinding import BlindedRecord, new_pseudonym, to_wire
     from protocol.envelope import MAX_ENVELOPE_BYTES
 

@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from matching.synthetic import generate
-from node.importer import apply_import, plan_import
-from node.store import Store
+from node.records.importer import apply_import, plan_import
+from node.store.db import Store
 from tests.node.conftest import write_register
 from tests.node.mesh import Mesh
 
@@ -148,7 +148,7 @@ def test_a_record_without_consent_is_left_out_of_the_statistics(mesh):
 
 
 def caseworker(store: Store, name: str) -> dict:
-    from node.users import Profile, add_user, cheap_hasher
+    from node.accounts.users import Profile, add_user, cheap_hasher
 
     profile = Profile(f"{name.title()} Caseworker", "NGO", "+254 700 000 000", f"{name}@x.org")
     user_id = add_user(store, name, "caseworker", "a long password here", profile,
@@ -157,7 +157,7 @@ def caseworker(store: Store, name: str) -> dict:
 
 
 def test_without_consent_to_hand_over_the_contact_none_is_sent_after_both_confirm(tmp_path):
-    from node import review
+    from node.review import rules as review
 
     regs = generate(12, 12, overlap=0.6, seed=8)
     mesh = Mesh(tmp_path, {"A": [{**r, "consent_contact": "no"} for r in regs.missing],

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from node.cli_demo import open_browser
-from node.demo import (
+from node.cli.demo import open_browser
+from node.demo.network import (
     MANIFEST_NAME,
     DemoError,
     build_demo,

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 
 from matching import load_lexicon
-from node.directory import Listing, edit_profile, listings, search_entries, today_utc
-from node.districts import load_gazetteer
+from node.directory.districts import load_gazetteer
+from node.directory.profile import Listing, edit_profile, listings, search_entries, today_utc
 from protocol.envelope import new_message_id
 from protocol.errors import BadPayload
 from tests.node.mesh import Mesh
@@ -165,7 +165,7 @@ def test_a_tampered_entry_is_refused_and_changes_nothing(chain, tamper):
 
 
 def test_entries_of_a_revoked_origin_are_neither_shown_nor_passed_on(chain):
-    from node.peers import revoke_peer
+    from node.trust.peers import revoke_peer
 
     edit(chain, "A", PROFILE)
     chain.carry("A", "B")
@@ -322,7 +322,7 @@ BAD_EDITS = [
 def test_bad_edits_are_refused_clearly_and_change_nothing(run, node_home, tmp_path, args, expected):
     base = list(edit_args(PROFILE)) if args and args[0] != "--name" else []
     (tmp_path / "profile.txt").write_text("x", encoding="utf-8")
-    from node.store import Store
+    from node.store.db import Store
 
     if base:
         assert run("--home", node_home, "directory", "edit", *base).exit_code == 0
@@ -357,7 +357,7 @@ def test_bad_directory_commands_give_one_clear_error(run, node_home, tmp_path, a
 
 def test_the_directory_travels_in_a_bundle(chain, tmp_path):
     """Peers without a network path get entries in the bundle file too."""
-    from node.bundle import export_bundle, import_bundle
+    from node.federation.bundle import export_bundle, import_bundle
 
     edit(chain, "A", PROFILE)
     export_bundle(chain.fed["A"], chain.peer("A", "B"), tmp_path / "a-to-b.tafuta")

@@ -9,15 +9,15 @@ import pytest
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node import review
-from node.federation import Federation, NoticeRefused, tell_before_review
+from node.accounts.users import Profile, add_user, cheap_hasher
+from node.federation.exchange import Federation, NoticeRefused, tell_before_review
 from node.home import open_home
-from node.identity import create_node, invite_token, unlock
-from node.importer import apply_import, plan_import
-from node.peers import add_peer, peer_fingerprint, trust_peer
+from node.records.importer import apply_import, plan_import
+from node.review import rules as review
 from node.runtime import federation_for, node_lexicon
-from node.store import Store
-from node.users import Profile, add_user, cheap_hasher
+from node.store.db import Store
+from node.trust.identity import create_node, invite_token, unlock
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from protocol.envelope import new_message_id
 from tests.conftest import PASSPHRASE
 from tests.node.conftest import write_register
@@ -153,7 +153,7 @@ def notice(a: Federation, b: Federation, **change) -> bytes:
     """A match notice from B to A, sealed by B, naming one of A's records unless changed."""
     ours = next(iter(a.store.refs_for_pseudonyms(peer(a).id)))
     theirs = next(iter(b.store.refs_for_pseudonyms(peer(b).id)))
-    from node.federation import match_id_for
+    from node.federation.exchange import match_id_for
 
     payload = {"match_id": match_id_for(ours, theirs), "score": 0.9, "evidence": "same",
                "receiver_pseudonym": ours, "sender_pseudonym": theirs, **change}  # fmt: skip

@@ -9,13 +9,13 @@ import pytest
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.federation import Federation, OverBudget
+from node.federation.exchange import Federation, OverBudget
 from node.home import open_home
-from node.identity import create_node, invite_token, unlock
-from node.importer import apply_import, plan_import
-from node.peers import add_peer, peer_fingerprint, trust_peer
+from node.records.importer import apply_import, plan_import
 from node.runtime import federation_for, node_lexicon
-from node.store import Store
+from node.store.db import Store
+from node.trust.identity import create_node, invite_token, unlock
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from protocol.errors import ReplayedEnvelope
 from tests.node.conftest import PASSPHRASE, write_register
 

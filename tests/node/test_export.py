@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from node.canonical import FIELDS, looks_like_formula, unescape_spreadsheet
-from node.exporter import guard_cell
+from node.records.exporter import guard_cell
 
 
 def read_rows(path) -> list[dict]:
@@ -270,7 +270,7 @@ def store_rows(home) -> list[tuple]:
     """Every stored record's content and version (not the import times)."""
     import sqlite3
 
-    from node.store import CONTENT_COLUMNS
+    from node.store.db import CONTENT_COLUMNS
 
     conn = sqlite3.connect(home / "tafuta.db")
     try:
@@ -375,9 +375,9 @@ def _accepted(record: dict) -> dict:
 def test_export_then_import_is_the_identity_for_any_accepted_register():
     from hypothesis import HealthCheck, given, settings
 
-    from node.exporter import write_canonical_csv
-    from node.importer import apply_import, plan_import
-    from node.store import CONTENT_COLUMNS, Store
+    from node.records.exporter import write_canonical_csv
+    from node.records.importer import apply_import, plan_import
+    from node.store.db import CONTENT_COLUMNS, Store
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_records())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from node.errors import HomeError
-from node.http_limits import HttpLimits, http_limits
+from node.net.http_limits import HttpLimits, http_limits
 
 
 def test_without_settings_the_defaults_apply():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node.store import Store
+from node.store.db import Store
 
 
 def store_snapshot(home: Path) -> list[tuple]:

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from matching.synthetic import generate
-from node import review
-from node.importer import apply_import, plan_import
-from node.users import Profile, add_user, cheap_hasher
+from node.accounts.users import Profile, add_user, cheap_hasher
+from node.records.importer import apply_import, plan_import
+from node.review import rules as review
 from tests.node.conftest import comparable_matches, write_register
 from tests.node.mesh import Mesh
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.login_throttle import Failures, pause_after_failure, wait_seconds
+from node.accounts.login_throttle import Failures, pause_after_failure, wait_seconds
 
 NOW = 1_700_000_000
 

@@ -14,11 +14,11 @@ import urllib.request
 
 import pytest
 
-from node.federation import Federation
+from node.federation.exchange import Federation
 from node.home import open_home
-from node.identity import now_seconds, unlock
 from node.runtime import node_lexicon
-from node.store import Store
+from node.store.db import Store
+from node.trust.identity import now_seconds, unlock
 from protocol.envelope import new_message_id
 from tests.node.conftest import PASSPHRASE, pair
 

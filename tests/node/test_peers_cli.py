@@ -22,9 +22,9 @@ from keys import (
     load_keyring,
 )
 from node.home import open_home
-from node.identity import create_node, renew_document, rotate_keys, unlock
-from node.peers import add_peer, revoke_peer, trust_peer, trusted_peer_for_key, update_peer
-from node.store import Store
+from node.store.db import Store
+from node.trust.identity import create_node, renew_document, rotate_keys, unlock
+from node.trust.peers import add_peer, revoke_peer, trust_peer, trusted_peer_for_key, update_peer
 
 DAY = 24 * 3600
 PASSPHRASE = "test passphrase, not secret"  # the passphrase_file fixture's (tests/conftest.py)

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from matching.synthetic import generate
-from node import retention
 from node.home import open_home
-from node.importer import apply_import, plan_import
-from node.retention import RetentionPolicy
-from node.store import Store
+from node.records import retention
+from node.records.importer import apply_import, plan_import
+from node.records.retention import RetentionPolicy
+from node.store.db import Store
 from tests.node.conftest import write_register
 from tests.node.mesh import Mesh
 

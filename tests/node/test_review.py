@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from matching.synthetic import generate
-from node import review
-from node.audit import verify_chain
+from node.accounts.users import Profile, add_user, cheap_hasher
 from node.errors import MatchNotFound, ReviewRefused
-from node.federation import HandoverRefused
-from node.users import Profile, add_user, cheap_hasher
+from node.federation.exchange import HandoverRefused
+from node.review import rules as review
+from node.store.audit import verify_chain
 from tests.node.test_exchange import Pair
 
 NOW = 1_800_000_000

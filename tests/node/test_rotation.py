@@ -8,15 +8,15 @@ import pytest
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node import review
-from node.federation import Federation
+from node.accounts.users import Profile, add_user, cheap_hasher
+from node.federation.exchange import Federation
 from node.home import open_home
-from node.identity import create_node, invite_token, unlock
-from node.importer import apply_import, plan_import
-from node.peers import add_peer, peer_fingerprint, trust_peer
+from node.records.importer import apply_import, plan_import
+from node.review import rules as review
 from node.runtime import federation_for, node_lexicon
-from node.store import Store
-from node.users import Profile, add_user, cheap_hasher
+from node.store.db import Store
+from node.trust.identity import create_node, invite_token, unlock
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from tests.conftest import PASSPHRASE
 from tests.node.conftest import write_register
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from node import sessions
-from node.store import Store
-from node.users import Profile, add_user, cheap_hasher
+from node.accounts import sessions
+from node.accounts.users import Profile, add_user, cheap_hasher
+from node.store.db import Store
 
 NOW = 1_800_000_000
 

@@ -9,8 +9,8 @@ import pytest
 
 from matching import load_lexicon
 from matching.synthetic import generate
-from node.districts import load_gazetteer
-from node.stats import age_band, own_stats, record_status, sum_published, year_reported
+from node.directory.districts import load_gazetteer
+from node.directory.stats import age_band, own_stats, record_status, sum_published, year_reported
 from protocol.envelope import new_message_id
 from protocol.errors import BadPayload
 from tests.node.mesh import Mesh
@@ -116,7 +116,7 @@ def test_the_network_view_sums_what_peers_published(pair, gazetteer):
     pair.gossip(rounds=1)
     held = pair.stores["B"].peer_published_stats()
     assert [p["peer"] for p in held] == ["Node A"]
-    from node.stats import network_stats
+    from node.directory.stats import network_stats
 
     view = network_stats(pair.stores["B"], gazetteer, k=10, now=NOW)
     assert view["nodes"] == ["this node", "Node A"]

@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from node.errors import StoreError
-from node.migrations import LATEST_VERSION, MIGRATIONS
-from node.store import Store
+from node.store.db import Store
+from node.store.migrations import LATEST_VERSION, MIGRATIONS
 
 
 def test_store_opens_with_wal_full_sync_and_foreign_keys(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.suppression import SuppressedTable, grid, suppress
+from node.directory.suppression import SuppressedTable, grid, suppress
 
 
 def published_grid(table: SuppressedTable) -> list[list[int | None]]:
@@ -65,7 +65,7 @@ def rank(matrix: list[list[Fraction]]) -> int:
 
 def determined_by_linear_algebra(shown: list[list[int | None]]) -> set[tuple[int, int]]:
     """In the grid, each row's cells sum to its last cell and each column's to its last cell;
-    with the last row/column negated every line sums to zero (see node/suppression.py)."""
+    with the last row/column negated every line sums to zero (see node/directory/suppression.py)."""
     n_rows, n_cols = len(shown), len(shown[0])
     hidden = [(i, j) for i in range(n_rows) for j in range(n_cols) if shown[i][j] is None]
     if not hidden:

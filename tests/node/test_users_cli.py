@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from node.store import Store
+from node.store.db import Store
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from node.store import Store
-from node.users import Profile, add_user, cheap_hasher
+from node.accounts.users import Profile, add_user, cheap_hasher
+from node.store.db import Store
 from tests.node.conftest import Network, network  # noqa: F401 - the fixture, for browser tests
 
 PASSWORD = "a long caseworker password"

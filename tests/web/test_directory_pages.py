@@ -17,12 +17,12 @@ import pytest
 from aiohttp import web
 
 from keys import KdfParams
-from node.directory import edit_profile, today_utc
+from node.accounts.users import hasher_from_config
+from node.directory.profile import edit_profile, today_utc
 from node.home import open_home
-from node.identity import create_node, now_seconds
 from node.runtime import node_lexicon
-from node.store import Store
-from node.users import hasher_from_config
+from node.store.db import Store
+from node.trust.identity import create_node, now_seconds
 from node.web.app import add_ui
 from node.web.context import WebContext
 from protocol.directory import ORGANISATION_TYPES, SERVICES

@@ -477,9 +477,9 @@ class TestRecordsAndPeersInTheBrowser:
     def test_coordinator_adds_and_trusts_a_peer_only_with_the_right_digits(self, served, client,
                                                                            tmp_path):  # fmt: skip
         from keys import KdfParams
-        from node.identity import create_node, invite_token
-        from node.peers import peer_fingerprint
-        from node.store import Store
+        from node.store.db import Store
+        from node.trust.identity import create_node, invite_token
+        from node.trust.peers import peer_fingerprint
 
         other = create_node(tmp_path / "other", name="Other NGO", passphrase="x" * 12,
                             kdf=KdfParams.cheap())  # fmt: skip

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from matching.keys import CANDIDATE_KEY_TYPES, KEY_TYPES
+from node.accounts.users import ROLES
 from node.canonical import FIELDS
-from node.review import DECISIONS, OUTCOMES
-from node.users import ROLES
+from node.review.rules import DECISIONS, OUTCOMES
 from node.web.app import PEER_DECISIONS, STATUSES
 from node.web.i18n import translator
 from node.web.words import say_evidence, say_key, say_value, words_texts

@@ -7,11 +7,11 @@ import sqlite3
 import time
 
 from keys import KdfParams
-from node.budgets import DEFAULT_KEY_BUDGET
 from node.home import open_home
-from node.identity import create_node, invite_token
-from node.peers import add_peer, peer_fingerprint, trust_peer
-from node.store import Store
+from node.store.db import Store
+from node.trust.budgets import DEFAULT_KEY_BUDGET
+from node.trust.identity import create_node, invite_token
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from tests.web.conftest import WebClient
 
 

@@ -1,0 +1,1 @@
+"""People who use the web UI: users, sessions and login throttling."""

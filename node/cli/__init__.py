@@ -1,0 +1,1 @@
+"""The `tafuta` command line: a main group and one module per command group."""

@@ -1,0 +1,2 @@
+"""The network directory: the organisation profile, districts, published statistics and their
+suppression."""

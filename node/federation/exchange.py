@@ -1,0 +1,699 @@
+"""Linking with peers: sending our blinded keys, processing what peers send, scoring candidates.
+
+The flow for one pair of nodes A and B (design.md, "How records are compared"):
+
+1. A computes each record's match keys, blinds them with its scalar for B and queues them under
+   per-peer pseudonyms (``prepare``), only for records that are new, changed or retracted.
+2. B blinds A's keys again with its scalar for A, stores them, and queues the doubly blinded keys
+   back to A (``blinded-reply``). B does the same with its own records.
+3. Each node now holds both sides' doubly blinded keys; equal keys make candidate pairs, which
+   ``matching`` scores from the agreeing key types alone. Both nodes see the same candidates and
+   fit the same weights, so they store the same suggestions with the same scores.
+
+Every effect of a message and the message's id are written in one transaction, so processing the
+same message twice has one effect; a message leaves our outbox only when the peer acknowledged it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from keys import Keyring, NodeDocument, UnknownPeer, common_suite, parse_signed_document
+from matching import (
+    DEFAULT_THRESHOLD,
+    KEYSET_VERSION,
+    Lexicon,
+    match_keys,
+    normalise,
+    score_key_candidates,
+)
+from matching.fields import FIELDS, UNDETERMINED
+from node.canonical import may_match
+from node.directory import profile as directory
+from node.directory import stats
+from node.directory.districts import Gazetteer
+from node.errors import FederationBusy
+from node.ops.lock import exchange_lock
+from node.store.db import Store
+from node.store.exchange import BudgetExceeded
+from node.store.review import HandoverNotAllowed
+from node.trust import budgets
+from node.trust.identity import now_seconds
+from node.trust.peers import trusted_peer_for_key
+from protocol import blinding
+from protocol.blinding import match_id_for
+from protocol.envelope import (
+    CLOCK_WINDOW_SECONDS,
+    Opened,
+    authenticate,
+    new_message_id,
+    open_envelope,
+    parse,
+    seal,
+)
+from protocol.errors import (
+    BadPayload,
+    BlindingError,
+    EnvelopeRefused,
+    ReplayedEnvelope,
+    UnknownSender,
+)
+from protocol.messages import MAX_RECORDS_PER_BATCH, validate
+
+log = logging.getLogger("tafuta.federation")
+
+BATCH_RECORDS = 2000
+# Keys per blinded-keys message: ~80 bytes a key sealed, so about 3 MB, well inside the
+# envelope's 8 MiB (key set 3 has ~57 keys a record: 2,000 records were 9 MB and refused).
+BATCH_KEYS = 40_000
+PREPARE_ATTEMPTS = 5
+
+
+class HandoverRefused(EnvelopeRefused):
+    """A contact handover for a match that we and the peer have not both confirmed."""
+
+    status = 422
+    reason = "handover-refused"
+
+
+class NoticeRefused(EnvelopeRefused):
+    """A match notice from a peer that this node does not let evaluate, or for no record of ours."""
+
+    status = 422
+    reason = "notice-refused"
+
+
+class OverBudget(EnvelopeRefused):
+    """The peer asked us to blind more distinct keys in 30 days than its budget allows."""
+
+    status = 429
+    reason = "over-budget"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Blinded keys ready to queue for one peer, and the pseudonym rows they were read from."""
+
+    messages: list[tuple[str, str, dict]]
+    sent: list[tuple[str, str, str | None]]
+    expected: dict[str, tuple[str, str | None] | None]
+    batches: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.sent)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Suggestions computed from one snapshot, with what they were computed from."""
+
+    generation: int
+    suggestions: list[dict]
+    rescored: list[dict]  # matches someone decided on, whatever their score
+    reviewed: frozenset[str]  # their match ids at the snapshot
+
+
+@dataclass(frozen=True)
+class Received:
+    """A processed message: whose it was, and the acknowledgement to return (None for acks)."""
+
+    peer_id: int
+    ack: bytes | None
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A trusted peer as the federation code needs it."""
+
+    id: int
+    name: str
+    document: NodeDocument
+
+    @property
+    def url(self) -> str:
+        return self.document.url
+
+
+def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
+    """Federation.rotate without the node's keys (queued messages are sealed when sent), for
+    ``tafuta peers rotate``. Returns the pseudonyms renewed."""
+    store.blinding_scalar(peer_id, blinding.new_scalar(), now)  # one to replace
+    keep = store.reviewed_local_pseudonyms(peer_id)
+    old = [p for p, _ in store.pseudonyms(peer_id).values() if p not in keep]
+    messages: list[tuple[str, str, dict]] = [
+        (new_message_id(), "retraction", {"pseudonyms": old[i : i + BATCH_RECORDS]})
+        for i in range(0, len(old), BATCH_RECORDS)
+    ]
+    messages.append((new_message_id(), "rekey", {"since": now}))
+    store.rotate_peer_secrets(peer_id, blinding.new_scalar(), messages, old, actor=actor, now=now)
+    return len(old)
+
+
+# When only we evaluate, a suggestion is told to the peer before our caseworker confirms it only
+# if it agrees on at least this many fields. A pair agreeing on two (two name sounds and a
+# district, say) is exactly what a peer sending guessed records would get back: it told a
+# guessing peer the name sounds and district of 41.9 % of a register (docs/privacy-design.md).
+# The others reach the peer when our caseworker confirms them.
+NOTICE_MIN_FIELDS = 3
+_AGREEING = frozenset(
+    words
+    for name, f in FIELDS.items()
+    for level, words in enumerate(f.words)
+    if level > UNDETERMINED[name] and words and name != "rarity"  # how common, not a field
+)
+
+
+def agreeing_fields(evidence: str) -> int:
+    """How many fields a suggestion's evidence says agree (matching.fields' words)."""
+    return sum(part.strip() in _AGREEING for part in evidence.split(";"))
+
+
+def tell_before_review(evidence: str) -> bool:
+    return agreeing_fields(evidence) >= NOTICE_MIN_FIELDS
+
+
+def notice_for(suggestion: dict) -> dict:
+    """The match notice telling the peer of one suggestion (its pseudonym is the receiver's)."""
+    return {
+        "match_id": suggestion["match_id"],
+        "score": suggestion["score"],
+        "evidence": suggestion["evidence"][:500],
+        "receiver_pseudonym": suggestion["peer_pseudonym"],
+        "sender_pseudonym": suggestion["local_pseudonym"],
+    }
+
+
+def batched(records: list[blinding.BlindedRecord]) -> list[list[blinding.BlindedRecord]]:
+    """Records in messages of at most BATCH_RECORDS records and BATCH_KEYS keys (a record with
+    more keys than that still travels alone: a record has at most 256)."""
+    chunks: list[list[blinding.BlindedRecord]] = []
+    chunk: list[blinding.BlindedRecord] = []
+    keys = 0
+    for record in records:
+        if chunk and (len(chunk) >= BATCH_RECORDS or keys + len(record.keys) > BATCH_KEYS):
+            chunks.append(chunk)
+            chunk, keys = [], 0
+        chunk.append(record)
+        keys += len(record.keys)
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+def keys_digest(keys: list[tuple[str, str]]) -> str:
+    text = json.dumps([KEYSET_VERSION, sorted(set(keys))], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Federation:
+    """One node's side of linking: needs its store, unlocked keys and matching lexicon."""
+
+    store: Store
+    keyring: Keyring
+    lexicon: Lexicon
+    threshold: float = DEFAULT_THRESHOLD
+    clock: Callable[[], int] = field(default=now_seconds)
+    workers: int | None = None
+    grace_days: int = 30
+    rotate_days: int = 90  # a new scalar and pseudonyms per peer this often ([federation])
+    # Keys per 30 days for a peer whose coordinator set no budget (trusted before budgets).
+    default_key_budget: int = budgets.DEFAULT_KEY_BUDGET
+    gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
+    stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
+    share_stats: bool = True  # send our published tables to peers ([stats] share)
+
+    # -- peers ------------------------------------------------------------------------------
+
+    def trusted_peers(self) -> list[Peer]:
+        peers = []
+        for row in self.store.iter_peers():
+            if row["state"] == "trusted":
+                peers.append(self._peer_from_row(row))
+        return peers
+
+    def peer_named(self, name: str) -> Peer:
+        row = self.store.peer_by_name(name)
+        if row is None or row["state"] != "trusted":
+            state = "no peer" if row is None else f"the peer is {row['state']}"
+            raise UnknownPeer(f"cannot exchange with {name!r}: {state}; only trusted peers")
+        return self._peer_from_row(row)
+
+    @staticmethod
+    def _peer_from_row(row: dict) -> Peer:
+        document = parse_signed_document(row["document"].encode("utf-8")).document
+        return Peer(id=row["id"], name=row["name"], document=document)
+
+    def _scalar(self, peer: Peer) -> bytes:
+        return self.store.blinding_scalar(peer.id, blinding.new_scalar(), self.clock())
+
+    # -- outgoing ---------------------------------------------------------------------------
+
+    def prepare(self, peer: Peer) -> int:
+        """Queue blinded keys for new or changed records and retractions; returns records sent.
+
+        One preparer per peer at a time, across processes (``exchange_lock``): a second
+        ``tafuta sync`` started while ``serve`` prepares waits, then finds nothing left to send.
+        The plan is checked against the store again when it is queued, so even without the
+        lock nothing is sent that the pseudonym table does not record.
+        """
+        with exchange_lock(self.store, peer.id):
+            for _ in range(PREPARE_ATTEMPTS):
+                plan = self.plan(peer)
+                if plan is None:
+                    return 0
+                if self.commit(peer, plan):
+                    return plan.count
+        raise FederationBusy(
+            f"the records for {peer.name} kept changing while they were prepared; try again"
+        )
+
+    def plan(self, peer: Peer) -> Plan | None:
+        """Read what changed since the last exchange and blind it (the slow part); None if
+        nothing changed. Writes nothing but the peer's scalar on first use."""
+        known = self.store.pseudonyms(peer.id)
+        changed: dict[str, list[tuple[str, str]]] = {}
+        digests: dict[str, str] = {}
+        retracted: list[tuple[str, str, None]] = []
+        live = 0
+        for record in self.store.iter_records(include_retracted=True):
+            ref = record["ref"]
+            if record["retracted"] or not may_match(record):  # withheld: retracted at peers
+                if ref in known and known[ref][1] is not None:
+                    retracted.append((ref, known[ref][0], None))
+                continue
+            live += 1
+            keys = match_keys(normalise(record, self.lexicon))
+            digest = keys_digest(keys)
+            if ref not in known or known[ref][1] != digest:
+                changed[ref] = keys
+                digests[ref] = digest
+        if not changed and not retracted:
+            return None
+        scalar = self._scalar(peer)
+        # A record keeps its pseudonym for this peer across changes, so the peer replaces its
+        # keys instead of seeing a new person; a new record's pseudonym is derived from its ref.
+        names = {
+            ref: known[ref][0] if ref in known else blinding.pseudonym_for(scalar, ref)
+            for ref in changed
+        }
+        records, refs = blinding.blind_own_keys(
+            scalar, KEYSET_VERSION, changed, workers=self.workers, pseudonyms=names
+        )
+        sent = [(ref, pseudonym, digests[ref]) for pseudonym, ref in refs.items()]
+        messages: list[tuple[str, str, dict]] = []
+        batches: list[str] = []
+        for chunk in batched(records):
+            batch = new_message_id()[:16]
+            payload = {
+                "keyset": KEYSET_VERSION,
+                "batch": batch,
+                "records": blinding.to_wire(chunk),
+                "announced_records": live,
+            }
+            messages.append((new_message_id(), "blinded-keys", payload))
+            batches.append(batch)
+        for start in range(0, len(retracted), BATCH_RECORDS):
+            chunk = [p for _, p, _ in retracted[start : start + BATCH_RECORDS]]
+            messages.append((new_message_id(), "retraction", {"pseudonyms": chunk}))
+        every = sent + retracted
+        expected = {ref: known.get(ref) for ref, _, _ in every}
+        if self.store.peer_evaluation(peer.id) == "theirs":
+            batches = []  # the peer evaluates and sends none of our keys back: nothing to await
+        return Plan(messages, every, expected, batches)
+
+    def commit(self, peer: Peer, plan: Plan) -> bool:
+        """Queue a plan if the store still is as the plan read it; False if it changed."""
+        return self.store.enqueue_outgoing(
+            peer.id, plan.messages, plan.sent, self.clock(), plan.expected, plan.batches
+        )
+
+    def request_holdings(self, peer: Peer) -> bool:
+        """Ask the peer which of our records it holds, to retract those we do not know.
+
+        Repairs the past: a node that once sent a record twice under two pseudonyms (before
+        preparing was serialised), or that was restored from an older backup, leaves the peer
+        holding records this node no longer accounts for.
+        """
+        batch = new_message_id()[:16]
+        message = (new_message_id(), "holdings-request", {"batch": batch})
+        return self.store.enqueue_request(peer.id, message, batch, "holdings", self.clock())
+
+    def prepare_shared(self, peer: Peer) -> int:
+        """Queue directory entries the peer lacks and our statistics if they changed."""
+        messages = directory.queue_entries(self, peer)
+        held = [(m[2]["entry"]["origin"], m[2]["entry"]["version"]) for m in messages]
+        digest = None
+        if self.share_stats and self.gazetteer is not None:
+            tables, digest = stats.queue_published(self, peer, self.gazetteer)
+            messages += tables
+        if messages:
+            self.store.enqueue_shared(peer.id, messages, held, digest, self.clock())
+        return len(messages)
+
+    def seal_for(self, peer: Peer, message_id: str, kind: str, payload: dict) -> bytes:
+        """Seal a queued message for sending now (re-sealed per attempt; the id stays)."""
+        suite = common_suite(self.keyring.document.document.suites, peer.document.suites)
+        return seal(
+            message_type=kind,
+            payload=payload,
+            sender_key_id=self.keyring.key_id,
+            signing_key=self.keyring.current.signing,
+            recipient_key_id=peer.document.key_id,
+            recipient_public_key=peer.document.hpke_public_key(suite),
+            suite=suite,
+            now=self.clock(),
+            message_id=message_id,
+        )
+
+    def ack_for(self, peer: Peer, message_id: str, result: str) -> bytes:
+        return self.seal_for(peer, new_message_id(), "ack", {"acked": message_id, "result": result})
+
+    # -- incoming ---------------------------------------------------------------------------
+
+    def authenticate(self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS) -> str | None:
+        """The sender's key id once the envelope's signature verifies; nothing is decrypted or
+        stored. None for a message processed before: anyone who saw it can send it again, so
+        it must not count against its sender. Raises EnvelopeRefused as ``receive`` does."""
+        senders = _Senders(self.store, self.clock(), self.grace_days)
+        header = authenticate(
+            body, senders=senders, own=self.keyring, now=self.clock(), window=window
+        ).header
+        if self.store.was_processed(senders.peer_id(header.sender), header.id):
+            return None
+        return header.sender
+
+    def receive(
+        self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS, via_bundle: bool = False
+    ) -> Received:
+        """Check and apply one envelope; return its sender's peer id and the acknowledgement.
+
+        Raises EnvelopeRefused (with the HTTP status to answer) and changes nothing when a check
+        fails. A message processed before is refused as replayed; the refusal carries the
+        sender's peer id, the message id and a fresh acknowledgement, so a sender whose first
+        acknowledgement was lost can still clear it. Acknowledgements get none (ack None).
+        """
+        senders = _Senders(self.store, self.clock(), self.grace_days)
+        try:
+            opened = open_envelope(
+                body,
+                senders=senders,
+                own=self.keyring,
+                seen=lambda key_id, mid: self.store.was_processed(senders.peer_id(key_id), mid),
+                validate=validate,
+                now=self.clock(),
+                window=window,
+            )
+        except ReplayedEnvelope as replay:
+            header = parse(body).header
+            peer = senders.peer(header.sender)
+            replay.peer_id, replay.message_id = peer.id, header.id
+            replay.ack = self.ack_for(peer, header.id, "duplicate")
+            raise
+        peer = senders.peer(opened.header.sender)
+        return Received(peer.id, self._apply(peer, opened, via_bundle))
+
+    def _apply(self, peer: Peer, opened: Opened, via_bundle: bool) -> bytes | None:
+        header, payload, now = opened.header, opened.payload, self.clock()
+        kind = header.type
+        if kind == "ack":
+            self.store.acknowledge(peer.id, payload["acked"], now)
+            return None
+        if kind == "blinded-keys":
+            self._apply_blinded_keys(peer, header.id, payload, via_bundle)
+        elif kind == "blinded-reply" and self.store.peer_evaluation(peer.id) == "theirs":
+            # Only the peer evaluates: we keep no doubly blinded keys of our own, so we hold
+            # no equality oracle on its records (docs/privacy-design.md).
+            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
+        elif kind == "match-notice":
+            self._apply_notice(peer, header.id, payload, via_bundle)
+        elif kind == "blinded-reply":
+            # Only records still shared: a reply that crossed our retraction of a record must
+            # not bring its keys back, or we would score a record the peer has forgotten.
+            live = self.store.live_pseudonyms(peer.id)
+            records = [
+                (r.pseudonym, r.keys)
+                for r in blinding.from_wire(payload["records"])
+                if r.pseudonym in live
+            ]
+            self.store.apply_own_keys(
+                peer.id, header.id, records, now, via_bundle, batch=payload["batch"]
+            )
+        elif kind == "holdings-request":
+            self.store.apply_holdings_request(
+                peer.id, header.id, self._holdings(peer, payload["batch"]), now, via_bundle
+            )
+        elif kind == "holdings":
+            live = self.store.live_pseudonyms(peer.id)
+            unknown = sorted(set(payload["pseudonyms"]) - live)
+            retractions = [
+                (new_message_id(), "retraction", {"pseudonyms": unknown[i : i + BATCH_RECORDS]})
+                for i in range(0, len(unknown), BATCH_RECORDS)
+            ]
+            self.store.apply_holdings(
+                peer.id, header.id, payload["batch"], payload["last"], retractions, now,
+                via_bundle,
+            )  # fmt: skip
+        elif kind == "rekey":
+            self.store.apply_rekey(peer.id, header.id, now, via_bundle)
+        elif kind == "retraction":
+            self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
+        elif kind in ("review-decision", "contact-handover"):
+            try:
+                self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
+            except HandoverNotAllowed as err:
+                self.store.record_peer_alert(peer.id, "handover-refused", str(err), now)
+                log.warning("refused a contact handover from %s: not confirmed by both", peer.name)
+                raise HandoverRefused(str(err)) from err
+        elif kind == "directory-entry":
+            directory.apply_entry(self, peer, header.id, payload, via_bundle)
+        elif kind == "stats-table":
+            stats.apply_published(self, peer, header.id, payload, via_bundle)
+        else:  # node-document: recorded; its handling is the node's
+            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
+        return self.ack_for(peer, header.id, "applied")
+
+    def _holdings(self, peer: Peer, batch: str) -> list[tuple[str, str, dict]]:
+        """The answer to a holdings-request: the peer's pseudonyms we hold, in parts."""
+        held = self.store.peer_record_pseudonyms(peer.id)
+        size = MAX_RECORDS_PER_BATCH
+        parts = [held[i : i + size] for i in range(0, len(held), size)] or [[]]
+        return [
+            (
+                new_message_id(),
+                "holdings",
+                {"batch": batch, "pseudonyms": part, "last": i == len(parts) - 1},
+            )
+            for i, part in enumerate(parts)
+        ]
+
+    def _apply_blinded_keys(
+        self, peer: Peer, message_id: str, payload: dict, via_bundle: bool
+    ) -> None:
+        records = blinding.from_wire(payload["records"])
+        now = self.clock()
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        announced = payload["announced_records"]
+        # The budget counts distinct keys per rolling 30 days; what the peer announces never
+        # changes it, and a record without keys costs nothing (node/trust/budgets.py).
+        limit = self.key_budget(peer)
+        since = now - budgets.WINDOW_SECONDS
+        digests = sorted({budgets.key_digest(key) for r in records for _, key in r.keys})
+        used, new = self.store.budget_use(peer.id, digests, since)
+        if used + new > limit:
+            self._over_budget(peer, used, new, limit, now)
+        profile = budgets.profile_of(announced, [r.keys for r in records])
+        before = self._peer_profile(peer)
+        for kind, detail in budgets.jumps(before, profile, self._own_profile(peer), limit):
+            if self.store.record_peer_alert(peer.id, kind, detail, now):
+                log.warning("alert about %s: %s: %s", peer.name, kind, detail)
+        try:
+            twice = blinding.blind_peer_keys(self._scalar(peer), records, workers=self.workers)
+        except BlindingError as err:
+            raise BadPayload(str(err)) from err
+        # Who evaluates (docs/privacy-design.md): "ours" keeps the peer's keys and sends none
+        # back, so the peer never holds its own doubly blinded keys to compare with ours;
+        # "theirs" sends them back and keeps nothing; "both" does both, as before.
+        evaluation = self.store.peer_evaluation(peer.id)
+        reply = None
+        if evaluation != "ours":
+            payload_back = {
+                "keyset": payload["keyset"],
+                "batch": payload["batch"],
+                "records": blinding.to_wire(blinding.shuffled(twice)),
+            }
+            reply = (new_message_id(), "blinded-reply", payload_back)
+        kept = [] if evaluation == "theirs" else [(r.pseudonym, r.keys) for r in twice]
+        try:
+            self.store.apply_peer_keys(
+                peer.id,
+                message_id,
+                kept,
+                reply,
+                announced,
+                day,
+                now,
+                via_bundle,
+                budget=(digests, limit, since),
+                profile=json.dumps(asdict(budgets.merged(before, profile))),
+            )
+        except BudgetExceeded as err:  # another batch of the peer's landed meanwhile
+            self._over_budget(peer, err.used, err.new, err.limit, now)
+
+    def _over_budget(self, peer: Peer, used: int, new: int, limit: int, now: int) -> None:
+        detail = (
+            f"asked to blind {new:,} new keys with {used:,} blinded in the last "
+            f"{budgets.WINDOW_DAYS} days; its budget is {limit:,} keys (tafuta peers budget)"
+        )
+        self.store.record_peer_alert(peer.id, "over-budget", detail, now)
+        log.warning("refused blinded keys from %s: over its key budget", peer.name)
+        raise OverBudget(f"over the key budget: {detail}")
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def rotation_due(self, peer: Peer) -> bool:
+        """True when our scalar for the peer is older than ``rotate_days`` (0: never)."""
+        created = self.store.scalar_created_at(peer.id)
+        return (
+            bool(self.rotate_days)
+            and created is not None
+            and (self.clock() - created >= self.rotate_days * 24 * 3600)
+        )
+
+    def rotate(self, peer: Peer, *, actor: str) -> int:
+        """A new scalar and new pseudonyms for the peer, with a full re-exchange.
+
+        Tokens under the old scalar and the old pseudonyms can no longer be linked to what we
+        send from now on, so a record edited, or retracted and added again, cannot be followed
+        across a rotation. Records in a match someone reviewed keep their pseudonym (the pair is
+        known to both sides already). The peer is told to send its records again (``rekey``);
+        the next ``prepare`` sends ours. Returns the pseudonyms renewed.
+        """
+        renewed = rotate_secrets(self.store, peer.id, actor=actor, now=self.clock())
+        log.info("rotated the blinding scalar and %d pseudonyms for %s", renewed, peer.name)
+        return renewed
+
+    def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
+        """A suggestion from a peer that alone evaluates our pair; refused (422) otherwise."""
+        if self.store.peer_evaluation(peer.id) != "theirs":
+            raise NoticeRefused(
+                "match notice refused: this node compares keys itself with this peer "
+                "(tafuta peers evaluation)"
+            )
+        ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
+        ref = self.store.refs_for_pseudonyms(peer.id).get(ours)
+        if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+            raise NoticeRefused("match notice refused: it names no record we sent to this peer")
+        self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
+
+    def key_budget(self, peer: Peer) -> int:
+        """Distinct keys we blind for the peer per 30 days, as its coordinator set it."""
+        row = self.store.peer_budget(peer.id)
+        return row["keys"] if row else self.default_key_budget
+
+    def _peer_profile(self, peer: Peer) -> budgets.Profile | None:
+        text = self.store.peer_profile(peer.id)
+        return budgets.Profile(**json.loads(text)) if text else None
+
+    def _own_profile(self, peer: Peer) -> budgets.Profile | None:
+        records, types = self.store.own_key_profile(peer.id)
+        keys = sum(types.values())
+        if not keys:
+            return None
+        return budgets.Profile(0, records, keys, {t: n / keys for t, n in sorted(types.items())})
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def rescore(self, peer: Peer, force: bool = False) -> int:
+        """Score every candidate pair with this peer; store those at or above the threshold.
+
+        Returns the number of suggestions, or -1 when nothing changed since the last scoring.
+        """
+        if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
+            return -1
+        if self.store.peer_evaluation(peer.id) == "theirs":
+            return -1  # the peer evaluates and sends us match notices
+        return self.store_scores(peer, self.score(peer))
+
+    def score(self, peer: Peer) -> Scoring:
+        """Score from one consistent snapshot of both sides' keys (the slow part; no writes)."""
+        generation, own, theirs, refs, reviewed = self.store.scoring_input(peer.id)
+        own = {pseudonym: keys for pseudonym, keys in own.items() if pseudonym in refs}
+        scored = self._scored(own, theirs, refs, set(reviewed.values()))
+        return Scoring(
+            generation=generation,
+            suggestions=[s for s in scored if s["score"] >= self.threshold],
+            rescored=[s for s in scored if s["match_id"] in reviewed],
+            reviewed=frozenset(reviewed),
+        )
+
+    def store_scores(self, peer: Peer, scoring: Scoring) -> int:
+        """Store a scoring. The inbox thread may have stored keys, or a caseworker decided,
+        since its snapshot: the generation check and ``reviewed`` keep the peer marked for
+        scoring again then, so nothing that changed meanwhile is forgotten. When only we
+        evaluate (docs/privacy-design.md), the peer is told of the suggestions it may see."""
+        self.store.replace_suggestions(
+            peer.id,
+            scoring.suggestions,
+            self.clock(),
+            scoring.generation,
+            scoring.rescored,
+            scoring.reviewed,
+        )
+        if self.store.peer_evaluation(peer.id) == "ours":
+            told = [notice_for(s) for s in scoring.suggestions if tell_before_review(s["evidence"])]
+            confirmed = [notice_for(m) for m in self.store.confirmed_matches(peer.id)]
+            unique = {n["match_id"]: n for n in told + confirmed}
+            self.store.enqueue_notices(peer.id, list(unique.values()), self.clock())
+        return len(scoring.suggestions)
+
+    def _scored(
+        self, own: dict, theirs: dict, refs: dict[str, str], keep: set[tuple[str, str]]
+    ) -> list[dict]:
+        """Candidates at or above the threshold, and the pairs in ``keep`` whatever their
+        score (matches someone decided on), with their match ids."""
+        if not (own and theirs):
+            return []
+        return [
+            {
+                "match_id": match_id_for(scored.ref_a, scored.ref_b),
+                "local_ref": refs[scored.ref_a],
+                "local_pseudonym": scored.ref_a,
+                "peer_pseudonym": scored.ref_b,
+                "score": scored.score,
+                "evidence": scored.evidence,
+            }
+            for scored in score_key_candidates(own, theirs, min_score=self.threshold, keep=keep)
+        ]
+
+
+class _Senders:
+    """protocol.envelope.SenderKeys over the trust store: only trusted peers are accepted."""
+
+    def __init__(self, store: Store, now: int, grace_days: int):
+        self.store, self.now, self.grace_days = store, now, grace_days
+        self._found: dict[str, tuple[int, Peer]] = {}
+
+    def _lookup(self, key_id: str) -> tuple[int, Peer, object]:
+        found = trusted_peer_for_key(self.store, key_id, now=self.now, grace_days=self.grace_days)
+        if found is None:
+            raise UnknownSender("the sender is not a trusted peer of this node")
+        row = self.store.peer_by_name(found.name)
+        peer = Peer(id=row["id"], name=found.name, document=found.document)
+        self._found[key_id] = (row["id"], peer)
+        return row["id"], peer, found.verify_key
+
+    def verify_key(self, key_id: str):
+        return self._lookup(key_id)[2]
+
+    def peer_id(self, key_id: str) -> int:
+        return self._found[key_id][0] if key_id in self._found else self._lookup(key_id)[0]
+
+    def peer(self, key_id: str) -> Peer:
+        return self._found[key_id][1] if key_id in self._found else self._lookup(key_id)[1]

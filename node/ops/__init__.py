@@ -1,0 +1,1 @@
+"""Operating a node home: backup and restore, and the serve lock."""

@@ -1,0 +1,580 @@
+"""The SQL of caseworker review: users, sessions, login failures, decisions and the audit log.
+
+Part of the store (``node/store/db.py`` mixes it in): the only other code that writes SQL. The rules
+(who may decide what, when a contact is handed over) live in ``node/review/rules.py`` and
+``node/accounts/users.py``; these methods do what they are told, each write in one transaction that
+also
+appends to the audit log, so nothing changes unrecorded.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from node.accounts.login_throttle import Failures
+from node.errors import NodeError
+from protocol.blinding import match_id_for
+from protocol.envelope import new_message_id
+
+from .audit import GENESIS, chain_hash
+from .parts import StoreParts, inserted_id
+
+USER_COLUMNS = (
+    "id, name, role, full_name, organisation, phone, email, language, disabled, created_at"
+)
+# What a match's status becomes after our own decision.
+STATUS_AFTER = {"confirm": "confirmed", "reject": "rejected", "unsure": "unsure"}
+
+
+class HandoverNotAllowed(NodeError):
+    """A peer sent a contact handover for a match that both sides have not confirmed."""
+
+
+def iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def append_audit(
+    conn: sqlite3.Connection, actor: str, action: str, subject: str, detail: str, at: int | str
+) -> None:
+    """Append one row to the hash chain; call inside the transaction of the change it records."""
+    last = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    row = {
+        "id": (last[0] + 1) if last else 1,
+        "at": at if isinstance(at, str) else iso(at),
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "detail": detail,
+    }
+    prev = last[1] if last else GENESIS
+    conn.execute(
+        "INSERT INTO audit_log (id, at, actor, action, subject, detail, prev_hash, hash) "
+        "VALUES (:id, :at, :actor, :action, :subject, :detail, :prev, :hash)",
+        {**row, "prev": prev, "hash": chain_hash(prev, row)},
+    )
+
+
+def peer_actor(conn: sqlite3.Connection, peer_id: int) -> str:
+    row = conn.execute("SELECT name FROM peers WHERE id = ?", (peer_id,)).fetchone()
+    return f"peer:{row[0] if row else peer_id}"
+
+
+class ReviewTables(StoreParts):
+    """Mixed into Store: expects ``self.conn``, ``self.db`` and ``self.transaction()``."""
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, subject: str, detail: str, at: int) -> None:
+        with self.transaction() as conn:
+            append_audit(conn, actor, action, subject, detail, at)
+
+    def iter_audit(self) -> Iterator[dict]:
+        yield from self.db.query("SELECT * FROM audit_log ORDER BY id")
+
+    def audit_page(self, offset: int = 0, limit: int = 100, query: str = "") -> list[dict]:
+        where, params = "", []
+        if query:
+            where = "WHERE actor LIKE ? OR action LIKE ? OR subject LIKE ?"
+            params = [f"%{query}%"] * 3
+        sql = f"SELECT * FROM audit_log {where} ORDER BY id DESC LIMIT ? OFFSET ?"
+        return list(self.db.query(sql, [*params, limit, offset]))
+
+    def audit_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+    # -- users ----------------------------------------------------------------------------
+
+    def insert_user(self, user: dict, password_hash: str, *, actor: str, now: int) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO users (name, role, password_hash, full_name, organisation, phone, "
+                "email, language, created_at) VALUES (:name, :role, :hash, :full_name, "
+                ":organisation, :phone, :email, :language, :now)",
+                {**user, "hash": password_hash, "now": now},
+            )
+            append_audit(conn, actor, "user-added", user["name"], f"role {user['role']}", now)
+            return inserted_id(cursor)
+
+    def user_by_name(self, name: str) -> dict | None:
+        rows = list(
+            self.db.query(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?", [name])
+        )
+        return rows[0] if rows else None
+
+    def user_by_id(self, user_id: int) -> dict | None:
+        rows = list(self.db.query(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", [user_id]))
+        return rows[0] if rows else None
+
+    def list_users(self) -> list[dict]:
+        return list(self.db.query(f"SELECT {USER_COLUMNS} FROM users ORDER BY name"))
+
+    def disable_user(self, user_id: int, name: str, *, actor: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET disabled = 1 WHERE id = ?", (user_id,))
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            append_audit(conn, actor, "user-disabled", name, "", now)
+
+    def set_user_language(self, user_id: int, language: str, *, actor: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+            append_audit(conn, actor, "language-changed", actor, language, now)
+
+    def set_user_password(self, user_id: int, password_hash: str) -> None:
+        """Used only to upgrade a hash whose parameters are outdated, at a successful login."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+            )
+
+    # -- sessions and login failures --------------------------------------------------------
+
+    def start_session(
+        self, id_hash: str, user_id: int, csrf: str, *, replaces: str | None, actor: str, now: int
+    ) -> None:
+        """A new session at login (the old one, if any, ends), and the login in the audit log."""
+        with self.transaction() as conn:
+            if replaces:
+                conn.execute("DELETE FROM sessions WHERE id_hash = ?", (replaces,))
+            conn.execute(
+                "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (id_hash, user_id, csrf, now, now),
+            )
+            append_audit(conn, actor, "login", actor, "", now)
+
+    def session(self, id_hash: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM sessions WHERE id_hash = ?", [id_hash]))
+        return rows[0] if rows else None
+
+    def touch_session(self, id_hash: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (now, id_hash))
+
+    def end_session(self, id_hash: str, *, actor: str | None, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+            if actor:
+                append_audit(conn, actor, "logout", actor, "", now)
+
+    def end_sessions_before(self, idle_since: int, created_since: int) -> int:
+        with self.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?",
+                (idle_since, created_since),
+            ).rowcount
+
+    def record_login_failure(self, user_name: str, address: str, reason: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO login_failures (user_name, address, at) VALUES (?, ?, ?)",
+                (user_name.casefold(), address, now),
+            )
+            append_audit(conn, f"address:{address}", "login-failed", user_name, reason, now)
+
+    def login_failures(self, user_name: str, address: str, since: int) -> Failures:
+        """Failures since ``since`` for the name, the name from this address, and the address."""
+        user, user_last, pair, pair_last = self.conn.execute(
+            "SELECT count(*), coalesce(max(at), 0), count(*) FILTER (WHERE address = ?),"
+            " coalesce(max(at) FILTER (WHERE address = ?), 0)"
+            " FROM login_failures WHERE user_name = ? AND at >= ?",
+            (address, address, user_name.casefold(), since),
+        ).fetchone()
+        by_address = self.conn.execute(
+            "SELECT count(*) FROM login_failures WHERE address = ? AND at >= ?", (address, since)
+        ).fetchone()[0]
+        return Failures(user, user_last, pair, pair_last, by_address)
+
+    # -- the review queue -------------------------------------------------------------------
+
+    def review_queue(
+        self,
+        *,
+        status: str | None = None,
+        peer: str | None = None,
+        kind: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        peer_decision: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict], int]:
+        """One page of matches, best first, and how many match the filters in all.
+
+        ``peer_decision``: the partner's decision (confirm, reject, unsure), or "none" for
+        matches the partner has not decided yet.
+        """
+        where, params = [], []
+        if peer_decision == "none":
+            where.append("m.peer_decision IS NULL")
+            peer_decision = None
+        for clause, value in (
+            ("m.peer_decision = ?", peer_decision),
+            ("m.status = ?", status),
+            ("p.name = ?", peer),
+            ("r.kind = ?", kind),
+            ("m.score >= ?", min_score),
+            ("m.score <= ?", max_score),
+        ):
+            if value is not None and value != "":
+                where.append(clause)
+                params.append(value)
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        # Join peers and records for the count only when a filter needs them.
+        joins = ""
+        if peer:
+            joins += " JOIN peers p ON p.id = m.peer_id"
+        if kind:
+            # CROSS JOIN keeps SQLite walking matches in score order and looking each record up
+            # by its primary key, instead of scanning every record of that kind.
+            joins += " CROSS JOIN records r ON r.ref = m.local_ref"
+        total = self.conn.execute(
+            f"SELECT count(*) FROM matches m{joins} {condition}", params
+        ).fetchone()[0]
+        # Page through match ids first (an index walk), then fetch the page's details.
+        page = [
+            row[0]
+            for row in self.conn.execute(
+                f"SELECT m.match_id FROM matches m{joins} {condition} "
+                "ORDER BY m.score DESC, m.match_id LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        ]
+        marks = ", ".join("?" * len(page))
+        rows = self.db.query(
+            "SELECT m.match_id, m.local_ref, m.score, m.evidence, m.status, m.peer_decision, "
+            "p.name AS peer, r.kind, r.given_names, r.family_name "
+            "FROM matches m JOIN peers p ON p.id = m.peer_id "
+            f"LEFT JOIN records r ON r.ref = m.local_ref WHERE m.match_id IN ({marks}) "
+            "ORDER BY m.score DESC, m.match_id",
+            page,
+        )
+        return list(rows), total
+
+    def status_counts(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT status, count(*) FROM matches GROUP BY status"))
+
+    def peer_decision_counts(self) -> dict[str, int]:
+        """How many matches the partners confirmed, rejected, were unsure of, or not decided."""
+        return dict(
+            self.conn.execute(
+                "SELECT coalesce(peer_decision, 'none'), count(*) FROM matches GROUP BY 1"
+            )
+        )
+
+    def match(self, match_id: str) -> dict | None:
+        rows = list(
+            self.db.query(
+                "SELECT m.*, p.name AS peer FROM matches m JOIN peers p ON p.id = m.peer_id "
+                "WHERE m.match_id = ?",
+                [match_id],
+            )
+        )
+        return rows[0] if rows else None
+
+    def agreeing_key_types(self, peer_id: int, local: str, theirs: str) -> list[str]:
+        """The key types on which both records' doubly blinded keys are equal."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT o.key_type FROM own_blinded o JOIN peer_blinded t "
+            "ON t.peer_id = o.peer_id AND t.key_type = o.key_type AND t.token = o.token "
+            "WHERE o.peer_id = ? AND o.pseudonym = ? AND t.pseudonym = ? ORDER BY o.key_type",
+            (peer_id, local, theirs),
+        )
+        return [r[0] for r in rows]
+
+    def decisions(self, match_id: str) -> list[dict]:
+        return list(
+            self.db.query(
+                "SELECT d.*, u.name AS user_name FROM decisions d "
+                "LEFT JOIN users u ON u.id = d.user_id WHERE d.match_id = ? ORDER BY d.id",
+                [match_id],
+            )
+        )
+
+    def decide(
+        self,
+        match: dict,
+        decision: str,
+        note: str,
+        user: dict,
+        messages: Sequence[tuple[str, str, dict]],
+        now: int,
+    ) -> None:
+        """Our decision, the new status and the messages to the peer, in one transaction."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO decisions (match_id, side, decision, note, user_id, at) "
+                "VALUES (?, 'local', ?, ?, ?, ?)",
+                (match["match_id"], decision, note, user["id"], now),
+            )
+            conn.execute(
+                "UPDATE matches SET status = ?, updated_at = ? WHERE match_id = ?",
+                (STATUS_AFTER[decision], now, match["match_id"]),
+            )
+            self._enqueue(conn, match["peer_id"], messages, now)
+            append_audit(
+                conn, f"user:{user['name']}", f"decision-{decision}", match["match_id"], note, now
+            )
+            self._maybe_hand_over(conn, match["match_id"], now)
+
+    def undo(self, match: dict, decision: dict, user: dict, messages, now: int) -> str:
+        """Mark our decision undone; the status returns to what the one before it made it."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE decisions SET undone_at = ? WHERE id = ?", (now, decision["id"]))
+            earlier = conn.execute(
+                "SELECT decision FROM decisions WHERE match_id = ? AND side = 'local' "
+                "AND undone_at IS NULL AND decision IN ('confirm', 'reject', 'unsure') "
+                "ORDER BY id DESC LIMIT 1",
+                (match["match_id"],),
+            ).fetchone()
+            status = STATUS_AFTER[earlier[0]] if earlier else "suggested"
+            conn.execute(
+                "UPDATE matches SET status = ?, updated_at = ? WHERE match_id = ?",
+                (status, now, match["match_id"]),
+            )
+            self._enqueue(conn, match["peer_id"], messages, now)
+            append_audit(
+                conn,
+                f"user:{user['name']}",
+                "decision-undone",
+                match["match_id"],
+                decision["decision"],
+                now,
+            )
+            return status
+
+    def close_case(
+        self, match: dict, outcome: str, note: str, user: dict, retract: bool, now: int
+    ) -> None:
+        """Close a case: the match resolved, and (``retract``) its record withdrawn so that the
+        next sync round retracts its keys at every peer."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO decisions (match_id, side, decision, outcome, note, user_id, at) "
+                "VALUES (?, 'local', 'close', ?, ?, ?, ?)",
+                (match["match_id"], outcome, note, user["id"], now),
+            )
+            conn.execute(
+                "UPDATE matches SET status = 'closed', outcome = ?, updated_at = ? "
+                "WHERE match_id = ?",
+                (outcome, now, match["match_id"]),
+            )
+            if retract:
+                conn.execute(
+                    "UPDATE records SET retracted = 1, version = version + 1, updated_at = ? "
+                    "WHERE ref = ?",
+                    (iso(now), match["local_ref"]),
+                )
+            append_audit(
+                conn,
+                f"user:{user['name']}",
+                "case-closed",
+                match["match_id"],
+                f"{outcome}: {note}",
+                now,
+            )
+
+    def _maybe_hand_over(self, conn: sqlite3.Connection, match_id: str, now: int) -> None:
+        """Once both sides confirmed, queue our caseworker's contact for the peer (once), and
+        when the peer's contact is here too, the match becomes 'contact exchanged'."""
+        row = conn.execute(
+            "SELECT peer_id, status, peer_decision, peer_contact, handover_sent FROM matches "
+            "WHERE match_id = ?",
+            (match_id,),
+        ).fetchone()
+        if row is None:
+            return
+        peer_id, status, peer_decision, peer_contact, handover_sent = row
+        if status not in ("confirmed", "contact exchanged") or peer_decision != "confirm":
+            return
+        consent = conn.execute(
+            "SELECT r.consent_contact FROM matches m JOIN records r ON r.ref = m.local_ref "
+            "WHERE m.match_id = ?",
+            (match_id,),
+        ).fetchone()
+        if not handover_sent and consent is not None and consent[0] == "no":
+            handover_sent = True  # the person did not consent: our contact is never handed over
+        if not handover_sent:
+            confirmer = conn.execute(
+                "SELECT u.full_name, u.name, u.organisation, u.phone, u.email FROM decisions d "
+                "JOIN users u ON u.id = d.user_id WHERE d.match_id = ? AND d.side = 'local' "
+                "AND d.decision = 'confirm' AND d.undone_at IS NULL ORDER BY d.id DESC LIMIT 1",
+                (match_id,),
+            ).fetchone()
+            if confirmer is None:
+                return
+            full_name, name, organisation, phone, email = confirmer
+            contact = {
+                "name": (full_name or name)[:500],
+                "organisation": organisation[:500],
+                "phone": phone[:500],
+                "email": email[:500],
+            }
+            handover = {"match_id": match_id, "contact": contact}
+            self._enqueue(conn, peer_id, [(new_message_id(), "contact-handover", handover)], now)
+            conn.execute("UPDATE matches SET handover_sent = 1 WHERE match_id = ?", (match_id,))
+            append_audit(conn, "node", "contact-handed-over", match_id, "", now)
+        if peer_contact and status == "confirmed":
+            conn.execute(
+                "UPDATE matches SET status = 'contact exchanged', updated_at = ? "
+                "WHERE match_id = ?",
+                (now, match_id),
+            )
+
+    @staticmethod
+    def _hold_confirmed_match(
+        conn: sqlite3.Connection, peer_id: int, payload: dict, now: int
+    ) -> tuple | None:
+        """The peer confirmed a match our scoring has not reached (or no longer holds): hold
+        it, so that both nodes keep the same confirmed matches; its score comes with the next
+        scoring (the peer is marked for it). Only for a pair of our live record's pseudonym and
+        one the peer sent us, named by the match id derived from both."""
+        ours, theirs = payload["receiver_pseudonym"], payload["sender_pseudonym"]
+        if match_id_for(ours, theirs) != payload["match_id"]:
+            return None
+        found = conn.execute(
+            "SELECT ref, keys_digest FROM pseudonyms WHERE peer_id = ? AND pseudonym = ?",
+            (peer_id, ours),
+        ).fetchone()
+        held = conn.execute(
+            "SELECT 1 FROM peer_records WHERE peer_id = ? AND pseudonym = ?", (peer_id, theirs)
+        ).fetchone()
+        if found is None or held is None:
+            return None
+        live = found[1] is not None
+        conn.execute(
+            "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, peer_pseudonym, "
+            "score, evidence, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (payload["match_id"], peer_id, found[0], ours if live else "", theirs if live else "",
+             "not scored yet" if live else "", "suggested" if live else "withdrawn", now, now),
+        )  # fmt: skip
+        conn.execute(
+            "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_id = ?", (peer_id,)
+        )
+        return ("suggested" if live else "withdrawn", None)
+
+    def apply_peer_review(
+        self,
+        peer_id: int,
+        message_id: str,
+        kind: str,
+        payload: dict,
+        now: int,
+        ack_due: bool,
+    ) -> None:
+        """A peer's review decision or contact, applied with the message's id in one
+        transaction; a decision about a match we do not hold is recorded and ignored, and so is
+        a reject or unsure (older nodes sent them; they say nothing we act on).
+
+        A contact handover is accepted only for a match we confirmed and the peer confirmed;
+        any other raises HandoverNotAllowed and changes nothing."""
+        match_id = payload["match_id"]
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT status, peer_decision FROM matches WHERE match_id = ? AND peer_id = ?",
+                (match_id, peer_id),
+            ).fetchone()
+            if kind == "contact-handover" and (
+                row is None
+                or row[0] not in ("confirmed", "contact exchanged")
+                or row[1] != "confirm"
+            ):
+                state = "unknown" if row is None else f"{row[0]}, peer decision {row[1] or 'none'}"
+                raise HandoverNotAllowed(
+                    f"contact handover for match {match_id} refused: both sides must have "
+                    f"confirmed it first (here: {state})"
+                )
+            self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
+            if row is None and kind == "review-decision" and payload["decision"] == "confirm":
+                row = self._hold_confirmed_match(conn, peer_id, payload, now)
+            if row is None:
+                return
+            if kind == "review-decision":
+                decision = payload["decision"]
+                if decision in ("reject", "unsure"):
+                    return
+                if decision == "undo":
+                    conn.execute(
+                        "UPDATE decisions SET undone_at = ? WHERE id = (SELECT id FROM decisions "
+                        "WHERE match_id = ? AND side = 'peer' AND undone_at IS NULL "
+                        "ORDER BY id DESC LIMIT 1)",
+                        (now, match_id),
+                    )
+                    latest = conn.execute(
+                        "SELECT decision FROM decisions WHERE match_id = ? AND side = 'peer' "
+                        "AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+                        (match_id,),
+                    ).fetchone()
+                    current = latest[0] if latest else None
+                else:
+                    conn.execute(
+                        "INSERT INTO decisions (match_id, side, decision, at) "
+                        "VALUES (?, 'peer', ?, ?)",
+                        (match_id, decision, payload["at"]),
+                    )
+                    current = decision
+                conn.execute(
+                    "UPDATE matches SET peer_decision = ?, updated_at = ? WHERE match_id = ?",
+                    (current, now, match_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE matches SET peer_contact = ?, updated_at = ? WHERE match_id = ?",
+                    (json.dumps(payload["contact"]), now, match_id),
+                )
+            self._maybe_hand_over(conn, match_id, now)
+
+    # -- records edited in the UI -----------------------------------------------------------
+
+    def retract_record(self, ref: str, *, actor: str, reason: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE records SET retracted = 1, version = version + 1, updated_at = ? "
+                "WHERE ref = ?",
+                (iso(now), ref),
+            )
+            append_audit(conn, actor, "record-retracted", ref, reason, now)
+
+    def search_records(self, query: str, kind: str | None, limit: int, offset: int):
+        where, params = ["retracted = 0"], []
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if query:
+            where.append(
+                "(ref LIKE ? OR given_names LIKE ? OR family_name LIKE ? OR other_names LIKE ?)"
+            )
+            params.extend([f"%{query}%"] * 4)
+        condition = " AND ".join(where)
+        total = self.conn.execute(
+            f"SELECT count(*) FROM records WHERE {condition}", params
+        ).fetchone()[0]
+        rows = self.db.query(
+            "SELECT ref, kind, given_names, family_name, sex, birth_date, age, origin_district, "
+            f"version FROM records WHERE {condition} ORDER BY ref LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return list(rows), total
+
+    def key_counts(self, peer_id: int) -> dict[str, int]:
+        """How many of our records and of the peer's records have keys in the exchange."""
+        own = self.conn.execute(
+            "SELECT count(DISTINCT pseudonym) FROM own_blinded WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+        theirs = self.conn.execute(
+            "SELECT count(DISTINCT pseudonym) FROM peer_blinded WHERE peer_id = ?", (peer_id,)
+        ).fetchone()[0]
+        return {"own": own, "peer": theirs}
+
+    def matches_for_record(self, ref: str) -> list[dict]:
+        return list(
+            self.db.query(
+                "SELECT m.match_id, m.score, m.status, p.name AS peer FROM matches m "
+                "JOIN peers p ON p.id = m.peer_id WHERE m.local_ref = ? ORDER BY m.score DESC",
+                [ref],
+            )
+        )
