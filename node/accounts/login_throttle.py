@@ -28,7 +28,9 @@ is why no limit here refuses a whole address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from node.store.accounts import Failures
+
+__all__ = ["Failures", "pause_after_failure", "wait_seconds"]
 
 WINDOW_SECONDS = 15 * 60
 PAIR_FREE_FAILURES = 5
@@ -37,18 +39,6 @@ ADDRESS_FREE_FAILURES = 20
 FIRST_DELAY_SECONDS = 30
 MAX_DELAY_SECONDS = 15 * 60
 MAX_PAUSE_SECONDS = 8.0
-
-
-@dataclass(frozen=True)
-class Failures:
-    """Failed logins in the window: for the name, for the name from this address, and for
-    this address over all names; ``*_last`` is when the latest of each happened (0: never)."""
-
-    user: int = 0
-    user_last: int = 0
-    pair: int = 0
-    pair_last: int = 0
-    address: int = 0
 
 
 def _delay(failures: int, free: int) -> int:

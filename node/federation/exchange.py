@@ -39,8 +39,8 @@ from node.directory import stats
 from node.directory.districts import Gazetteer
 from node.errors import FederationBusy
 from node.ops.lock import exchange_lock
+from node.store.budgets import BudgetExceeded
 from node.store.db import Store
-from node.store.exchange import BudgetExceeded
 from node.store.review import HandoverNotAllowed
 from node.trust import budgets
 from node.trust.identity import now_seconds

@@ -22,7 +22,8 @@ from node.canonical import (
     salvage_record,
 )
 from node.errors import ImportRefused
-from node.store.db import CONTENT_COLUMNS, Store
+from node.store.db import Store
+from node.store.records import CONTENT_COLUMNS
 
 from .exporter import guard_cell
 from .tabular import Table, read_table

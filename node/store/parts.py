@@ -1,12 +1,15 @@
-"""What the table mixins (``store_review``, ``store_directory``) use of ``Store``: its
-connection, its sqlite-utils view and its transactions, and two helpers of the federation
-tables. Declarations only, so the type checker knows them; ``node/store/db.py`` defines them.
+"""What each table group of the store uses of the others, declared in one place.
+
+``Store`` (db.py) is made of one mixin per table group (records, peers, exchange, outbox, matches,
+notices, budgets, review, accounts, audit, directory). A group uses the connection, the
+sqlite-utils view and the transaction of ``Store``, and a few methods of other groups: they are
+declared here, so the type checker knows them and a reader sees every tie between groups.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -36,3 +39,18 @@ class StoreParts:
         def _mark_processed(
             self, conn: Any, peer_id: int, message_id: str, kind: str, now: int, ack_due: bool
         ) -> None: ...
+
+        # outbox.py, for exchange.py
+        def outbox_count(self, peer_id: int | None = None) -> int: ...
+
+        # matches.py, for exchange.py
+        def peer_sync_state(self, peer_id: int) -> dict: ...
+
+        # budgets.py, for exchange.py
+        @staticmethod
+        def _budget_use(
+            conn: Any, peer_id: int, digests: Sequence[bytes], since: int
+        ) -> tuple[int, int]: ...
+
+        # exchange.py, for matches.py
+        def refs_for_pseudonyms(self, peer_id: int) -> dict[str, str]: ...

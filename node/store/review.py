@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
-from node.accounts.login_throttle import Failures
 from node.errors import NodeError
 from protocol.blinding import match_id_for
 from protocol.envelope import new_message_id
 
-from .audit import GENESIS, chain_hash
-from .parts import StoreParts, inserted_id
+from .audit import append_audit, iso
+from .parts import StoreParts
 
 USER_COLUMNS = (
     "id, name, role, full_name, organisation, phone, email, language, disabled, created_at"
@@ -33,160 +31,8 @@ class HandoverNotAllowed(NodeError):
     """A peer sent a contact handover for a match that both sides have not confirmed."""
 
 
-def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def append_audit(
-    conn: sqlite3.Connection, actor: str, action: str, subject: str, detail: str, at: int | str
-) -> None:
-    """Append one row to the hash chain; call inside the transaction of the change it records."""
-    last = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
-    row = {
-        "id": (last[0] + 1) if last else 1,
-        "at": at if isinstance(at, str) else iso(at),
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "detail": detail,
-    }
-    prev = last[1] if last else GENESIS
-    conn.execute(
-        "INSERT INTO audit_log (id, at, actor, action, subject, detail, prev_hash, hash) "
-        "VALUES (:id, :at, :actor, :action, :subject, :detail, :prev, :hash)",
-        {**row, "prev": prev, "hash": chain_hash(prev, row)},
-    )
-
-
-def peer_actor(conn: sqlite3.Connection, peer_id: int) -> str:
-    row = conn.execute("SELECT name FROM peers WHERE id = ?", (peer_id,)).fetchone()
-    return f"peer:{row[0] if row else peer_id}"
-
-
 class ReviewTables(StoreParts):
     """Mixed into Store: expects ``self.conn``, ``self.db`` and ``self.transaction()``."""
-
-    # -- audit ----------------------------------------------------------------------------
-
-    def audit(self, actor: str, action: str, subject: str, detail: str, at: int) -> None:
-        with self.transaction() as conn:
-            append_audit(conn, actor, action, subject, detail, at)
-
-    def iter_audit(self) -> Iterator[dict]:
-        yield from self.db.query("SELECT * FROM audit_log ORDER BY id")
-
-    def audit_page(self, offset: int = 0, limit: int = 100, query: str = "") -> list[dict]:
-        where, params = "", []
-        if query:
-            where = "WHERE actor LIKE ? OR action LIKE ? OR subject LIKE ?"
-            params = [f"%{query}%"] * 3
-        sql = f"SELECT * FROM audit_log {where} ORDER BY id DESC LIMIT ? OFFSET ?"
-        return list(self.db.query(sql, [*params, limit, offset]))
-
-    def audit_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-
-    # -- users ----------------------------------------------------------------------------
-
-    def insert_user(self, user: dict, password_hash: str, *, actor: str, now: int) -> int:
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO users (name, role, password_hash, full_name, organisation, phone, "
-                "email, language, created_at) VALUES (:name, :role, :hash, :full_name, "
-                ":organisation, :phone, :email, :language, :now)",
-                {**user, "hash": password_hash, "now": now},
-            )
-            append_audit(conn, actor, "user-added", user["name"], f"role {user['role']}", now)
-            return inserted_id(cursor)
-
-    def user_by_name(self, name: str) -> dict | None:
-        rows = list(
-            self.db.query(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?", [name])
-        )
-        return rows[0] if rows else None
-
-    def user_by_id(self, user_id: int) -> dict | None:
-        rows = list(self.db.query(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", [user_id]))
-        return rows[0] if rows else None
-
-    def list_users(self) -> list[dict]:
-        return list(self.db.query(f"SELECT {USER_COLUMNS} FROM users ORDER BY name"))
-
-    def disable_user(self, user_id: int, name: str, *, actor: str, now: int) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE users SET disabled = 1 WHERE id = ?", (user_id,))
-            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-            append_audit(conn, actor, "user-disabled", name, "", now)
-
-    def set_user_language(self, user_id: int, language: str, *, actor: str, now: int) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
-            append_audit(conn, actor, "language-changed", actor, language, now)
-
-    def set_user_password(self, user_id: int, password_hash: str) -> None:
-        """Used only to upgrade a hash whose parameters are outdated, at a successful login."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
-            )
-
-    # -- sessions and login failures --------------------------------------------------------
-
-    def start_session(
-        self, id_hash: str, user_id: int, csrf: str, *, replaces: str | None, actor: str, now: int
-    ) -> None:
-        """A new session at login (the old one, if any, ends), and the login in the audit log."""
-        with self.transaction() as conn:
-            if replaces:
-                conn.execute("DELETE FROM sessions WHERE id_hash = ?", (replaces,))
-            conn.execute(
-                "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (id_hash, user_id, csrf, now, now),
-            )
-            append_audit(conn, actor, "login", actor, "", now)
-
-    def session(self, id_hash: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM sessions WHERE id_hash = ?", [id_hash]))
-        return rows[0] if rows else None
-
-    def touch_session(self, id_hash: str, now: int) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", (now, id_hash))
-
-    def end_session(self, id_hash: str, *, actor: str | None, now: int) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
-            if actor:
-                append_audit(conn, actor, "logout", actor, "", now)
-
-    def end_sessions_before(self, idle_since: int, created_since: int) -> int:
-        with self.transaction() as conn:
-            return conn.execute(
-                "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?",
-                (idle_since, created_since),
-            ).rowcount
-
-    def record_login_failure(self, user_name: str, address: str, reason: str, now: int) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO login_failures (user_name, address, at) VALUES (?, ?, ?)",
-                (user_name.casefold(), address, now),
-            )
-            append_audit(conn, f"address:{address}", "login-failed", user_name, reason, now)
-
-    def login_failures(self, user_name: str, address: str, since: int) -> Failures:
-        """Failures since ``since`` for the name, the name from this address, and the address."""
-        user, user_last, pair, pair_last = self.conn.execute(
-            "SELECT count(*), coalesce(max(at), 0), count(*) FILTER (WHERE address = ?),"
-            " coalesce(max(at) FILTER (WHERE address = ?), 0)"
-            " FROM login_failures WHERE user_name = ? AND at >= ?",
-            (address, address, user_name.casefold(), since),
-        ).fetchone()
-        by_address = self.conn.execute(
-            "SELECT count(*) FROM login_failures WHERE address = ? AND at >= ?", (address, since)
-        ).fetchone()[0]
-        return Failures(user, user_last, pair, pair_last, by_address)
 
     # -- the review queue -------------------------------------------------------------------
 
@@ -527,54 +373,3 @@ class ReviewTables(StoreParts):
                     (json.dumps(payload["contact"]), now, match_id),
                 )
             self._maybe_hand_over(conn, match_id, now)
-
-    # -- records edited in the UI -----------------------------------------------------------
-
-    def retract_record(self, ref: str, *, actor: str, reason: str, now: int) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE records SET retracted = 1, version = version + 1, updated_at = ? "
-                "WHERE ref = ?",
-                (iso(now), ref),
-            )
-            append_audit(conn, actor, "record-retracted", ref, reason, now)
-
-    def search_records(self, query: str, kind: str | None, limit: int, offset: int):
-        where, params = ["retracted = 0"], []
-        if kind:
-            where.append("kind = ?")
-            params.append(kind)
-        if query:
-            where.append(
-                "(ref LIKE ? OR given_names LIKE ? OR family_name LIKE ? OR other_names LIKE ?)"
-            )
-            params.extend([f"%{query}%"] * 4)
-        condition = " AND ".join(where)
-        total = self.conn.execute(
-            f"SELECT count(*) FROM records WHERE {condition}", params
-        ).fetchone()[0]
-        rows = self.db.query(
-            "SELECT ref, kind, given_names, family_name, sex, birth_date, age, origin_district, "
-            f"version FROM records WHERE {condition} ORDER BY ref LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return list(rows), total
-
-    def key_counts(self, peer_id: int) -> dict[str, int]:
-        """How many of our records and of the peer's records have keys in the exchange."""
-        own = self.conn.execute(
-            "SELECT count(DISTINCT pseudonym) FROM own_blinded WHERE peer_id = ?", (peer_id,)
-        ).fetchone()[0]
-        theirs = self.conn.execute(
-            "SELECT count(DISTINCT pseudonym) FROM peer_blinded WHERE peer_id = ?", (peer_id,)
-        ).fetchone()[0]
-        return {"own": own, "peer": theirs}
-
-    def matches_for_record(self, ref: str) -> list[dict]:
-        return list(
-            self.db.query(
-                "SELECT m.match_id, m.score, m.status, p.name AS peer FROM matches m "
-                "JOIN peers p ON p.id = m.peer_id WHERE m.local_ref = ? ORDER BY m.score DESC",
-                [ref],
-            )
-        )

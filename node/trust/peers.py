@@ -34,8 +34,8 @@ from keys import (
     verify_update,
 )
 from node.home import Home
+from node.store.audit import iso as _iso
 from node.store.db import Store
-from node.store.review import iso as _iso
 
 from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, WINDOW_SECONDS, BadBudget, parse_budget
 from .identity import DAY, now_seconds, own_document

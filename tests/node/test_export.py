@@ -270,7 +270,7 @@ def store_rows(home) -> list[tuple]:
     """Every stored record's content and version (not the import times)."""
     import sqlite3
 
-    from node.store.db import CONTENT_COLUMNS
+    from node.store.records import CONTENT_COLUMNS
 
     conn = sqlite3.connect(home / "tafuta.db")
     try:
@@ -377,7 +377,8 @@ def test_export_then_import_is_the_identity_for_any_accepted_register():
 
     from node.records.exporter import write_canonical_csv
     from node.records.importer import apply_import, plan_import
-    from node.store.db import CONTENT_COLUMNS, Store
+    from node.store.db import Store
+    from node.store.records import CONTENT_COLUMNS
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_records())

@@ -1,0 +1,125 @@
+"""The SQL of match notices (docs/privacy-design.md): who evaluates a pair, and the notices
+that tell the other side about a match."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from protocol.envelope import new_message_id
+
+from .audit import append_audit, peer_actor
+from .parts import StoreParts
+
+
+class NoticeTables(StoreParts):
+    """Mixed into Store: evaluation and notices."""
+
+    # -- who evaluates, and match notices (docs/privacy-design.md) ------------------------------
+
+    def peer_evaluation(self, peer_id: int) -> str:
+        row = self.conn.execute(
+            "SELECT evaluation FROM peer_evaluation WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else "both"
+
+    def set_peer_evaluation(self, peer_id: int, evaluation: str, *, actor: str, now: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO peer_evaluation (peer_id, evaluation, set_by, set_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
+                "evaluation = excluded.evaluation, set_by = excluded.set_by, "
+                "set_at = excluded.set_at",
+                (peer_id, evaluation, actor, now),
+            )
+            append_audit(conn, actor, "peer-evaluation-set", peer_actor(conn, peer_id),
+                         evaluation, now)  # fmt: skip
+
+    def enqueue_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
+        """Queue a match notice for each suggestion that is new or changed since the last one
+        sent, and a withdrawal for each one sent before that is gone; returns messages queued."""
+        with self.transaction() as conn:
+            sent = dict(
+                conn.execute(
+                    "SELECT match_id, digest FROM notices_sent WHERE peer_id = ?", (peer_id,)
+                )
+            )
+            messages: list[tuple[dict, str | None]] = []
+            keep = set()
+            for notice in notices:
+                digest = json.dumps(notice, sort_keys=True)
+                keep.add(notice["match_id"])
+                if sent.get(notice["match_id"]) != digest:
+                    messages.append((notice, digest))
+            for match_id in sorted(set(sent) - keep):
+                old = json.loads(sent[match_id])
+                messages.append(({**old, "score": 0, "evidence": ""}, None))
+            queued = [(new_message_id(), "match-notice", n) for n, _ in messages]
+            self._enqueue(conn, peer_id, queued, now)
+            for notice, kept in messages:
+                if kept is None:
+                    conn.execute(
+                        "DELETE FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                        (peer_id, notice["match_id"]),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                        "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                        (peer_id, notice["match_id"], kept),
+                    )
+        return len(messages)
+
+    def confirmed_matches(self, peer_id: int) -> list[dict]:
+        """Our matches with the peer that our caseworker confirmed (or that went further)."""
+        return list(
+            self.db.query(
+                "SELECT match_id, score, evidence, local_pseudonym, peer_pseudonym FROM matches "
+                "WHERE peer_id = ? AND status IN ('confirmed', 'contact exchanged', 'closed') "
+                "ORDER BY match_id",
+                [peer_id],
+            )
+        )
+
+    def send_notice(self, peer_id: int, notice: dict, now: int) -> bool:
+        """Queue one match notice unless this very notice was sent; True if queued."""
+        digest = json.dumps(notice, sort_keys=True)
+        with self.transaction() as conn:
+            sent = conn.execute(
+                "SELECT digest FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                (peer_id, notice["match_id"]),
+            ).fetchone()
+            if sent and sent[0] == digest:
+                return False
+            self._enqueue(conn, peer_id, [(new_message_id(), "match-notice", notice)], now)
+            conn.execute(
+                "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                (peer_id, notice["match_id"], digest),
+            )
+        return True
+
+    def apply_notice(
+        self, peer_id: int, message_id: str, notice: dict, local_ref: str, now: int, ack_due: bool
+    ) -> None:
+        """A suggestion the peer found (or its withdrawal, score 0), applied with the message."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, "match-notice", now, ack_due)
+            if notice["score"] == 0 and not notice["evidence"]:
+                conn.execute(
+                    "DELETE FROM matches WHERE match_id = ? AND peer_id = ? "
+                    "AND status = 'suggested' AND peer_decision IS NULL "
+                    "AND match_id NOT IN (SELECT match_id FROM decisions)",
+                    (notice["match_id"], peer_id),
+                )
+                return
+            conn.execute(
+                "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
+                "peer_pseudonym, score, evidence, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'suggested', ?, ?) ON CONFLICT (match_id) DO UPDATE "
+                "SET score = excluded.score, evidence = excluded.evidence, "
+                "updated_at = excluded.updated_at WHERE matches.peer_id = excluded.peer_id",
+                (notice["match_id"], peer_id, local_ref, notice["receiver_pseudonym"],
+                 notice["sender_pseudonym"], float(notice["score"]), notice["evidence"], now,
+                 now),
+            )  # fmt: skip
