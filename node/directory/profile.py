@@ -25,12 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from keys import DocumentRefused, Keyring, parse_signed_document, read_document, verify_update
 from node.errors import NodeError
 from node.records.exporter import guard_cell
 from node.store.db import Store
+from node.trust.peers import Peer
 from protocol.directory import (
     ORGANISATION_TYPES,
     PROFILE_FIELDS,
@@ -44,10 +45,8 @@ from protocol.directory import (
 from protocol.envelope import canonical_json, new_message_id
 from protocol.errors import BadProfile
 
+from .context import Linking
 from .districts import Gazetteer, distance_km
-
-if TYPE_CHECKING:
-    from node.federation.exchange import Federation, Peer
 
 STALE_AFTER_DAYS = 183  # six months without re-verification: flagged
 CSV_COLUMNS = (*PROFILE_FIELDS, "stale", "trust", "origin")
@@ -379,7 +378,7 @@ def _csv_safe(value: Any) -> Any:
 # -- gossip between peers -----------------------------------------------------------------
 
 
-def queue_entries(federation: Federation, peer: Peer) -> list[tuple[str, str, dict]]:
+def queue_entries(federation: Linking, peer: Peer) -> list[tuple[str, str, dict]]:
     """directory-entry messages for every entry the peer does not hold at its version yet."""
     store = federation.store
     held = store.directory_sent(peer.id)
@@ -397,7 +396,7 @@ def queue_entries(federation: Federation, peer: Peer) -> list[tuple[str, str, di
 
 
 def apply_entry(
-    federation: Federation, peer: Peer, message_id: str, payload: dict, via_bundle: bool
+    federation: Linking, peer: Peer, message_id: str, payload: dict, via_bundle: bool
 ) -> str:
     """Verify and store a peer's directory entry; returns what happened (for logs and tests).
 

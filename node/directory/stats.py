@@ -18,16 +18,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from node.store.db import Store
+from node.trust.peers import Peer
 from protocol.envelope import canonical_json, new_message_id
 
+from .context import Linking
 from .districts import Gazetteer
 from .suppression import DEFAULT_K, suppress
-
-if TYPE_CHECKING:
-    from node.federation.exchange import Federation, Peer
 
 KINDS = ("missing", "found")
 SEXES = ("F", "M", "X", "unknown")
@@ -230,7 +228,7 @@ def digest(published: dict) -> str:
 
 
 def queue_published(
-    federation: Federation, peer: Peer, gazetteer: Gazetteer
+    federation: Linking, peer: Peer, gazetteer: Gazetteer
 ) -> tuple[list[tuple[str, str, dict]], str | None]:
     """A stats-table message when our tables changed since the last one queued for the peer."""
     published = own_stats(federation.store, gazetteer, k=federation.stats_k, now=federation.clock())
@@ -241,7 +239,7 @@ def queue_published(
 
 
 def apply_published(
-    federation: Federation, peer: Peer, message_id: str, payload: dict, via_bundle: bool
+    federation: Linking, peer: Peer, message_id: str, payload: dict, via_bundle: bool
 ) -> None:
     federation.store.apply_peer_stats(
         peer.id, message_id, payload["published"], federation.clock(), via_bundle

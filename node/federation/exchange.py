@@ -1,4 +1,5 @@
-"""Linking with peers: sending our blinded keys, processing what peers send, scoring candidates.
+"""Linking with peers: sending our blinded keys and scoring candidates; what peers send is
+processed by the Inbox half (inbox.py).
 
 The flow for one pair of nodes A and B (design.md, "How records are compared"):
 
@@ -20,10 +21,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 
-from keys import Keyring, NodeDocument, UnknownPeer, common_suite, parse_signed_document
+from keys import Keyring, UnknownPeer, common_suite, parse_signed_document
 from matching import (
     DEFAULT_THRESHOLD,
     KEYSET_VERSION,
@@ -39,60 +39,25 @@ from node.directory import stats
 from node.directory.districts import Gazetteer
 from node.errors import FederationBusy
 from node.ops.lock import exchange_lock
-from node.store.budgets import BudgetExceeded
 from node.store.db import Store
-from node.store.review import HandoverNotAllowed
 from node.trust import budgets
 from node.trust.identity import now_seconds
-from node.trust.peers import trusted_peer_for_key
+from node.trust.peers import Peer
 from protocol import blinding
 from protocol.blinding import match_id_for
 from protocol.envelope import (
-    CLOCK_WINDOW_SECONDS,
-    Opened,
-    authenticate,
     new_message_id,
-    open_envelope,
-    parse,
     seal,
 )
-from protocol.errors import (
-    BadPayload,
-    BlindingError,
-    EnvelopeRefused,
-    ReplayedEnvelope,
-    UnknownSender,
-)
-from protocol.messages import MAX_RECORDS_PER_BATCH, validate
+
+from .inbox import BATCH_RECORDS, Inbox
 
 log = logging.getLogger("tafuta.federation")
 
-BATCH_RECORDS = 2000
 # Keys per blinded-keys message: ~80 bytes a key sealed, so about 3 MB, well inside the
 # envelope's 8 MiB (key set 3 has ~57 keys a record: 2,000 records were 9 MB and refused).
 BATCH_KEYS = 40_000
 PREPARE_ATTEMPTS = 5
-
-
-class HandoverRefused(EnvelopeRefused):
-    """A contact handover for a match that we and the peer have not both confirmed."""
-
-    status = 422
-    reason = "handover-refused"
-
-
-class NoticeRefused(EnvelopeRefused):
-    """A match notice from a peer that this node does not let evaluate, or for no record of ours."""
-
-    status = 422
-    reason = "notice-refused"
-
-
-class OverBudget(EnvelopeRefused):
-    """The peer asked us to blind more distinct keys in 30 days than its budget allows."""
-
-    status = 429
-    reason = "over-budget"
 
 
 @dataclass(frozen=True)
@@ -117,27 +82,6 @@ class Scoring:
     suggestions: list[dict]
     rescored: list[dict]  # matches someone decided on, whatever their score
     reviewed: frozenset[str]  # their match ids at the snapshot
-
-
-@dataclass(frozen=True)
-class Received:
-    """A processed message: whose it was, and the acknowledgement to return (None for acks)."""
-
-    peer_id: int
-    ack: bytes | None
-
-
-@dataclass(frozen=True)
-class Peer:
-    """A trusted peer as the federation code needs it."""
-
-    id: int
-    name: str
-    document: NodeDocument
-
-    @property
-    def url(self) -> str:
-        return self.document.url
 
 
 def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
@@ -212,7 +156,7 @@ def keys_digest(keys: list[tuple[str, str]]) -> str:
 
 
 @dataclass
-class Federation:
+class Federation(Inbox):
     """One node's side of linking: needs its store, unlocked keys and matching lexicon."""
 
     store: Store
@@ -375,186 +319,6 @@ class Federation:
     def ack_for(self, peer: Peer, message_id: str, result: str) -> bytes:
         return self.seal_for(peer, new_message_id(), "ack", {"acked": message_id, "result": result})
 
-    # -- incoming ---------------------------------------------------------------------------
-
-    def authenticate(self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS) -> str | None:
-        """The sender's key id once the envelope's signature verifies; nothing is decrypted or
-        stored. None for a message processed before: anyone who saw it can send it again, so
-        it must not count against its sender. Raises EnvelopeRefused as ``receive`` does."""
-        senders = _Senders(self.store, self.clock(), self.grace_days)
-        header = authenticate(
-            body, senders=senders, own=self.keyring, now=self.clock(), window=window
-        ).header
-        if self.store.was_processed(senders.peer_id(header.sender), header.id):
-            return None
-        return header.sender
-
-    def receive(
-        self, body: bytes, *, window: int = CLOCK_WINDOW_SECONDS, via_bundle: bool = False
-    ) -> Received:
-        """Check and apply one envelope; return its sender's peer id and the acknowledgement.
-
-        Raises EnvelopeRefused (with the HTTP status to answer) and changes nothing when a check
-        fails. A message processed before is refused as replayed; the refusal carries the
-        sender's peer id, the message id and a fresh acknowledgement, so a sender whose first
-        acknowledgement was lost can still clear it. Acknowledgements get none (ack None).
-        """
-        senders = _Senders(self.store, self.clock(), self.grace_days)
-        try:
-            opened = open_envelope(
-                body,
-                senders=senders,
-                own=self.keyring,
-                seen=lambda key_id, mid: self.store.was_processed(senders.peer_id(key_id), mid),
-                validate=validate,
-                now=self.clock(),
-                window=window,
-            )
-        except ReplayedEnvelope as replay:
-            header = parse(body).header
-            peer = senders.peer(header.sender)
-            replay.peer_id, replay.message_id = peer.id, header.id
-            replay.ack = self.ack_for(peer, header.id, "duplicate")
-            raise
-        peer = senders.peer(opened.header.sender)
-        return Received(peer.id, self._apply(peer, opened, via_bundle))
-
-    def _apply(self, peer: Peer, opened: Opened, via_bundle: bool) -> bytes | None:
-        header, payload, now = opened.header, opened.payload, self.clock()
-        kind = header.type
-        if kind == "ack":
-            self.store.acknowledge(peer.id, payload["acked"], now)
-            return None
-        if kind == "blinded-keys":
-            self._apply_blinded_keys(peer, header.id, payload, via_bundle)
-        elif kind == "blinded-reply" and self.store.peer_evaluation(peer.id) == "theirs":
-            # Only the peer evaluates: we keep no doubly blinded keys of our own, so we hold
-            # no equality oracle on its records (docs/privacy-design.md).
-            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
-        elif kind == "match-notice":
-            self._apply_notice(peer, header.id, payload, via_bundle)
-        elif kind == "blinded-reply":
-            # Only records still shared: a reply that crossed our retraction of a record must
-            # not bring its keys back, or we would score a record the peer has forgotten.
-            live = self.store.live_pseudonyms(peer.id)
-            records = [
-                (r.pseudonym, r.keys)
-                for r in blinding.from_wire(payload["records"])
-                if r.pseudonym in live
-            ]
-            self.store.apply_own_keys(
-                peer.id, header.id, records, now, via_bundle, batch=payload["batch"]
-            )
-        elif kind == "holdings-request":
-            self.store.apply_holdings_request(
-                peer.id, header.id, self._holdings(peer, payload["batch"]), now, via_bundle
-            )
-        elif kind == "holdings":
-            live = self.store.live_pseudonyms(peer.id)
-            unknown = sorted(set(payload["pseudonyms"]) - live)
-            retractions = [
-                (new_message_id(), "retraction", {"pseudonyms": unknown[i : i + BATCH_RECORDS]})
-                for i in range(0, len(unknown), BATCH_RECORDS)
-            ]
-            self.store.apply_holdings(
-                peer.id, header.id, payload["batch"], payload["last"], retractions, now,
-                via_bundle,
-            )  # fmt: skip
-        elif kind == "rekey":
-            self.store.apply_rekey(peer.id, header.id, now, via_bundle)
-        elif kind == "retraction":
-            self.store.apply_retraction(peer.id, header.id, payload["pseudonyms"], now, via_bundle)
-        elif kind in ("review-decision", "contact-handover"):
-            try:
-                self.store.apply_peer_review(peer.id, header.id, kind, payload, now, via_bundle)
-            except HandoverNotAllowed as err:
-                self.store.record_peer_alert(peer.id, "handover-refused", str(err), now)
-                log.warning("refused a contact handover from %s: not confirmed by both", peer.name)
-                raise HandoverRefused(str(err)) from err
-        elif kind == "directory-entry":
-            directory.apply_entry(self, peer, header.id, payload, via_bundle)
-        elif kind == "stats-table":
-            stats.apply_published(self, peer, header.id, payload, via_bundle)
-        else:  # node-document: recorded; its handling is the node's
-            self.store.apply_simple(peer.id, header.id, kind, now, via_bundle)
-        return self.ack_for(peer, header.id, "applied")
-
-    def _holdings(self, peer: Peer, batch: str) -> list[tuple[str, str, dict]]:
-        """The answer to a holdings-request: the peer's pseudonyms we hold, in parts."""
-        held = self.store.peer_record_pseudonyms(peer.id)
-        size = MAX_RECORDS_PER_BATCH
-        parts = [held[i : i + size] for i in range(0, len(held), size)] or [[]]
-        return [
-            (
-                new_message_id(),
-                "holdings",
-                {"batch": batch, "pseudonyms": part, "last": i == len(parts) - 1},
-            )
-            for i, part in enumerate(parts)
-        ]
-
-    def _apply_blinded_keys(
-        self, peer: Peer, message_id: str, payload: dict, via_bundle: bool
-    ) -> None:
-        records = blinding.from_wire(payload["records"])
-        now = self.clock()
-        day = datetime.fromtimestamp(now, UTC).date().isoformat()
-        announced = payload["announced_records"]
-        # The budget counts distinct keys per rolling 30 days; what the peer announces never
-        # changes it, and a record without keys costs nothing (node/trust/budgets.py).
-        limit = self.key_budget(peer)
-        since = now - budgets.WINDOW_SECONDS
-        digests = sorted({budgets.key_digest(key) for r in records for _, key in r.keys})
-        used, new = self.store.budget_use(peer.id, digests, since)
-        if used + new > limit:
-            self._over_budget(peer, used, new, limit, now)
-        profile = budgets.profile_of(announced, [r.keys for r in records])
-        before = self._peer_profile(peer)
-        for kind, detail in budgets.jumps(before, profile, self._own_profile(peer), limit):
-            if self.store.record_peer_alert(peer.id, kind, detail, now):
-                log.warning("alert about %s: %s: %s", peer.name, kind, detail)
-        try:
-            twice = blinding.blind_peer_keys(self._scalar(peer), records, workers=self.workers)
-        except BlindingError as err:
-            raise BadPayload(str(err)) from err
-        # Who evaluates (docs/privacy-design.md): "ours" keeps the peer's keys and sends none
-        # back, so the peer never holds its own doubly blinded keys to compare with ours;
-        # "theirs" sends them back and keeps nothing; "both" does both, as before.
-        evaluation = self.store.peer_evaluation(peer.id)
-        reply = None
-        if evaluation != "ours":
-            payload_back = {
-                "keyset": payload["keyset"],
-                "batch": payload["batch"],
-                "records": blinding.to_wire(blinding.shuffled(twice)),
-            }
-            reply = (new_message_id(), "blinded-reply", payload_back)
-        kept = [] if evaluation == "theirs" else [(r.pseudonym, r.keys) for r in twice]
-        try:
-            self.store.apply_peer_keys(
-                peer.id,
-                message_id,
-                kept,
-                reply,
-                announced,
-                day,
-                now,
-                via_bundle,
-                budget=(digests, limit, since),
-                profile=json.dumps(asdict(budgets.merged(before, profile))),
-            )
-        except BudgetExceeded as err:  # another batch of the peer's landed meanwhile
-            self._over_budget(peer, err.used, err.new, err.limit, now)
-
-    def _over_budget(self, peer: Peer, used: int, new: int, limit: int, now: int) -> None:
-        detail = (
-            f"asked to blind {new:,} new keys with {used:,} blinded in the last "
-            f"{budgets.WINDOW_DAYS} days; its budget is {limit:,} keys (tafuta peers budget)"
-        )
-        self.store.record_peer_alert(peer.id, "over-budget", detail, now)
-        log.warning("refused blinded keys from %s: over its key budget", peer.name)
-        raise OverBudget(f"over the key budget: {detail}")
-
     # -- rotation ---------------------------------------------------------------------------
 
     def rotation_due(self, peer: Peer) -> bool:
@@ -578,35 +342,6 @@ class Federation:
         renewed = rotate_secrets(self.store, peer.id, actor=actor, now=self.clock())
         log.info("rotated the blinding scalar and %d pseudonyms for %s", renewed, peer.name)
         return renewed
-
-    def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
-        """A suggestion from a peer that alone evaluates our pair; refused (422) otherwise."""
-        if self.store.peer_evaluation(peer.id) != "theirs":
-            raise NoticeRefused(
-                "match notice refused: this node compares keys itself with this peer "
-                "(tafuta peers evaluation)"
-            )
-        ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
-        ref = self.store.refs_for_pseudonyms(peer.id).get(ours)
-        if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
-            raise NoticeRefused("match notice refused: it names no record we sent to this peer")
-        self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
-
-    def key_budget(self, peer: Peer) -> int:
-        """Distinct keys we blind for the peer per 30 days, as its coordinator set it."""
-        row = self.store.peer_budget(peer.id)
-        return row["keys"] if row else self.default_key_budget
-
-    def _peer_profile(self, peer: Peer) -> budgets.Profile | None:
-        text = self.store.peer_profile(peer.id)
-        return budgets.Profile(**json.loads(text)) if text else None
-
-    def _own_profile(self, peer: Peer) -> budgets.Profile | None:
-        records, types = self.store.own_key_profile(peer.id)
-        keys = sum(types.values())
-        if not keys:
-            return None
-        return budgets.Profile(0, records, keys, {t: n / keys for t, n in sorted(types.items())})
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -671,29 +406,3 @@ class Federation:
             }
             for scored in score_key_candidates(own, theirs, min_score=self.threshold, keep=keep)
         ]
-
-
-class _Senders:
-    """protocol.envelope.SenderKeys over the trust store: only trusted peers are accepted."""
-
-    def __init__(self, store: Store, now: int, grace_days: int):
-        self.store, self.now, self.grace_days = store, now, grace_days
-        self._found: dict[str, tuple[int, Peer]] = {}
-
-    def _lookup(self, key_id: str) -> tuple[int, Peer, object]:
-        found = trusted_peer_for_key(self.store, key_id, now=self.now, grace_days=self.grace_days)
-        if found is None:
-            raise UnknownSender("the sender is not a trusted peer of this node")
-        row = self.store.peer_by_name(found.name)
-        peer = Peer(id=row["id"], name=found.name, document=found.document)
-        self._found[key_id] = (row["id"], peer)
-        return row["id"], peer, found.verify_key
-
-    def verify_key(self, key_id: str):
-        return self._lookup(key_id)[2]
-
-    def peer_id(self, key_id: str) -> int:
-        return self._found[key_id][0] if key_id in self._found else self._lookup(key_id)[0]
-
-    def peer(self, key_id: str) -> Peer:
-        return self._found[key_id][1] if key_id in self._found else self._lookup(key_id)[1]

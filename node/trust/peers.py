@@ -42,14 +42,32 @@ from .identity import DAY, now_seconds, own_document
 
 
 @dataclass(frozen=True)
-class TrustedPeer:
-    """A trusted peer, as found by one of its signing keys."""
+class Peer:
+    """A trusted peer as linking needs it: its row id, name and current signed document."""
 
+    id: int
+    name: str
+    document: NodeDocument
+
+    @property
+    def url(self) -> str:
+        return self.document.url
+
+
+@dataclass(frozen=True)
+class TrustedPeer:
+    """A trusted peer, as found by one of its signing keys (``peer`` is what linking uses)."""
+
+    id: int
     name: str
     url: str
     key_id: str  # the key id asked about (the current key, or a retired one within grace)
     verify_key: Ed25519PublicKey  # verifies signatures made with that key
     document: NodeDocument  # the peer's current document: encrypt replies to its keys
+
+    @property
+    def peer(self) -> Peer:
+        return Peer(id=self.id, name=self.name, document=self.document)
 
 
 def default_actor() -> str:
@@ -78,6 +96,7 @@ def trusted_peer_for_key(
         return None
     document = _stored_document(row).document
     return TrustedPeer(
+        id=row["id"],
         name=row["name"],
         url=row["url"],
         key_id=key_id,

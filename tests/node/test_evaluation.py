@@ -10,7 +10,8 @@ import pytest
 from keys import KdfParams
 from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
-from node.federation.exchange import Federation, NoticeRefused, tell_before_review
+from node.federation.exchange import Federation, tell_before_review
+from node.federation.inbox import NoticeRefused
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.review import rules as review
@@ -153,7 +154,7 @@ def notice(a: Federation, b: Federation, **change) -> bytes:
     """A match notice from B to A, sealed by B, naming one of A's records unless changed."""
     ours = next(iter(a.store.refs_for_pseudonyms(peer(a).id)))
     theirs = next(iter(b.store.refs_for_pseudonyms(peer(b).id)))
-    from node.federation.exchange import match_id_for
+    from protocol.blinding import match_id_for
 
     payload = {"match_id": match_id_for(ours, theirs), "score": 0.9, "evidence": "same",
                "receiver_pseudonym": ours, "sender_pseudonym": theirs, **change}  # fmt: skip

@@ -9,7 +9,8 @@ import pytest
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.federation.exchange import Federation, OverBudget
+from node.federation.exchange import Federation
+from node.federation.inbox import OverBudget
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.runtime import federation_for, node_lexicon

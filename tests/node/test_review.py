@@ -9,7 +9,7 @@ import pytest
 from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
 from node.errors import MatchNotFound, ReviewRefused
-from node.federation.exchange import HandoverRefused
+from node.federation.inbox import HandoverRefused
 from node.review import rules as review
 from node.store.audit import verify_chain
 from tests.node.test_exchange import Pair
