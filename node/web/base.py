@@ -2,11 +2,12 @@
 rendering a template, the role check, and small helpers for forms and redirects.
 
 Kept apart from app.py (the middlewares and routes) so that page modules such as
-directory_pages.py import these without importing the app that imports them."""
+the page modules (pages/) import these without importing the app that imports them."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import quote, urlencode
 
@@ -32,6 +33,7 @@ LOGIN_CSRF = web.RequestKey("login_csrf", str)
 SESSION_COOKIE = "tafuta_session"
 LOGIN_COOKIE = "tafuta_login"
 LANGUAGE_COOKIE = "tafuta_language"  # the language chosen on the login page, before logging in
+PAGE_SIZE = 50  # rows per page of the queue, the records and the audit log
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -155,3 +157,10 @@ def record_url(ref: str) -> str:
 
 
 # -- login ----------------------------------------------------------------------------------
+
+
+def when(ts: int | None) -> str:
+    """A timestamp as the pages show it (UTC, to the minute); empty for none."""
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -40,8 +40,8 @@ from node.store.db import Store
 from protocol.directory import ORGANISATION_TYPES, PROFILE_FIELDS, SERVICES
 from protocol.errors import BadProfile
 
-from .base import actor, redirect, render, requires, text
-from .context import WEB
+from ..base import actor, redirect, render, requires, text
+from ..context import WEB
 
 EXPORT_TYPES = {"json": "application/json", "csv": "text/csv"}
 BAR_STEP = 5  # bar widths are classes .w-0 … .w-100 (style.css): the CSP allows no inline style
