@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
-from .canonical import DATE_ORDERS, date_order_for
+from .dates import DATE_ORDERS, date_order_for
 from .errors import HomeError
 
 CONFIG_NAME = "config.toml"

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from node.canonical import DATE_ORDERS
+from node.dates import DATE_ORDERS
 from node.federation.sync import describe_pending, is_settled, pending_for
 from node.home import DEFAULT_HOME, check_new_home, resolve_home_path
 from node.records.exporter import write_canonical_csv
