@@ -52,9 +52,9 @@ def build(workdir: Path, records: int, suggestions: int, users: int, port: int) 
     from node.accounts.users import Profile, add_user, cheap_hasher
     from node.records.importer import apply_import, plan_import
     from node.store.db import Store
+    from node.testing.processes import write_register
     from node.trust.identity import create_node, invite_token
     from node.trust.peers import add_peer
-    from tests.node.conftest import write_register
 
     home = create_node(workdir / "node", name="Benchmark Node", url=f"http://127.0.0.1:{port}",
                        passphrase=PASSWORD, kdf=KdfParams.cheap())  # fmt: skip

@@ -14,9 +14,8 @@ from click.testing import CliRunner
 from keys import KdfParams
 from node.canonical import FIELDS
 from node.cli.main import main
+from node.testing.processes import HOME_PASSPHRASE, SAMPLE, Network
 from node.trust.identity import create_node
-
-SAMPLE = Path(__file__).resolve().parents[1] / "node" / "samples" / "sample-register.csv"
 
 
 @pytest.fixture
@@ -42,26 +41,23 @@ def run(passphrase_file):
     return invoke
 
 
-PASSPHRASE = "test passphrase, not secret"
-
-
 @pytest.fixture
 def passphrase_file(tmp_path) -> Path:
-    """A file holding the passphrase of every test node's keys (PASSPHRASE)."""
+    """A file holding the passphrase of every test node's keys (HOME_PASSPHRASE)."""
     path = tmp_path / "passphrase.txt"
-    path.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    path.write_text(HOME_PASSPHRASE + "\n", encoding="utf-8")
     return path
 
 
 @pytest.fixture
 def node_home(tmp_path) -> Path:
-    """A freshly initialised node home with no records, and keys under PASSPHRASE.
+    """A freshly initialised node home with no records, and keys under HOME_PASSPHRASE.
 
     Made with the library call `init` uses, but with cheap key-derivation settings so the
     suite stays fast (the CLI's own `init` is tested in tests/node/test_peers_cli.py).
     """
     home = tmp_path / "node"
-    create_node(home, name="Test Node", passphrase=PASSPHRASE, kdf=KdfParams.cheap())
+    create_node(home, name="Test Node", passphrase=HOME_PASSPHRASE, kdf=KdfParams.cheap())
     return home
 
 
@@ -85,3 +81,11 @@ def write_csv(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def network(tmp_path):
+    """Nodes as processes under tmp_path (node/testing/processes.py), all killed afterwards."""
+    made = Network(tmp_path)
+    yield made
+    made.close()

@@ -9,7 +9,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from tests.node.conftest import (
+from node.testing.processes import (
     PASSPHRASE,
     TAFUTA,
     Network,

@@ -30,7 +30,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tests.web.conftest import PASSWORD, add_users
+from node.testing.web import PASSWORD, add_users
 
 from .browsing import Browsers, figures
 from .common import (
@@ -60,11 +60,11 @@ class RecordingProxy:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._serve())
+        self.loop.run_until_complete(self.serve_node())
         self.loop.run_forever()
         self.loop.close()
 
-    async def _serve(self) -> None:
+    async def serve_node(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         self.runners = []
         for port, (name, real) in self.routes.items():

@@ -35,8 +35,8 @@ from urllib.parse import quote, urlencode
 from node.accounts import sessions
 from node.home import open_home
 from node.store.db import Store
+from node.testing.web import USERS, add_users
 from node.web.app import LOGIN_COOKIE, MAX_UPLOAD_BYTES, SESSION_COOKIE
-from tests.web.conftest import USERS, add_users
 
 # Tables that refused logins add to by design (the failure and its audit row).
 LEDGER_TABLES = ("audit_log", "login_failures")

@@ -15,7 +15,7 @@ from node.home import open_home
 from node.ops.backup import restore_backup, verify_restored_home, write_backup
 from node.ops.lock import home_lock
 from node.store.db import Store
-from tests.conftest import PASSPHRASE
+from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
 
 
 def records_of(home) -> list[tuple]:

@@ -17,13 +17,13 @@ from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
+from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
+from node.testing.processes import write_register
 from node.trust.budgets import DEFAULT_KEY_BUDGET, Profile, jumps
 from node.trust.identity import create_node, invite_token, unlock
 from node.trust.peers import add_peer, budget_status, peer_fingerprint, trust_peer
 from protocol import blinding
 from protocol.envelope import new_message_id
-from tests.conftest import PASSPHRASE
-from tests.node.conftest import write_register
 
 COUNTED = ("processed", "peer_blinded", "outbox", "budget_keys", "peer_profiles")
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from matching.synthetic import generate
-from tests.node.conftest import comparable_matches, pair, wait_until, write_register
+from node.testing.processes import comparable_matches, pair, wait_until, write_register
 
 pytestmark = pytest.mark.slow
 

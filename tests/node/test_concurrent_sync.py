@@ -10,9 +10,9 @@ import sqlite3
 import subprocess
 
 from matching.synthetic import generate
+from node.testing.inprocess import Mesh
+from node.testing.processes import TAFUTA, pair
 from protocol.blinding import new_pseudonym
-from tests.node.conftest import TAFUTA, pair
-from tests.node.mesh import Mesh
 
 
 def outbox_records(home) -> list[str]:

@@ -11,8 +11,8 @@ import pytest
 from matching.synthetic import generate
 from node.records.importer import apply_import, plan_import
 from node.store.db import Store
-from tests.node.conftest import write_register
-from tests.node.mesh import Mesh
+from node.testing.inprocess import Mesh
+from node.testing.processes import write_register
 
 VALID = {"ref": "A-1", "kind": "missing", "given_names": "Zawadi", "family_name": "Kahindi"}
 

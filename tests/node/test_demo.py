@@ -29,7 +29,7 @@ from node.demo.network import (
     release,
     reserve_ports,
 )
-from tests.node.conftest import TAFUTA, free_port
+from node.testing.processes import TAFUTA, free_port
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -270,7 +270,7 @@ def test_demo_command_serves_linked_nodes_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert "throwaway" in output
         accounts = re.findall(r"^  (.+): (\S+) / (\S+) \(caseworker\)$", output, re.M)
         assert [node for node, _, _ in accounts] == ["Kwale Rescue", "Mombasa Shelter"], output
-        from tests.web.conftest import WebClient
+        from node.testing.web import WebClient
 
         for (_node, user, password), url in zip(accounts, sorted(set(urls), key=urls.index),
                                                strict=True):  # fmt: skip

@@ -12,9 +12,9 @@ import pytest
 from matching import load_lexicon
 from node.directory.districts import load_gazetteer
 from node.directory.profile import Listing, edit_profile, listings, search_entries, today_utc
+from node.testing.inprocess import Mesh
 from protocol.envelope import new_message_id
 from protocol.errors import BadPayload
-from tests.node.mesh import Mesh
 
 PROFILE = {
     "name": "Kwale Rescue",
@@ -369,7 +369,7 @@ def test_the_directory_travels_in_a_bundle(chain, tmp_path):
 @pytest.mark.slow
 def test_a_profile_edited_with_the_cli_on_a_reaches_c_through_b_in_bundles(network, tmp_path):
     """The whole path with real `tafuta` processes: edit on A, bundles A→B and B→C."""
-    from tests.node.conftest import pair as pair_nodes
+    from node.testing.processes import pair as pair_nodes
 
     a, b, c = network("Node A"), network("Node B"), network("Node C")
     pair_nodes(a, b)

@@ -17,11 +17,11 @@ from node.records.importer import apply_import, plan_import
 from node.review import rules as review
 from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
+from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
+from node.testing.processes import write_register
 from node.trust.identity import create_node, invite_token, unlock
 from node.trust.peers import add_peer, peer_fingerprint, trust_peer
 from protocol.envelope import new_message_id
-from tests.conftest import PASSPHRASE
-from tests.node.conftest import write_register
 
 REGS = generate(60, 50, overlap=0.5, seed=13)
 

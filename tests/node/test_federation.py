@@ -12,27 +12,13 @@ import sqlite3
 import pytest
 
 from matching.synthetic import generate
-from tests.node.conftest import pair, wait_until
+from node.testing.processes import pair, settled, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def registers(seed: int, missing: int = 80, found: int = 70):
     return generate(missing, found, overlap=0.4, seed=seed)
-
-
-def settled(*nodes) -> bool:
-    """Every outbox empty and every node's matches computed."""
-    for node in nodes:
-        db = sqlite3.connect(node.home / "tafuta.db")
-        try:
-            waiting = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-            dirty = db.execute("SELECT count(*) FROM peer_sync WHERE needs_scoring != 0")
-            if waiting or dirty.fetchone()[0]:
-                return False
-        finally:
-            db.close()
-    return True
 
 
 def as_pairs(matches: list[dict], peer: str) -> dict[str, tuple]:

@@ -14,9 +14,9 @@ from node.federation.exchange import Federation
 from node.home import open_home
 from node.runtime import node_lexicon
 from node.store.db import Store
+from node.testing.processes import PASSPHRASE, Network, pair
 from node.trust.identity import now_seconds, unlock
 from protocol.envelope import MAX_ENVELOPE_BYTES, b64, new_message_id, unb64
-from tests.node.conftest import PASSPHRASE, Network, pair
 
 pytestmark = pytest.mark.slow
 

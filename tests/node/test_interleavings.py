@@ -16,8 +16,8 @@ from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
 from node.records.importer import apply_import, plan_import
 from node.review import rules as review
-from tests.node.conftest import comparable_matches, write_register
-from tests.node.mesh import Mesh
+from node.testing.inprocess import Mesh
+from node.testing.processes import comparable_matches, write_register
 
 SIDES = ("A", "B")
 OTHER = {"A": "B", "B": "A"}

@@ -18,9 +18,9 @@ from node.federation.exchange import Federation
 from node.home import open_home
 from node.runtime import node_lexicon
 from node.store.db import Store
+from node.testing.processes import PASSPHRASE, pair
 from node.trust.identity import now_seconds, unlock
 from protocol.envelope import new_message_id
-from tests.node.conftest import PASSPHRASE, pair
 
 pytestmark = pytest.mark.slow
 

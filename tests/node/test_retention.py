@@ -15,8 +15,8 @@ from node.records import retention
 from node.records.importer import apply_import, plan_import
 from node.records.retention import RetentionPolicy
 from node.store.db import Store
-from tests.node.conftest import write_register
-from tests.node.mesh import Mesh
+from node.testing.inprocess import Mesh
+from node.testing.processes import write_register
 
 NOW = 1_800_000_000
 TODAY = datetime.now(UTC).date()
@@ -187,7 +187,7 @@ def test_an_expired_record_is_retracted_at_the_peer_before_it_is_purged(tmp_path
 
 
 def test_a_served_node_applies_retention_on_its_own(network):
-    from tests.node.conftest import wait_until
+    from node.testing.processes import wait_until
 
     yesterday = (TODAY - timedelta(days=1)).isoformat()
     node = network("Kwale Rescue", records({"retain_until": yesterday}, {}))

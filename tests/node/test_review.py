@@ -12,7 +12,7 @@ from node.errors import MatchNotFound, ReviewRefused
 from node.federation.inbox import HandoverRefused
 from node.review import rules as review
 from node.store.audit import verify_chain
-from tests.node.test_exchange import Pair
+from node.testing.inprocess import Pair
 
 NOW = 1_800_000_000
 

@@ -15,10 +15,10 @@ from node.records.importer import apply_import, plan_import
 from node.review import rules as review
 from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
+from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
+from node.testing.processes import write_register
 from node.trust.identity import create_node, invite_token, unlock
 from node.trust.peers import add_peer, peer_fingerprint, trust_peer
-from tests.conftest import PASSPHRASE
-from tests.node.conftest import write_register
 
 REGS = generate(50, 40, overlap=0.5, seed=14)
 DAY = 24 * 3600

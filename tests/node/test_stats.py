@@ -11,10 +11,10 @@ from matching import load_lexicon
 from matching.synthetic import generate
 from node.directory.districts import load_gazetteer
 from node.directory.stats import age_band, own_stats, record_status, sum_published, year_reported
+from node.testing.inprocess import Mesh
+from node.testing.oracles import determined_by_linear_algebra, learned_by_peeling
 from protocol.envelope import new_message_id
 from protocol.errors import BadPayload
-from tests.node.mesh import Mesh
-from tests.node.test_suppression import determined_by_linear_algebra, learned_by_peeling
 
 NOW = 1_790_000_000
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from matching.synthetic import generate
-from tests.node.conftest import pair, wait_until
-from tests.node.test_federation import settled
-from tests.web.conftest import PASSWORD, add_users
+from node.testing.processes import pair, settled, wait_until
+from node.testing.web import PASSWORD, add_users
 
 pytestmark = pytest.mark.slow
 

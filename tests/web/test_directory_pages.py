@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 
 import pytest
 from aiohttp import web
@@ -22,14 +23,13 @@ from node.directory.profile import edit_profile, today_utc
 from node.home import open_home
 from node.runtime import node_lexicon
 from node.store.db import Store
+from node.testing.inprocess import Mesh
+from node.testing.processes import PASSPHRASE, SAMPLE, Node, free_port
+from node.testing.web import WebClient, add_users
 from node.trust.identity import create_node, now_seconds
 from node.web.app import add_ui
 from node.web.context import WebContext
 from protocol.directory import ORGANISATION_TYPES, SERVICES
-from tests.conftest import SAMPLE
-from tests.node.conftest import PASSPHRASE, Node, free_port
-from tests.node.mesh import Mesh
-from tests.web.conftest import WebClient, add_users
 
 K = 10  # the default smallest published count
 PEERS = {
@@ -285,9 +285,8 @@ class TestStatistics:
     "year_reported", "status", "total", "unknown", "other", "open", "matched", "reunited", "F",
     "M", "X"}))  # fmt: skip
 def test_every_directory_and_statistics_label_has_a_swahili_translation(text):
-    from tests.web.test_i18n import SWAHILI
-
-    assert SWAHILI.get(text), f"no Swahili for {text!r}"
+    swahili = json.loads(resources.files("node.web").joinpath("locale/sw.json").read_text("utf-8"))
+    assert swahili.get(text), f"no Swahili for {text!r}"
 
 
 @pytest.fixture

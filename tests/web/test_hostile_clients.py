@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.web.conftest import WebClient, _serve, post_file
+from node.testing.web import WebClient, post_file, serve_node
 
 HEADER_TIMEOUT, BODY_TIMEOUT = 2, 2
 # Appended to config.toml right after the [web] table the web fixtures write (fast hashing).
@@ -30,9 +30,9 @@ HEADER = b"ref,given_names,family_name,birth_date\n"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    from tests.conftest import SAMPLE
+    from node.testing.processes import SAMPLE
 
-    made, served = _serve(tmp_path_factory.mktemp("hostile"), SAMPLE, LIMITS)
+    made, served = serve_node(tmp_path_factory.mktemp("hostile"), SAMPLE, LIMITS)
     yield served
     made.close()
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.web.conftest import PASSWORD, WebClient, post_file
+from node.testing.web import PASSWORD, WebClient, post_file
 
 
 def language_of(node, user: str) -> str:

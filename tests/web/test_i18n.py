@@ -14,10 +14,10 @@ from matching.keys import CANDIDATE_KEY_TYPES, KEY_TYPES
 from node.accounts.users import ROLES
 from node.canonical import FIELDS
 from node.review.rules import DECISIONS, OUTCOMES
+from node.testing.web import WebClient
 from node.web.app import PEER_DECISIONS, STATUSES
 from node.web.i18n import translator
 from node.web.words import say_evidence, say_key, say_value, words_texts
-from tests.web.conftest import WebClient
 
 WEB = Path(__file__).resolve().parents[2] / "node" / "web"
 SWAHILI = json.loads((WEB / "locale" / "sw.json").read_text(encoding="utf-8"))

@@ -9,10 +9,10 @@ import time
 from keys import KdfParams
 from node.home import open_home
 from node.store.db import Store
+from node.testing.web import WebClient
 from node.trust.budgets import DEFAULT_KEY_BUDGET
 from node.trust.identity import create_node, invite_token
 from node.trust.peers import add_peer, peer_fingerprint, trust_peer
-from tests.web.conftest import WebClient
 
 
 def budget_of(node, name: str) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORD
+from node.testing.web import PASSWORD
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ import pytest
 
 from matching.keys import KEY_TYPES
 from matching.synthetic import generate
+from node.testing.processes import pair, wait_until
+from node.testing.web import WebClient, add_users
 from node.web.i18n import translator
 from node.web.words import COMPONENT_WORDS, evidence_phrases
-from tests.node.conftest import pair, wait_until
-from tests.web.conftest import WebClient, add_users
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def confirmed_by_partner(tmp_path_factory):
     """Two paired nodes; Kwale's caseworker confirms one match; Mombasa has heard of it.
     Yields (Mombasa's node, the match id, the ids of Mombasa's other matches)."""
-    from tests.node.conftest import Network
+    from node.testing.processes import Network
 
     made = Network(tmp_path_factory.mktemp("partner"))
     try:

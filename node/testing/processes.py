@@ -1,5 +1,6 @@
-"""Fixtures for tests with several real nodes: homes, `tafuta serve` processes on free loopback
-ports, pairing through invitations and safety numbers, and CSV registers to import."""
+"""Nodes as separate processes: each a home, a port and a running ``tafuta serve``, paired the way
+coordinators pair them (invitation tokens, safety numbers, trust), and what tests wait for.
+For end-to-end tests, the browser tests and the campaign benchmarks."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from keys import KdfParams
 from node.canonical import FIELDS
 from node.store.exchange import NO_LONGER_A_CANDIDATE, SHARED
 from node.trust.identity import create_node
 
 PASSPHRASE = "network test passphrase"
+
 TAFUTA = str(Path(sys.executable).parent / "tafuta")
+# The passphrase of the single test homes that tests/conftest.py makes.
+HOME_PASSPHRASE = "test passphrase, not secret"
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "sample-register.csv"
 
 
 def free_port() -> int:
@@ -58,7 +61,7 @@ class Node:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def tafuta(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def tafuta(self, *args: object, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "TAFUTA_PASSPHRASE_FILE": str(self.passphrase_file), **self.env}
         result = subprocess.run(
             [TAFUTA, "--home", str(self.home), *map(str, args)],
@@ -137,13 +140,6 @@ class Network:
             node.stop(signal.SIGKILL)
 
 
-@pytest.fixture
-def network(tmp_path):
-    made = Network(tmp_path)
-    yield made
-    made.close()
-
-
 def comparable_matches(conn: sqlite3.Connection, peer_name: str) -> dict[str, tuple]:
     """A node's matches with a peer as {match_id: (score, evidence)}, without its own history:
     a match only this node decided on (a reject or unsure never leaves it) that is no longer a
@@ -165,3 +161,17 @@ def wait_until(condition, timeout: float = 180, interval: float = 0.3):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def settled(*nodes) -> bool:
+    """Every outbox empty and every node's matches computed."""
+    for node in nodes:
+        db = sqlite3.connect(node.home / "tafuta.db")
+        try:
+            waiting = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            dirty = db.execute("SELECT count(*) FROM peer_sync WHERE needs_scoring != 0")
+            if waiting or dirty.fetchone()[0]:
+                return False
+        finally:
+            db.close()
+    return True

@@ -1,6 +1,7 @@
-"""Several nodes in one process, with real stores and keys, trusting each other along given
-links, and a courier that moves each outbox to its peer by hand (as tests/node/test_exchange.py
-does for two nodes). For directory gossip and shared statistics."""
+"""Nodes in one process, with real stores and keys, and a courier that moves each outbox to its
+peer by hand: ``Pair`` for two nodes, ``Mesh`` for several trusting each other along given links
+(directory gossip, shared statistics). Nothing crosses a network; every message still goes
+through seal, receive (the inbox's handler table) and the acknowledgement."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
 from node.trust.identity import create_node, invite_token, unlock
 from node.trust.peers import add_peer, peer_fingerprint, trust_peer
-from tests.node.conftest import PASSPHRASE, write_register
+
+from .processes import PASSPHRASE, write_register
 
 
 class Mesh:
@@ -76,3 +78,56 @@ class Mesh:
     def close(self) -> None:
         for store in self.stores.values():
             store.close()
+
+
+class Pair:
+    """Two nodes that trust each other, with a courier moving their outboxes by hand."""
+
+    def __init__(self, tmp_path, records_a, records_b):
+        self.sides = []
+        homes = []
+        for name, records in (("Kwale Rescue", records_a), ("Mombasa Shelter", records_b)):
+            path = tmp_path / name.split()[0].lower()
+            home = create_node(path, name=name, passphrase=PASSPHRASE, kdf=KdfParams.cheap())
+            store = Store.open(home.database_path)
+            apply_import(plan_import(write_register(tmp_path / f"{path.name}.csv", records),
+                                     store), store)  # fmt: skip
+            homes.append((home, store))
+        for (home, store), (other, _) in ((homes[0], homes[1]), (homes[1], homes[0])):
+            add_peer(home, store, invite_token(other), actor="test")
+        for (home, store), (other, _) in ((homes[0], homes[1]), (homes[1], homes[0])):
+            digits = peer_fingerprint(home, store, other.name)
+            trust_peer(home, store, other.name, digits, actor="test")
+        for home, store in homes:
+            home = open_home(home.path)
+            self.sides.append(federation_for(home, store, unlock(home, PASSPHRASE),
+                                             node_lexicon(home)))  # fmt: skip
+        self.a, self.b = self.sides
+
+    def peer_of(self, federation: Federation):
+        return federation.trusted_peers()[0]
+
+    def carry(self, sender: Federation, receiver: Federation) -> list[bytes]:
+        """Seal the sender's outbox, deliver each envelope, hand the acks back."""
+        peer = self.peer_of(sender)
+        envelopes = []
+        for message in sender.store.pending_messages(peer.id):
+            body = sender.seal_for(peer, message["message_id"], message["type"],
+                                   message["payload"])  # fmt: skip
+            envelopes.append(body)
+            received = receiver.receive(body)
+            if received.ack is not None:
+                sender.receive(received.ack)
+        return envelopes
+
+    def sync(self) -> None:
+        for _ in range(2):
+            for sender, receiver in ((self.a, self.b), (self.b, self.a)):
+                sender.prepare(self.peer_of(sender))
+                self.carry(sender, receiver)
+        for side in self.sides:
+            side.rescore(self.peer_of(side))
+
+    def close(self):
+        for side in self.sides:
+            side.store.close()
