@@ -1,6 +1,8 @@
 """The design's one-way data flow, checked from the imports themselves: `matching` and `keys`
-import none of our other packages, `protocol` only those two, `node` any of them; and no module
-of the four packages is part of an import circle."""
+import none of our other packages, `protocol` only those two, `node` any of them; inside `node`
+each subpackage imports only those on lower floors (``NODE_FLOORS``, drawn in
+docs/architecture.md); no module of the four packages is part of an import circle; and the
+house stays readable: at most 12 loose modules in node/ and no module of node/ over 500 lines."""
 
 from __future__ import annotations
 
@@ -17,6 +19,25 @@ MAY_IMPORT = {
     "protocol": {"matching", "keys"},
     "node": {"matching", "keys", "protocol"},
 }
+
+
+# node's subpackages (and loose modules) from the ground floor up: a part may import the parts
+# on lower floors, never one on its own floor or above. ``node/__init__.py`` (the public surface)
+# may import any of them.
+NODE_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("errors", "dates"),
+    ("canonical", "home", "net"),
+    ("store",),
+    ("accounts", "trust", "records", "ops"),
+    ("directory",),
+    ("federation",),
+    ("review", "runtime"),
+    ("web", "demo", "testing"),
+    ("server",),
+    ("cli",),
+)
+MAX_LOOSE_MODULES = 12
+MAX_LINES = 500
 
 
 def module_name(path: Path) -> str:
@@ -141,3 +162,42 @@ def test_circles_are_found_when_there_are_some(edges, expected):
 
 def test_no_module_is_part_of_an_import_circle():
     assert circles(without_package_parents(graph())) == []
+
+
+def node_part(module: str) -> str | None:
+    """The subpackage or loose module of node that ``module`` belongs to (None: the face)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "node" and len(parts) > 1 else None
+
+
+def test_every_part_of_node_is_on_a_floor():
+    floors = [part for floor in NODE_FLOORS for part in floor]
+    assert len(floors) == len(set(floors))
+    parts = {node_part(m) for m in modules()} - {None}
+    assert parts == set(floors)
+
+
+def test_node_parts_import_only_parts_on_lower_floors():
+    floor = {part: i for i, parts in enumerate(NODE_FLOORS) for part in parts}
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if (source := node_part(module)) is not None
+        and (dest := node_part(target)) is not None
+        and source != dest
+        and floor[dest] >= floor[source]
+    )
+    assert wrong == []
+
+
+def test_node_has_few_loose_modules_and_no_module_is_long():
+    loose = sorted(p.name for p in (ROOT / "node").glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= MAX_LOOSE_MODULES, loose
+    long = sorted(
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for name, path in modules().items()
+        if name.startswith("node.")
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    )
+    assert long == []
