@@ -25,7 +25,7 @@ MAY_IMPORT = {
 # on lower floors, never one on its own floor or above. ``node/__init__.py`` (the public surface)
 # may import any of them.
 NODE_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("errors", "dates"),
+    ("errors", "dates", "statuses"),
     ("canonical", "home", "net"),
     ("store",),
     ("accounts", "trust", "records", "ops"),

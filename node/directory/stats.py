@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from node.statuses import Status
 from node.store.db import Store
 from node.trust.peers import Peer
 from protocol.envelope import canonical_json, new_message_id
@@ -33,12 +34,11 @@ AGE_BANDS = ("0-11", "12-17", "18-24", "25-34", "35-49", "50+", "unknown")
 STATUSES = ("open", "matched", "reunited")
 DIMENSIONS = ("sex", "age_band", "origin_district", "year_reported", "status")
 
-# The review workflow writes these statuses into matches.status; everything else (suggested,
-# rejected, unsure, withdrawn …) leaves a record open. The one place the mapping lives.
-MATCHED_STATUSES = frozenset(
-    {"confirmed", "contact exchanged", "contact-exchanged", "matched", "closed-referred"}
-)
-REUNITED_STATUSES = frozenset({"closed-reunited", "reunited"})
+# A record's published status from its matches' (node/statuses.py); a closed case reads
+# 'closed-' and its outcome (store.match_statuses). Everything else (suggested, rejected,
+# unsure, withdrawn, closed as not the person) leaves a record open.
+MATCHED_STATUSES = frozenset({Status.CONFIRMED, Status.CONTACT_EXCHANGED, "closed-referred"})
+REUNITED_STATUSES = frozenset({"closed-reunited"})
 
 
 def record_status(match_statuses: Iterable[str]) -> str:

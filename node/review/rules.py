@@ -23,8 +23,8 @@ import json
 
 from node.errors import MatchNotFound, ReviewRefused
 from node.federation.exchange import notice_for
+from node.statuses import DECIDABLE, DECISION_STATUSES, STATUS_AFTER, Status
 from node.store.db import Store
-from node.store.review import STATUS_AFTER
 from protocol.envelope import new_message_id
 
 DECISIONS = ("confirm", "reject", "unsure")
@@ -33,8 +33,6 @@ NOTE_REQUIRED = ("confirm", "reject")
 UNDO_SECONDS = 24 * 3600
 MAX_NOTE_CHARS = 2000
 # The statuses our own decisions leave a match in, and those a caseworker may still decide on.
-DECISIONS_STATUSES = tuple(STATUS_AFTER.values())
-DECIDABLE = ("suggested", *DECISIONS_STATUSES)
 
 
 def get_match(store: Store, match_id: str) -> dict:
@@ -92,7 +90,7 @@ def to_peer(match: dict, before: str, after: str, now: int) -> list[tuple[str, s
 
 def undoable(store: Store, match: dict, user: dict, now: int) -> dict | None:
     """The user's own latest decision on this match, if it may still be undone."""
-    if match["handover_sent"] or match["status"] not in DECISIONS_STATUSES:
+    if match["handover_sent"] or match["status"] not in DECISION_STATUSES:
         return None
     for decision in reversed(store.decisions(match["match_id"])):
         if decision["side"] != "local" or decision["undone_at"] is not None:
@@ -119,7 +117,7 @@ def undo(store: Store, match_id: str, user: dict, now: int) -> dict:
         if d["side"] == "local" and d["undone_at"] is None and d["id"] != decision["id"]
         and d["decision"] in DECISIONS
     ]  # fmt: skip
-    after = STATUS_AFTER[earlier[-1]["decision"]] if earlier else "suggested"
+    after = STATUS_AFTER[earlier[-1]["decision"]] if earlier else Status.SUGGESTED
     store.undo(match, decision, user, to_peer(match, match["status"], after, now), now)
     return get_match(store, match_id)
 
@@ -131,7 +129,7 @@ def close(store: Store, match_id: str, outcome: str, note: str, user: dict, now:
         raise ReviewRefused(f"choose the outcome of the case: {', '.join(OUTCOMES)}")
     if outcome not in OUTCOMES:
         raise ReviewRefused(f"unknown outcome {outcome!r}; choose {', '.join(OUTCOMES)}")
-    if match["status"] != "contact exchanged":
+    if match["status"] != Status.CONTACT_EXCHANGED:
         raise ReviewRefused(
             "a case can be closed once both sides confirmed and contacts were exchanged"
         )

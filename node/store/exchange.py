@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
+from node.statuses import HANDED_OVER, SHARED_STATUSES, sql_list
+
 from .audit import append_audit, peer_actor
 from .budgets import BudgetExceeded
 from .parts import StoreParts
@@ -18,7 +20,7 @@ MARK_DIRTY = "UPDATE peer_sync SET needs_scoring = needs_scoring + 1 WHERE peer_
 # A match both nodes know someone decided on: only a confirmation (and its undo) crosses to the
 # peer, so a match is shared once either side confirmed it, even if the confirmation was undone.
 SHARED = (
-    "(status IN ('confirmed', 'contact exchanged', 'closed') "
+    f"(status IN ({sql_list(SHARED_STATUSES)}) "
     "OR peer_decision IS NOT NULL "
     "OR match_id IN (SELECT match_id FROM decisions WHERE decision = 'confirm'))"
 )
@@ -50,7 +52,7 @@ def withdraw_matches(
     conn.executemany(
         "UPDATE matches SET status = 'withdrawn', score = 0, evidence = '', "
         "local_pseudonym = '', peer_pseudonym = '', updated_at = ? "
-        f"WHERE peer_id = ? AND {column} = ? AND status NOT IN ('contact exchanged', 'closed')",
+        f"WHERE peer_id = ? AND {column} = ? AND status NOT IN ({sql_list(HANDED_OVER)})",
         [(now, peer_id, p) for p in pseudonyms],
     )
 

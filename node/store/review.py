@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from node.errors import NodeError
+from node.statuses import STATUS_AFTER, Status
 from protocol.blinding import match_id_for
 from protocol.envelope import new_message_id
 
@@ -23,8 +24,6 @@ from .parts import StoreParts
 USER_COLUMNS = (
     "id, name, role, full_name, organisation, phone, email, language, disabled, created_at"
 )
-# What a match's status becomes after our own decision.
-STATUS_AFTER = {"confirm": "confirmed", "reject": "rejected", "unsure": "unsure"}
 
 
 class HandoverNotAllowed(NodeError):
@@ -176,7 +175,7 @@ class ReviewTables(StoreParts):
                 "ORDER BY id DESC LIMIT 1",
                 (match["match_id"],),
             ).fetchone()
-            status = STATUS_AFTER[earlier[0]] if earlier else "suggested"
+            status = STATUS_AFTER[earlier[0]] if earlier else Status.SUGGESTED
             conn.execute(
                 "UPDATE matches SET status = ?, updated_at = ? WHERE match_id = ?",
                 (status, now, match["match_id"]),

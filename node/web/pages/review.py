@@ -14,6 +14,7 @@ from node.errors import (
     RecordNotFound,
 )
 from node.review import rules as review
+from node.statuses import Status
 from node.store.db import Store
 
 from ..base import (
@@ -32,15 +33,7 @@ from ..context import WEB
 
 log = logging.getLogger("tafuta.web")
 
-STATUSES = (
-    "suggested",
-    "confirmed",
-    "unsure",
-    "rejected",
-    "contact exchanged",
-    "closed",
-    "withdrawn",
-)
+STATUSES = tuple(Status)
 # The partner caseworker's decision on a match, as the queue shows and filters it ("none":
 # not decided yet).
 PEER_DECISIONS = {
