@@ -32,13 +32,13 @@ from matching import (
     normalise,
     score_key_candidates,
 )
-from matching.fields import FIELDS, UNDETERMINED
 from node.canonical import may_match
 from node.directory import profile as directory
 from node.directory import stats
 from node.directory.districts import Gazetteer
 from node.errors import FederationBusy
 from node.ops.lock import exchange_lock
+from node.review.notices import notice_for, tell_before_review
 from node.store.db import Store
 from node.trust import budgets
 from node.trust.identity import now_seconds
@@ -104,35 +104,6 @@ def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
 # district, say) is exactly what a peer sending guessed records would get back: it told a
 # guessing peer the name sounds and district of 41.9 % of a register (docs/privacy-design.md).
 # The others reach the peer when our caseworker confirms them.
-NOTICE_MIN_FIELDS = 3
-_AGREEING = frozenset(
-    words
-    for name, f in FIELDS.items()
-    for level, words in enumerate(f.words)
-    if level > UNDETERMINED[name] and words and name != "rarity"  # how common, not a field
-)
-
-
-def agreeing_fields(evidence: str) -> int:
-    """How many fields a suggestion's evidence says agree (matching.fields' words)."""
-    return sum(part.strip() in _AGREEING for part in evidence.split(";"))
-
-
-def tell_before_review(evidence: str) -> bool:
-    return agreeing_fields(evidence) >= NOTICE_MIN_FIELDS
-
-
-def notice_for(suggestion: dict) -> dict:
-    """The match notice telling the peer of one suggestion (its pseudonym is the receiver's)."""
-    return {
-        "match_id": suggestion["match_id"],
-        "score": suggestion["score"],
-        "evidence": suggestion["evidence"][:500],
-        "receiver_pseudonym": suggestion["peer_pseudonym"],
-        "sender_pseudonym": suggestion["local_pseudonym"],
-    }
-
-
 def batched(records: list[blinding.BlindedRecord]) -> list[list[blinding.BlindedRecord]]:
     """Records in messages of at most BATCH_RECORDS records and BATCH_KEYS keys (a record with
     more keys than that still travels alone: a record has at most 256)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from keys import Keyring
 from node.directory import profile as directory
 from node.directory import stats
+from node.review import handover
 from node.store.budgets import BudgetExceeded
 from node.store.db import Store
 from node.store.review import HandoverNotAllowed
@@ -318,7 +319,9 @@ def _retraction(inbox: Inbox, m: Message) -> None:
 
 def _peer_review(inbox: Inbox, m: Message) -> None:
     try:
-        inbox.store.apply_peer_review(m.peer.id, m.id, m.kind, m.payload, m.now, m.via_bundle)
+        inbox.store.apply_peer_review(
+            m.peer.id, m.id, m.kind, m.payload, m.now, m.via_bundle, hand_over=handover.next_step
+        )
     except HandoverNotAllowed as err:
         inbox.store.record_peer_alert(m.peer.id, "handover-refused", str(err), m.now)
         log.warning("refused a contact handover from %s: not confirmed by both", m.peer.name)

@@ -10,8 +10,8 @@ Only a confirmation leaves the node (a ``review-decision`` ``confirm``, in the s
 and its withdrawal (``undo``) when the match stops being confirmed; a reject or an unsure stays
 here, since telling the peer "not the same person" tells it something about our record. Only
 when both sides confirmed does either side send a ``contact-handover`` with the confirming
-caseworker's contact profile (``store._maybe_hand_over``); a handover for any other match is
-refused (node/federation/exchange.py) and its contact is shown only once the match is "contact
+caseworker's contact profile (review/handover.py); a handover for any other match is
+refused (node/federation/inbox.py) and its contact is shown only once the match is "contact
 exchanged".
 Nothing about the record itself ever crosses. Closing a case withdraws the record, so the next
 sync round retracts its keys at every peer.
@@ -22,10 +22,12 @@ from __future__ import annotations
 import json
 
 from node.errors import MatchNotFound, ReviewRefused
-from node.federation.exchange import notice_for
 from node.statuses import DECIDABLE, DECISION_STATUSES, STATUS_AFTER, Status
 from node.store.db import Store
 from protocol.envelope import new_message_id
+
+from . import handover
+from .notices import notice_for
 
 DECISIONS = ("confirm", "reject", "unsure")
 OUTCOMES = ("reunited", "not-the-person", "referred")
@@ -64,7 +66,7 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
         # The peer learns of a pair it was not told about before (federation.NOTICE_MIN_FIELDS)
         # now that our caseworker confirms it, just before the confirmation itself.
         store.send_notice(match["peer_id"], notice_for(match), now)
-    store.decide(match, decision, note, user, messages, now)
+    store.decide(match, decision, note, user, messages, now, hand_over=handover.next_step)
     return get_match(store, match_id)
 
 

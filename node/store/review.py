@@ -1,17 +1,18 @@
-"""The SQL of caseworker review: users, sessions, login failures, decisions and the audit log.
+"""The SQL of caseworker review: the queue, matches, decisions, peer decisions, closing a case.
 
-Part of the store (``node/store/db.py`` mixes it in): the only other code that writes SQL. The rules
-(who may decide what, when a contact is handed over) live in ``node/review/rules.py`` and
-``node/accounts/users.py``; these methods do what they are told, each write in one transaction that
-also
-appends to the audit log, so nothing changes unrecorded.
+Part of the store (``node/store/db.py`` mixes it in). The rules (who may decide what, when a
+contact is handed over) live in ``node/review/``: ``decide`` and ``apply_peer_review`` take the
+handover rule (``review.handover.next_step``) as an argument and run it inside their transaction
+on the facts read here (``HandoverFacts``), then write what it says (``HandoverStep``). Each write
+is one transaction that also appends to the audit log, so nothing changes unrecorded.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from node.errors import NodeError
 from node.statuses import STATUS_AFTER, Status
@@ -24,6 +25,30 @@ from .parts import StoreParts
 USER_COLUMNS = (
     "id, name, role, full_name, organisation, phone, email, language, disabled, created_at"
 )
+
+
+@dataclass(frozen=True)
+class HandoverFacts:
+    """What the handover rule needs to know of one match, read inside the transaction."""
+
+    status: str
+    peer_decision: str | None
+    peer_contact_here: bool  # the peer's caseworker's contact has arrived
+    handover_sent: bool  # ours was queued before
+    consent_contact: str | None  # the record's consent to hand over the contact (None: no record)
+    confirmer: dict | None  # our confirming caseworker's profile (None: no live confirmation)
+
+
+@dataclass(frozen=True)
+class HandoverStep:
+    """What the rule decided: our contact to queue for the peer (once), and whether the match
+    is now 'contact exchanged'."""
+
+    contact: dict | None
+    exchanged: bool
+
+
+HandoverRule = Callable[[HandoverFacts], HandoverStep | None]
 
 
 class HandoverNotAllowed(NodeError):
@@ -147,6 +172,8 @@ class ReviewTables(StoreParts):
         user: dict,
         messages: Sequence[tuple[str, str, dict]],
         now: int,
+        *,
+        hand_over: HandoverRule,
     ) -> None:
         """Our decision, the new status and the messages to the peer, in one transaction."""
         with self.transaction() as conn:
@@ -163,7 +190,7 @@ class ReviewTables(StoreParts):
             append_audit(
                 conn, f"user:{user['name']}", f"decision-{decision}", match["match_id"], note, now
             )
-            self._maybe_hand_over(conn, match["match_id"], now)
+            self._hand_over(conn, match["match_id"], now, hand_over)
 
     def undo(self, match: dict, decision: dict, user: dict, messages, now: int) -> str:
         """Mark our decision undone; the status returns to what the one before it made it."""
@@ -222,51 +249,55 @@ class ReviewTables(StoreParts):
                 now,
             )
 
-    def _maybe_hand_over(self, conn: sqlite3.Connection, match_id: str, now: int) -> None:
-        """Once both sides confirmed, queue our caseworker's contact for the peer (once), and
-        when the peer's contact is here too, the match becomes 'contact exchanged'."""
+    def _hand_over(
+        self, conn: sqlite3.Connection, match_id: str, now: int, rule: HandoverRule
+    ) -> None:
+        """Read the match's handover facts, ask the rule, write what it decided."""
         row = conn.execute(
-            "SELECT peer_id, status, peer_decision, peer_contact, handover_sent FROM matches "
-            "WHERE match_id = ?",
+            "SELECT m.peer_id, m.status, m.peer_decision, m.peer_contact, m.handover_sent, "
+            "r.consent_contact FROM matches m LEFT JOIN records r ON r.ref = m.local_ref "
+            "WHERE m.match_id = ?",
             (match_id,),
         ).fetchone()
         if row is None:
             return
-        peer_id, status, peer_decision, peer_contact, handover_sent = row
-        if status not in ("confirmed", "contact exchanged") or peer_decision != "confirm":
-            return
-        consent = conn.execute(
-            "SELECT r.consent_contact FROM matches m JOIN records r ON r.ref = m.local_ref "
-            "WHERE m.match_id = ?",
+        peer_id, status, peer_decision, peer_contact, handover_sent, consent = row
+        confirmer = conn.execute(
+            "SELECT u.full_name, u.name, u.organisation, u.phone, u.email FROM decisions d "
+            "JOIN users u ON u.id = d.user_id WHERE d.match_id = ? AND d.side = 'local' "
+            "AND d.decision = 'confirm' AND d.undone_at IS NULL ORDER BY d.id DESC LIMIT 1",
             (match_id,),
         ).fetchone()
-        if not handover_sent and consent is not None and consent[0] == "no":
-            handover_sent = True  # the person did not consent: our contact is never handed over
-        if not handover_sent:
-            confirmer = conn.execute(
-                "SELECT u.full_name, u.name, u.organisation, u.phone, u.email FROM decisions d "
-                "JOIN users u ON u.id = d.user_id WHERE d.match_id = ? AND d.side = 'local' "
-                "AND d.decision = 'confirm' AND d.undone_at IS NULL ORDER BY d.id DESC LIMIT 1",
-                (match_id,),
-            ).fetchone()
-            if confirmer is None:
-                return
-            full_name, name, organisation, phone, email = confirmer
-            contact = {
-                "name": (full_name or name)[:500],
-                "organisation": organisation[:500],
-                "phone": phone[:500],
-                "email": email[:500],
-            }
-            handover = {"match_id": match_id, "contact": contact}
+        facts = HandoverFacts(
+            status=status,
+            peer_decision=peer_decision,
+            peer_contact_here=bool(peer_contact),
+            handover_sent=bool(handover_sent),
+            consent_contact=consent,
+            confirmer=(
+                dict(
+                    zip(
+                        ("full_name", "name", "organisation", "phone", "email"),
+                        confirmer,
+                        strict=True,
+                    )
+                )
+                if confirmer
+                else None
+            ),
+        )
+        step = rule(facts)
+        if step is None:
+            return
+        if step.contact is not None:
+            handover = {"match_id": match_id, "contact": step.contact}
             self._enqueue(conn, peer_id, [(new_message_id(), "contact-handover", handover)], now)
             conn.execute("UPDATE matches SET handover_sent = 1 WHERE match_id = ?", (match_id,))
             append_audit(conn, "node", "contact-handed-over", match_id, "", now)
-        if peer_contact and status == "confirmed":
+        if step.exchanged:
             conn.execute(
-                "UPDATE matches SET status = 'contact exchanged', updated_at = ? "
-                "WHERE match_id = ?",
-                (now, match_id),
+                "UPDATE matches SET status = ?, updated_at = ? WHERE match_id = ?",
+                (Status.CONTACT_EXCHANGED, now, match_id),
             )
 
     @staticmethod
@@ -310,6 +341,8 @@ class ReviewTables(StoreParts):
         payload: dict,
         now: int,
         ack_due: bool,
+        *,
+        hand_over: HandoverRule,
     ) -> None:
         """A peer's review decision or contact, applied with the message's id in one
         transaction; a decision about a match we do not hold is recorded and ignored, and so is
@@ -371,4 +404,4 @@ class ReviewTables(StoreParts):
                     "UPDATE matches SET peer_contact = ?, updated_at = ? WHERE match_id = ?",
                     (json.dumps(payload["contact"]), now, match_id),
                 )
-            self._maybe_hand_over(conn, match_id, now)
+            self._hand_over(conn, match_id, now, hand_over)

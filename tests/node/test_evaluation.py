@@ -10,11 +10,12 @@ import pytest
 from keys import KdfParams
 from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
-from node.federation.exchange import Federation, tell_before_review
+from node.federation.exchange import Federation
 from node.federation.inbox import NoticeRefused
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.review import rules as review
+from node.review.notices import tell_before_review
 from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
 from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
