@@ -12,8 +12,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
 from node.errors import StoreError
 
 from .accounts import AccountTables
@@ -25,6 +23,7 @@ from .matches import MatchTables
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
 from .notices import NoticeTables
 from .outbox import OutboxTables
+from .parts import Rows
 from .peers import PeerTables
 from .records import RecordTables
 from .review import ReviewTables
@@ -47,7 +46,9 @@ class Store(
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        self.db = Rows(conn)
+        # Triggers fire for the rows a REPLACE deletes too (as when sqlite-utils opened the store).
+        conn.execute("PRAGMA recursive_triggers=on")
 
     @classmethod
     def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Store:

@@ -25,14 +25,18 @@ def test_database_at_an_older_schema_is_migrated_and_keeps_its_records(tmp_path)
     path = tmp_path / "old.db"
     with Store.open(path, migrations=MIGRATIONS[:1]) as old:
         assert old.schema_version == 1
-        assert "import_runs" not in old.db.table_names()
+        tables = {
+            r["name"] for r in old.db.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        assert "import_runs" not in tables
         old.conn.execute(
             "INSERT INTO records (ref, kind, given_names, imported_at, updated_at) "
             "VALUES ('OLD-1', 'missing', 'Amina', '2025-01-01', '2025-01-01')"
         )
     with Store.open(path) as store:
         assert store.schema_version == LATEST_VERSION
-        assert "import_runs" in store.db.table_names()
+        tables = {r["name"] for r in store.db.query("SELECT name FROM sqlite_master")}
+        assert "import_runs" in tables
         assert store.get_record("OLD-1")["given_names"] == "Amina"
 
 
