@@ -1,4 +1,6 @@
-"""The running node: storage, import and export, the CLI (and later HTTP, sync and review)."""
+"""The running node: its store, records, trust, federation with peers, review, web UI and CLI.
+
+The layout and the data flow are in docs/architecture.md; this is the public surface."""
 
 from node.records.exporter import write_canonical_csv
 from node.records.importer import ImportPlan, apply_import, plan_import
