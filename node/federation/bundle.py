@@ -16,7 +16,7 @@ from pathlib import Path
 
 from node.errors import NodeError
 from protocol.envelope import canonical_json, new_message_id
-from protocol.errors import EnvelopeRefused, ReplayedEnvelope
+from protocol.errors import EnvelopeRefused
 
 from .exchange import Federation, Peer
 
@@ -79,14 +79,13 @@ def import_bundle(federation: Federation, source: Path) -> ImportReport:
         body = envelope.encode("utf-8")
         try:
             received = federation.receive(body, window=BUNDLE_WINDOW_SECONDS, via_bundle=True)
-        except ReplayedEnvelope as replay:
-            # Seen before: its acknowledgement may have been lost; owe it again.
-            report.duplicates += 1
-            if replay.peer_id is not None and replay.message_id is not None:
-                federation.store.mark_ack_due(replay.peer_id, replay.message_id)
-            continue
         except EnvelopeRefused as refused:
             report.refused.append(f"envelope {number}: {refused.reason}: {refused}")
+            continue
+        if received.replayed is not None:
+            # Seen before: its acknowledgement may have been lost; owe it again.
+            report.duplicates += 1
+            federation.store.mark_ack_due(received.peer_id, received.message_id)
             continue
         touched.add(received.peer_id)
         if received.ack is None:

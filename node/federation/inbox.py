@@ -72,10 +72,15 @@ class OverBudget(EnvelopeRefused):
 
 @dataclass(frozen=True)
 class Received:
-    """A processed message: whose it was, and the acknowledgement to return (None for acks)."""
+    """A message handled now, or one handled before (``replayed``): whose it was, its id, and
+    the acknowledgement to return (None for an acknowledgement). A replay changes nothing; its
+    answer is the refusal (409) with a fresh acknowledgement, so a sender whose first
+    acknowledgement was lost can still clear its outbox."""
 
     peer_id: int
     ack: bytes | None
+    message_id: str = ""
+    replayed: ReplayedEnvelope | None = None
 
 
 class Inbox:
@@ -112,9 +117,8 @@ class Inbox:
         """Check and apply one envelope; return its sender's peer id and the acknowledgement.
 
         Raises EnvelopeRefused (with the HTTP status to answer) and changes nothing when a check
-        fails. A message processed before is refused as replayed; the refusal carries the
-        sender's peer id, the message id and a fresh acknowledgement, so a sender whose first
-        acknowledgement was lost can still clear it. Acknowledgements get none (ack None).
+        fails. A message processed before changes nothing either: it returns ``replayed`` with a
+        fresh acknowledgement (its stored answer). Acknowledgements get none (ack None).
         """
         senders = _Senders(self.store, self.clock(), self.grace_days)
         try:
@@ -130,11 +134,10 @@ class Inbox:
         except ReplayedEnvelope as replay:
             header = parse(body).header
             peer = senders.peer(header.sender)
-            replay.peer_id, replay.message_id = peer.id, header.id
-            replay.ack = self.ack_for(peer, header.id, "duplicate")
-            raise
+            ack = self.ack_for(peer, header.id, "duplicate")
+            return Received(peer.id, ack, header.id, replayed=replay)
         peer = senders.peer(opened.header.sender)
-        return Received(peer.id, self._apply(peer, opened, via_bundle))
+        return Received(peer.id, self._apply(peer, opened, via_bundle), opened.header.id)
 
     def _apply(self, peer: Peer, opened: Opened, via_bundle: bool) -> bytes | None:
         """Hand the message to the handler of its type (``HANDLERS``); return the

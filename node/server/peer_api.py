@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from node.errors import NodeError
+from node.federation.inbox import Received
 from node.net.addresses import TRUSTED_PROXIES, Network, request_address
 from node.net.http_limits import BODY_TIMEOUT, BodyTooSlow, HttpLimits, read_within, unreadable_body
 from node.net.ratelimit import RateLimiter
@@ -35,8 +36,9 @@ class Receiver(Protocol):
         """The verified sender key id of a new envelope, None for one processed before; raises
         EnvelopeRefused. Decrypts and stores nothing."""
 
-    def receive(self, body: bytes) -> bytes | None:
-        """Process one envelope; return the sealed acknowledgement or raise EnvelopeRefused."""
+    def receive(self, body: bytes) -> Received:
+        """Process one envelope: the sealed acknowledgement, or the answer to a replay; raises
+        EnvelopeRefused."""
 
 
 RECEIVER = web.AppKey[Receiver]("receiver")
@@ -53,9 +55,8 @@ def error_response(status: int, reason: str, message: str, **extra) -> web.Respo
     return web.json_response({"error": reason, "message": message, **extra}, status=status)
 
 
-def refusal_response(refused: EnvelopeRefused) -> web.Response:
+def refusal_response(refused: EnvelopeRefused, ack: bytes | None = None) -> web.Response:
     """A refused envelope's answer; a replay carries a fresh acknowledgement for the sender."""
-    ack = getattr(refused, "ack", None)
     extra = {"ack": ack.decode("ascii")} if ack else {}
     return error_response(refused.status, refused.reason, str(refused), **extra)
 
@@ -85,7 +86,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         sender = await _in_worker(request, receiver.authenticate, body)
         if sender is not None and not request.app[PEER_LIMITER].allow(sender):
             return error_response(429, "rate-limited", "too many messages from this peer")
-        ack = await _in_worker(request, receiver.receive, body)
+        received = await _in_worker(request, receiver.receive, body)
     except EnvelopeRefused as refused:
         log.info("refused envelope from %s: %s", address, refused.reason)
         return refusal_response(refused)
@@ -96,9 +97,12 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         return error_response(
             503, "unavailable", "this node cannot store the message now; try again later"
         )
-    if ack is None:  # an acknowledgement needs none
+    if received.replayed is not None:
+        log.info("refused envelope from %s: %s", address, received.replayed.reason)
+        return refusal_response(received.replayed, received.ack)
+    if received.ack is None:  # an acknowledgement needs none
         return web.json_response({"result": "accepted"})
-    return web.Response(body=ack, content_type="application/json")
+    return web.Response(body=received.ack, content_type="application/json")
 
 
 async def _in_worker(request: web.Request, work: Callable[[bytes], T], body: bytes) -> T:

@@ -31,6 +31,7 @@ from matching import Lexicon
 from node.accounts.users import hasher_from_config
 from node.errors import HomeError, NodeError
 from node.federation.exchange import Federation
+from node.federation.inbox import Received
 from node.federation.sync import sync_round
 from node.home import Home
 from node.net.addresses import trusted_proxies
@@ -87,14 +88,16 @@ class InboxWorker:
     def authenticate(self, body: bytes) -> str | None:
         return self._federation().authenticate(body)
 
-    def receive(self, body: bytes) -> bytes | None:
+    def receive(self, body: bytes) -> Received:
         federation = self._federation()
         before = federation.store.outbox_count()
         received = federation.receive(body)
+        if received.replayed is not None:
+            return received
         retried = federation.store.retry_now(received.peer_id, federation.clock())
         if retried or federation.store.outbox_count() != before:
             self.services.wake.set()  # something is waiting for a peer that is up: send it now
-        return received.ack
+        return received
 
     def close(self) -> None:
         def _close():
