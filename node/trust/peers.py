@@ -55,18 +55,16 @@ class Peer:
 
 
 @dataclass(frozen=True)
-class TrustedPeer:
-    """A trusted peer, as found by one of its signing keys (``peer`` is what linking uses)."""
+class TrustedPeer(Peer):
+    """A trusted peer as found by one of its signing keys: the Peer (whose current document
+    replies are encrypted to), and the key that was asked about."""
 
-    id: int
-    name: str
-    url: str
     key_id: str  # the key id asked about (the current key, or a retired one within grace)
     verify_key: Ed25519PublicKey  # verifies signatures made with that key
-    document: NodeDocument  # the peer's current document: encrypt replies to its keys
 
     @property
     def peer(self) -> Peer:
+        """The plain Peer, as linking keeps it."""
         return Peer(id=self.id, name=self.name, document=self.document)
 
 
@@ -98,7 +96,6 @@ def trusted_peer_for_key(
     return TrustedPeer(
         id=row["id"],
         name=row["name"],
-        url=row["url"],
         key_id=key_id,
         verify_key=Ed25519PublicKey.from_public_bytes(bytes.fromhex(row["signing_key"])),
         document=document,
