@@ -54,7 +54,7 @@ def node_home(tmp_path) -> Path:
     """A freshly initialised node home with no records, and keys under HOME_PASSPHRASE.
 
     Made with the library call `init` uses, but with cheap key-derivation settings so the
-    suite stays fast (the CLI's own `init` is tested in tests/node/test_peers_cli.py).
+    suite stays fast (the CLI's own `init` is tested in tests/node/trust/test_peers_cli.py).
     """
     home = tmp_path / "node"
     create_node(home, name="Test Node", passphrase=HOME_PASSPHRASE, kdf=KdfParams.cheap())

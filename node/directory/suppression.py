@@ -21,7 +21,7 @@ Method (the classic "hypercube"-free heuristic for 2-D tables, see docs/director
 
 At the fixed point every line with a hidden cell has at least two and no hidden cell is a
 bridge, so no hidden cell is determined by the published cells and totals, not even by linear
-combinations of the equations (tests/node/test_suppression.py checks this by brute force).
+combinations of the equations (tests/node/directory/test_suppression.py checks this by brute force).
 It does not hide that a row exists (a district's name appears when it has any record) and does
 not bound the range a hidden cell can take (interval disclosure); docs/directory.md, "Limits".
 """

@@ -29,7 +29,7 @@ def test_every_command_has_help_with_a_description(run, command):
 def test_every_command_is_documented_in_the_readme():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     for command in all_commands(main):
         assert f"tafuta {' '.join(command)}" in readme, command
 
