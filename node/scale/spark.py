@@ -162,13 +162,15 @@ class _Clock:
 def _session(master: str | None, config: Mapping[str, str] | None) -> SparkSession:
     """A Spark session: ``master`` (e.g. local[2], spark://host:7077, yarn), or the one
     spark-submit set up; ``config`` overrides our defaults."""
-    # The executors' Python must be this one (the same tafuta) unless the cluster says otherwise.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    cores = _local_cores(master)
+    if cores:
+        # Local workers run this very Python (this tafuta); a cluster names its own
+        # (spark.pyspark.python, docs/scale.md).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("tafuta-link")
     if master:
         builder = builder.master(master)
     settings = dict(DEFAULTS)
-    cores = _local_cores(master)
     if cores:
         settings["spark.sql.shuffle.partitions"] = str(cores * LOCAL_PARTITIONS_PER_CORE)
         settings["spark.default.parallelism"] = str(cores * LOCAL_PARTITIONS_PER_CORE)
