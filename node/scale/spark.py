@@ -44,6 +44,7 @@ from protocol import blinding
 from protocol.errors import BlindingError
 
 from ..linking import LinkResult
+from . import EngineUnavailable
 
 # Spark settings for a link; a cluster's own (spark-submit --conf, spark-defaults.conf) win.
 DEFAULTS = {
@@ -82,14 +83,22 @@ def link_spark(
     say = stage or (lambda _text: None)
     key_types = tuple(key_types)
     clock = _Clock(timings)
-    spark = _session(master, config)
+    try:
+        spark = _session(master, config)
+    except Exception as err:  # pyspark's own errors (no Java, a bad master) have no common base
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EngineUnavailable(
+            f"Spark did not start at master {master or '(from spark-submit)'}: {first} "
+            "(it needs a Java 17+ runtime: java -version)"
+        ) from err
     try:
         with clock("start"):
             scalar_a, scalar_b = blinding.new_scalar(), blinding.new_scalar()
             records = _records_frame(spark, records_a, records_b)
         say("match keys")
         with clock("keys"):
-            keys = records.mapInArrow(_keyer(lexicon), KEY_SCHEMA).distinct().persist()
+            # Distinct per record already (a record's keys are made in one batch): no shuffle.
+            keys = records.mapInArrow(_keyer(lexicon), KEY_SCHEMA).persist()
             counts["key_entries"] = keys.count()
             seen = {row[0] for row in keys.select("type").distinct().collect()}
         types = (*key_types, *sorted(seen - set(key_types)))
@@ -118,6 +127,7 @@ def link_spark(
                 entries, types, key_types, max_block_pairs, len(records_a), len(records_b)
             )
         entries.unpersist()
+        say("stopping spark")
     finally:
         spark.stop()
     counts["pairs"] = len(arrays["left"])
@@ -225,7 +235,9 @@ def _keyer(lexicon: Lexicon) -> Callable[[Iterable[pa.RecordBatch]], Iterable[pa
                 batch.column(2).to_pylist(),
                 strict=True,
             ):
-                for key_type, value in match_keys(normalise(json.loads(text), lexicon)):
+                for key_type, value in sorted(
+                    set(match_keys(normalise(json.loads(text), lexicon)))
+                ):
                     sides.append(side)
                     idxs.append(idx)
                     types.append(key_type)
@@ -300,9 +312,13 @@ def _join(
 ) -> dict[str, Any]:
     """The candidate join and every count the scorer needs, collected as numpy arrays."""
     n_types = len(types)
-    per_key = entries.groupBy("t", "token").agg(
-        F.sum((F.col("side") == 0).cast("long")).alias("n_a"),
-        F.sum((F.col("side") == 1).cast("long")).alias("n_b"),
+    per_key = (
+        entries.groupBy("t", "token")
+        .agg(
+            F.sum((F.col("side") == 0).cast("long")).alias("n_a"),
+            F.sum((F.col("side") == 1).cast("long")).alias("n_b"),
+        )
+        .persist()
     )
     a = entries.where("side = 0").select(F.col("idx").alias("i"), "t", "token")
     b = entries.where("side = 1").select(F.col("idx").alias("j"), "t", "token")
@@ -330,6 +346,9 @@ def _join(
     left, right, agree, rarity = _pairs(agree_long, rarity_long, n_b, n_types)
     per_record = _arrow(entries.groupBy("side", "idx", "t").agg(F.count("*").alias("n")))
     keys_a, keys_b = _per_record(per_record, n_a, n_b, n_types)
+    self_a = _within(entries, per_key, 0, max_block_pairs, n_a, n_types)
+    self_b = _within(entries, per_key, 1, max_block_pairs, n_b, n_types)
+    per_key.unpersist()
     return {
         "left": left,
         "right": right,
@@ -337,8 +356,8 @@ def _join(
         "rarity": rarity,
         "keys_a": keys_a,
         "keys_b": keys_b,
-        "self_a": _within(entries, per_key, 0, max_block_pairs, n_a, n_types),
-        "self_b": _within(entries, per_key, 1, max_block_pairs, n_b, n_types),
+        "self_a": self_a,
+        "self_b": self_b,
     }
 
 
@@ -382,8 +401,8 @@ def _pairs(
     code = i * max(width, 1) + j
     unique, inverse = np.unique(code, return_inverse=True)
     inverse = inverse.ravel()
-    agree = np.zeros((len(unique), n_types), dtype=np.int64)
-    agree[inverse, t] = n
+    agree = np.zeros((len(unique), n_types), dtype=np.int16)  # capped at 127 by the scorer
+    agree[inverse, t] = np.minimum(n, 127)
     rarity = np.zeros(len(unique), dtype=np.int64)
     if rarity_long is not None and rarity_long.num_rows:
         r_code = rarity_long.column("i").to_numpy().astype(np.int64) * max(width, 1)
@@ -399,7 +418,7 @@ def _per_record(table: pa.Table, n_a: int, n_b: int, n_types: int) -> tuple[np.n
     n = table.column("n").to_numpy()
     out = []
     for s, size in ((0, n_a), (1, n_b)):
-        keys = np.zeros((size, n_types), dtype=np.int64)
+        keys = np.zeros((size, n_types), dtype=np.int16)
         mask = side == s
         keys[idx[mask], t[mask]] = n[mask]
         out.append(keys)
