@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -40,32 +42,52 @@ def write(folder: Path, people: int, seed: int) -> None:
     print(f"wrote {folder}/a.csv ({len(data.missing)} records), b.csv ({len(data.found)})")
 
 
+class TreeCpu:
+    """CPU seconds of this process and every process it started (Spark's JVM and its Python
+    workers, a process pool), live or finished: a thread samples /proc every 0.2 s and keeps
+    each process's last user + system time. On a busy shared machine the wall time says
+    little; the CPU time is what a dedicated cluster's cores would spend."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, float] = {}
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.lock = threading.Lock()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            self.sample()
+            time.sleep(0.2)
+
+    def sample(self) -> float:
+        parent: dict[int, int] = {}
+        times: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            parent[int(entry.name)] = int(fields[1])
+            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self.tick
+        me = os.getpid()
+        with self.lock:
+            for pid, seconds in times.items():
+                p = pid
+                while p and p != me and p not in self.seen:
+                    p = parent.get(p, 0)
+                if p == me or p in self.seen:
+                    self.seen[pid] = max(seconds, self.seen.get(pid, 0.0))
+            return sum(self.seen.values())
+
+
+CPU = TreeCpu()
+
+
 def tree_cpu() -> float:
-    """CPU seconds of this process and all its descendants, live or finished (Spark's JVM and
-    its Python workers, a process pool): on a busy shared machine the wall time says little,
-    the CPU time is what a dedicated cluster's cores would spend."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parent[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = sum(int(x) for x in fields[11:15]) / tick  # u, s, cu, cs
-    me = os.getpid()
-    total = 0.0
-    for pid, seconds in times.items():
-        p = pid
-        while p and p != me:
-            p = parent.get(p, 0)
-        if p == me:
-            total += seconds
-    return total
+    return CPU.sample()
 
 
 class Stages:
@@ -84,7 +106,7 @@ class Stages:
         }
 
 
-def run(folder: Path, master: str) -> None:
+def run(folder: Path, master: str, json_out: Path | None = None) -> None:
     from matching import DEFAULT_THRESHOLD, load_lexicon
     from node.linking import private_link, read_records_leniently, record_keys
     from node.scale import link_on_engine
@@ -165,8 +187,58 @@ def run(folder: Path, master: str) -> None:
           f"keys, {counts['pairs'] / len(a):.1f} candidate pairs (per record of A)")  # fmt: skip
     print(f"CPU per record, all stages: local {local_cpu / n_records * 1e6:.0f} µs, "
           f"spark {spark_cpu / n_records * 1e6:.0f} µs")  # fmt: skip
+    measured = {
+        "records": n_records,
+        "entries_per_record": entries / n_records,
+        "distinct_per_record": distinct / n_records,
+        "pairs_per_record": counts["pairs"] / len(a),
+        "cpu_us": {
+            "keys_per_entry": spans["match keys"][1] / counts["key_entries"] * 1e6,
+            "blind_per_mult": spans["blinding"][1] / counts["blindings"] * 1e6,
+            "join_per_entry": spans["candidate join"][1] / counts["key_entries"] * 1e6,
+            "score_per_pair": spans["scoring"][1] / max(counts["pairs"], 1) * 1e6,
+            "x25519_one_core": per_mult * 1e6,
+        },
+    }
+    if json_out:
+        json_out.write_text(json.dumps(measured, indent=1) + "\n", encoding="utf-8")
+    print()
+    size(measured)
     if not same:
         sys.exit(1)
+
+
+# Driver memory: a record read and checked (measured with tracemalloc on the East-African
+# files: 1.4 KB as dicts, 0.6 KB more as JSON while shipped), and per candidate pair the arrays
+# the scorer holds at once (agree int8 × ~40 types, pair indices, levels, odds, scores).
+DRIVER_BYTES_PER_RECORD = 2_000
+DRIVER_BYTES_PER_PAIR = 200
+
+
+def size(measured: dict, records=(10_000_000, 50_000_000), cores=(64, 256)) -> None:
+    """The sizing table of docs/scale.md: N records a side linked against N, from the per-unit
+    CPU costs measured here. Key entries, distinct keys and pairs are taken per record as
+    measured (distinct keys per record fall as registers grow, so the blinding row is an upper
+    bound; pairs per record rise with namesakes, up to the MAX_BLOCK_PAIRS cap)."""
+    cost = measured["cpu_us"]
+    print("sizing (N × N records; CPU hours on the cluster, wall hours on C cores, driver)")
+    print(f"  {'N a side':>12} {'X25519':>9} {'keys h':>7} {'blind h':>8} {'join h':>7} "
+          f"{'total h':>8} " + " ".join(f"{f'wall@{c}':>8}" for c in cores)
+          + f" {'pairs':>8} {'score h':>8} {'driver GB':>10}")  # fmt: skip
+    for n in records:
+        entries = 2 * n * measured["entries_per_record"]
+        mults = 2 * 2 * n * measured["distinct_per_record"]
+        pairs = n * measured["pairs_per_record"]
+        keys_h = entries * cost["keys_per_entry"] / 3.6e9
+        blind_h = mults * cost["blind_per_mult"] / 3.6e9
+        join_h = entries * cost["join_per_entry"] / 3.6e9
+        total = keys_h + blind_h + join_h
+        score_h = pairs * cost["score_per_pair"] / 3.6e9
+        driver = (2 * n * DRIVER_BYTES_PER_RECORD + pairs * DRIVER_BYTES_PER_PAIR) / 1e9
+        walls = " ".join(f"{total / c + score_h:8.2f}" for c in cores)
+        print(f"  {n:12,} {mults / 1e9:8.1f}G {keys_h:7.1f} {blind_h:8.1f} {join_h:7.1f} "
+              f"{total:8.1f} {walls} {pairs / 1e6:7.0f}M {score_h:8.2f} "
+              f"{driver:10.0f}")  # fmt: skip
 
 
 def main() -> None:
@@ -179,11 +251,16 @@ def main() -> None:
     r = commands.add_parser("run", help="link the folder's a.csv and b.csv locally and on Spark")
     r.add_argument("folder", type=Path)
     r.add_argument("--master", default="local[2]")
+    r.add_argument("--json", type=Path, help="also write the measured per-unit costs here")
+    z = commands.add_parser("size", help="the sizing table from a run's --json")
+    z.add_argument("measured", type=Path)
     args = parser.parse_args()
     if args.command == "write":
         write(args.folder, args.people, args.seed)
-    else:
-        run(args.folder, args.master)
+    elif args.command == "run":
+        run(args.folder, args.master, args.json)
+    elif args.command == "size":
+        size(json.loads(args.measured.read_text(encoding="utf-8")))
 
 
 if __name__ == "__main__":
