@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("local", "spark")
 # What each engine needs installed, and what to install.
-_NEEDS = {"spark": ("pyspark", "pyarrow")}
+_NEEDS = {"spark": ("pyspark", "pyarrow", "pandas")}  # pyspark's Arrow paths need pandas
 
 
 class EngineUnavailable(NodeError):

@@ -53,7 +53,7 @@ class TestWithoutTheExtra:
         assert result.stdout.strip().splitlines()[-1] == "[]"
         assert out.exists()
 
-    @pytest.mark.parametrize("missing", ["pyspark", "pyarrow"])
+    @pytest.mark.parametrize("missing", ["pyspark", "pyarrow", "pandas"])
     def test_engine_without_its_package_is_one_clear_line_and_writes_nothing(
         self, run, sides, tmp_path, monkeypatch, missing
     ):
