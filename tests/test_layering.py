@@ -29,7 +29,7 @@ NODE_FLOORS: tuple[tuple[str, ...], ...] = (
     ("canonical", "home", "net"),
     ("store",),
     ("accounts", "trust", "records", "review", "ops"),
-    ("directory",),
+    ("directory", "scale"),
     ("federation",),
     ("runtime",),
     ("web", "demo", "testing"),

@@ -55,8 +55,30 @@ def _threshold(_ctx, _param, value: float | None) -> float | None:
     is_flag=True,
     help="Refuse a file with any bad value instead of setting the value aside.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Where the private path runs: in this process, or on Apache Spark for registers of "
+    "tens of millions (needs pip install 'tafuta[scale]'; docs/scale.md).",
+)
+@click.option(
+    "--master",
+    envvar="TAFUTA_SPARK_MASTER",
+    default="local[*]",
+    show_default=True,
+    help="With --engine spark: the cluster (yarn, spark://HOST:7077, k8s://…) or local[N].",
+)
 def link_command(
-    file_a: Path, file_b: Path, out: Path, threshold: float | None, plain: bool, strict: bool
+    file_a: Path,
+    file_b: Path,
+    out: Path,
+    threshold: float | None,
+    plain: bool,
+    strict: bool,
+    engine: str = "local",
+    master: str = "local[*]",
 ) -> None:
     """Link two canonical CSV (or XLSX) files and write the likely pairs to --out.
 
@@ -74,13 +96,42 @@ def link_command(
       tafuta link missing.csv found.csv --out pairs.csv
       tafuta link missing.csv found.csv --out pairs.csv --threshold 0.8 --plain
       tafuta link missing.csv found.csv --out pairs.csv --strict
+      tafuta link missing.csv found.csv --out pairs.csv --engine spark --master yarn
     """
+    if engine != "local":
+        return _link_on_engine(file_a, file_b, out, threshold, plain, strict, engine, master)
     records_a = _read(file_a, strict)
     records_b = _read(file_b, strict)
     with _Bar("blinding match keys") as bar:
         results = link_records(
             records_a, records_b, threshold=threshold, plain=plain, progress=bar.update
         )
+    _write(results, out)
+    click.echo(f"{len(results)} likely pairs written to {out}")
+
+
+def _link_on_engine(file_a, file_b, out, threshold, plain, strict, engine, master) -> None:
+    """The same private path on a distributed engine (node/scale/); the same pairs."""
+    from matching import load_lexicon
+
+    from ..scale import check_engine, link_on_engine
+
+    if plain:
+        raise click.UsageError("--plain runs in this process only; leave out --engine")
+    check_engine(engine)
+    records_a = _read(file_a, strict)
+    records_b = _read(file_b, strict)
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    results = link_on_engine(
+        records_a,
+        records_b,
+        engine=engine,
+        lexicon=load_lexicon(),
+        min_score=threshold,
+        master=master,
+        stage=lambda name: click.echo(f"{engine}: {name}", err=True),
+    )
+    results = [r for r in results if r.score >= threshold]
     _write(results, out)
     click.echo(f"{len(results)} likely pairs written to {out}")
 
