@@ -15,8 +15,8 @@ from node.directory.districts import Gazetteer, load_gazetteer
 from node.directory.suppression import DEFAULT_K
 from node.federation.exchange import Federation
 from node.store.db import Store
-from node.trust.budgets import parse_budget
 from node.trust.identity import unlock
+from node.trust.peers import default_budget
 
 from .errors import HomeError
 from .home import Home
@@ -70,9 +70,7 @@ def federation_for(
         if type(rotate) is not int or not 0 <= rotate <= 3650:
             raise HomeError(f"[federation] rotate_days in {home.config_path} must be 0 to 3650")
         federation.rotate_days = rotate
-    default = home.config.get("federation", {}).get("default_key_budget")
-    if default is not None:
-        federation.default_key_budget = parse_budget(default)
+    federation.default_key_budget = default_budget(home, store)
     return federation
 
 

@@ -15,7 +15,12 @@ import click
 
 from keys import BadToken, UnknownPeer, format_safety_number
 from node.federation.exchange import rotate_secrets
-from node.trust.budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, parse_budget
+from node.trust.budgets import (
+    DEFAULT_KEY_BUDGET,
+    KEYS_PER_RECORD,
+    WINDOW_DAYS,
+    parse_budget,
+)
 from node.trust.identity import (
     expiry_warning,
     invite_token,
@@ -29,6 +34,7 @@ from node.trust.peers import (
     add_peer,
     budget_status,
     default_actor,
+    default_budget,
     list_peers,
     peer_fingerprint,
     revoke_peer,
@@ -165,7 +171,8 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
     "--budget",
     metavar="KEYS",
     help=f"Distinct keys this node blinds for the peer per {WINDOW_DAYS} days (asked when "
-    f"run in a terminal; default {DEFAULT_KEY_BUDGET:,}).",
+    f"run in a terminal; default [federation] default_key_budget, else {KEYS_PER_RECORD} per "
+    f"record of our own register, at least {DEFAULT_KEY_BUDGET:,}).",
 )
 @click.option(
     "--evaluation",
@@ -190,7 +197,8 @@ def peers_trust(
       tafuta peers trust "Mombasa Shelter" --fingerprint "…" --budget 30000
     """
     if budget is None:
-        budget = str(DEFAULT_KEY_BUDGET)
+        with obj.store() as (home, store):
+            budget = str(default_budget(home, store))
         if sys.stdin.isatty():
             budget = click.prompt(
                 f"Key budget for {name!r}: distinct keys per {WINDOW_DAYS} days",
@@ -294,7 +302,7 @@ def peers_budget(obj: CliContext, name: str, keys: str | None, actor: str) -> No
     with obj.store() as (home, store):
         if keys is not None:
             set_budget(store, name, keys, actor=actor)
-        info = budget_status(store, name, _default_budget(home))
+        info = budget_status(store, name, default_budget(home, store))
     click.echo(
         f"{info['peer']}: {info['used']:,} of {info['budget']:,} keys used in the last "
         f"{info['window_days']} days (set by {info['set_by']})"
@@ -431,11 +439,6 @@ def keys_renew(obj: CliContext, passphrase_file: Path | None) -> None:
 def _print_update(path: Path) -> None:
     click.echo(f"update written to {path}; send it to every peer's coordinator:")
     click.echo(path.read_text(encoding="utf-8").strip())
-
-
-def _default_budget(home) -> int:
-    value = home.config.get("federation", {}).get("default_key_budget")
-    return DEFAULT_KEY_BUDGET if value is None else parse_budget(value)
 
 
 def _warn_if_expiring(home) -> None:

@@ -46,6 +46,16 @@ def budget_for(records: int) -> int:
     return max(DEFAULT_KEY_BUDGET, KEYS_PER_RECORD * records)
 
 
+def offered_budget(configured: int | None, own_records: int) -> int:
+    """The budget offered when a coordinator trusts a peer (and used for a peer that has none):
+    ``[federation] default_key_budget`` if the admin set one, else ``budget_for`` our own
+    register. Partners in one network keep registers of similar size, so our own size is a fair
+    first guess that a real register fits (6,000 records at ~57 keys are 340,000 keys, which a
+    fixed 150,000 refused, so the exchange never settled); the peer's announced size is never
+    used, since a malicious peer would announce whatever buys it more guesses."""
+    return configured if configured is not None else budget_for(own_records)
+
+
 class BadBudget(UserError):
     """A budget that is not a whole number from 0 to MAX_KEY_BUDGET."""
 

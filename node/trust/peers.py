@@ -37,7 +37,14 @@ from node.home import Home
 from node.store.audit import iso as _iso
 from node.store.db import Store
 
-from .budgets import DEFAULT_KEY_BUDGET, WINDOW_DAYS, WINDOW_SECONDS, BadBudget, parse_budget
+from .budgets import (
+    DEFAULT_KEY_BUDGET,
+    WINDOW_DAYS,
+    WINDOW_SECONDS,
+    BadBudget,
+    offered_budget,
+    parse_budget,
+)
 from .identity import DAY, now_seconds, own_document
 
 
@@ -217,6 +224,13 @@ def set_budget(
     row = _peer(store, name)
     store.set_peer_budget(row["id"], keys, actor=actor, now=now_seconds(now))
     return keys
+
+
+def default_budget(home: Home, store: Store) -> int:
+    """The budget offered at trust time and applied to a peer without one: ``[federation]
+    default_key_budget`` in config.toml, else sized to our own register (budgets.offered_budget)."""
+    value = home.config.get("federation", {}).get("default_key_budget")
+    return offered_budget(None if value is None else parse_budget(value), store.count_records())
 
 
 def budget_status(store: Store, name: str, default: int = DEFAULT_KEY_BUDGET,

@@ -7,11 +7,12 @@ import logging
 from aiohttp import web
 
 from node.store.db import Store
-from node.trust.budgets import ALERT_KINDS, DEFAULT_KEY_BUDGET, WINDOW_SECONDS, parse_budget
+from node.trust.budgets import ALERT_KINDS, WINDOW_SECONDS, parse_budget
 from node.trust.identity import invite_token
 from node.trust.peers import (
     add_peer,
     budget_status,
+    default_budget,
     list_peers,
     revoke_peer,
     set_budget,
@@ -40,6 +41,7 @@ async def peers_page(request: web.Request) -> web.Response:
 
     def load(store: Store):
         now = ctx.clock()
+        offered = default_budget(ctx.home, store)
         listing = list_peers(ctx.home, store, now)
         for peer in listing:
             row = store.peer_by_name(peer["name"])
@@ -48,17 +50,17 @@ async def peers_page(request: web.Request) -> web.Response:
             state = store.peer_sync_state(row["id"])
             peer["last_contact"] = when(state["last_contact_at"])
             peer["keys"] = store.key_counts(row["id"])
-            peer["budget"] = budget_status(store, peer["name"], now=now)
+            peer["budget"] = budget_status(store, peer["name"], offered, now=now)
         alerts = store.peer_alerts(ALERT_KINDS, now - WINDOW_SECONDS)
         for alert in alerts:
             alert["when"] = when(alert["at"])
-        return listing, alerts
+        return listing, alerts, offered
 
-    listing, alerts = await ctx.run(load)
+    listing, alerts, offered = await ctx.run(load)
     token = invite_token(ctx.home) if request.query.get("invite") else ""
     return render(
         request, "peers.html", peers=listing, token=token, alerts=alerts,
-        default_budget=DEFAULT_KEY_BUDGET,
+        default_budget=offered,
     )  # fmt: skip
 
 
@@ -73,7 +75,7 @@ async def peers_action(request: web.Request) -> web.StreamResponse:
         if action == "add":
             add_peer(ctx.home, store, text(form, "token", 70_000).strip(), actor=who)
         elif action == "trust":
-            budget = parse_budget(text(form, "budget", 40) or DEFAULT_KEY_BUDGET)
+            budget = parse_budget(text(form, "budget", 40) or default_budget(ctx.home, store))
             trust_peer(
                 ctx.home, store, text(form, "name", 200), text(form, "fingerprint", 200),
                 actor=who, budget=budget,

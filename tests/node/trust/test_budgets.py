@@ -19,7 +19,7 @@ from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
 from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
 from node.testing.processes import write_register
-from node.trust.budgets import DEFAULT_KEY_BUDGET, Profile, jumps
+from node.trust.budgets import DEFAULT_KEY_BUDGET, Profile, jumps, offered_budget
 from node.trust.identity import create_node, invite_token, unlock
 from node.trust.peers import add_peer, budget_status, peer_fingerprint, trust_peer
 from protocol import blinding
@@ -192,3 +192,19 @@ def test_the_database_refuses_a_negative_budget(nodes):
         nodes.ours.store.conn.execute(
             "INSERT INTO peer_budgets (peer_id, keys, set_by, set_at) VALUES (99, -1, 'x', 0)"
         )
+
+
+@pytest.mark.parametrize(
+    ("configured", "own_records", "offered"),
+    [
+        (None, 0, DEFAULT_KEY_BUDGET),  # a new node: the floor
+        (None, 1_000, DEFAULT_KEY_BUDGET),  # 80,000 is under the floor
+        (None, 6_008, 480_640),  # 80 keys for each of our records
+        (50_000, 6_008, 50_000),  # the admin's [federation] default_key_budget wins
+        (0, 6_008, 0),  # even when it blinds nothing
+    ],
+)
+def test_the_offered_budget_follows_our_register_unless_the_admin_set_one(
+    configured, own_records, offered
+):
+    assert offered_budget(configured, own_records) == offered

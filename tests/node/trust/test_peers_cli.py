@@ -158,6 +158,20 @@ class TestTheWholeHandshake:
         shown = run("--home", ours, "peers", "evaluation", THEIR_NAME).stdout
         assert shown.startswith(f"{THEIR_NAME}: {evaluation}:")
 
+    def test_trust_offers_a_budget_that_fits_our_own_register(self, peer, run, write_csv):
+        """A fixed 150,000 keys refused a 6,000-record list's exchange (about 57 keys a record),
+        so the exchange never settled; the offer is 80 keys per record of our own register."""
+        person = {"kind": "missing", "given_names": "Amina", "family_name": "Odhiambo"}
+        rows = [{"ref": f"R{i}", **person} for i in range(2_500)]
+        assert run("--home", peer.ours, "import", str(write_csv(rows))).exit_code == 0
+        ours, theirs = peer.ours, peer.theirs
+        assert run("--home", ours, "peers", "add", peer.invite(theirs)).exit_code == 0
+        assert run("--home", theirs, "peers", "add", peer.invite(ours)).exit_code == 0
+        digits = peer.fingerprint(theirs, "Test Node")
+        result = run("--home", ours, "peers", "trust", THEIR_NAME, "--fingerprint", digits)
+        assert result.exit_code == 0, result.output
+        assert "key budget: 200,000 distinct keys per 30 days" in result.stdout
+
     def test_invite_prints_the_token_alone_on_the_last_line(self, peer, run):
         result = run("--home", peer.theirs, "peers", "invite")
         last = result.stdout.splitlines()[-1]
