@@ -91,12 +91,11 @@ FIELDS: dict[str, Field] = {
                 "a name sounds the same",
                 "two names alike (one a letter off)",
                 "two names sound the same, in any order",
-                "two names sound the same, spelled alike",
                 "all names (or three or more) sound the same, in any order",
-                "all names (or three or more) spelled alike",
+                "same names, in any order",  # all names spelled alike
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.06, 0.2, 0.25, 0.07, 0.12),
-            (0.12, 0.12, 0.3, 0.23, 0.04, 0.13, 0.05, 0.007, 0.003),
+            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.07, 0.12),
+            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.007, 0.003),
         ),
         Field(
             "birth",
@@ -184,10 +183,11 @@ def field_levels(
     """(pairs, fields) int8 comparison levels (MISSING = unknown).
 
     ``most[i, t]``, when given: the larger of the two records' numbers of keys of type t. Where
-    two or all names sound the same, the share of the deletion-neighbourhood (``near2``) keys
-    that agree, out of the record with more of them, grades the spelling: at least
-    ``SPELLED_ALIKE`` means the names are spelled alike (at most a letter apart in a long
-    name), below it they only sound alike ("Mwakyo" / "Mwakio", "Mary" / "Maria").
+    all names sound the same, the share of the deletion-neighbourhood (``near2``) keys that
+    agree, out of the record with more of them, grades the spelling: at least ``SPELLED_ALIKE``
+    means the same names (in practice spelled identically: one letter wrong in one of two
+    six-letter names leaves 8 of 14 agreeing), below it they only sound alike ("Mwakyo" /
+    "Mwakio", "Mary" / "Maria").
 
     ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
     (both nodes see how many keys of each type a record has). A name-pair key with a one-valued
@@ -256,9 +256,7 @@ def field_levels(
         if name == "names" and fewest is not None:
             level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = _ALL
         if name == "names" and most is not None:
-            spelled = _spelled_alike(comps_of, agree, most)
-            level[spelled & (level == _TWO)] = _TWO + 1
-            level[spelled & (level == _ALL)] = _ALL + 1
+            level[_spelled_alike(comps_of, agree, most) & (level == _ALL)] = _ALL + 1
         out[:, f] = level
     return out
 
@@ -267,8 +265,7 @@ def field_levels(
 # agreeing (numerator, denominator; integer arithmetic, the same on both nodes): identical names
 # share all of a name's neighbours, one letter apart only one or two.
 SPELLED_ALIKE = (3, 4)
-_TWO = 5  # "two names sound the same", with the undetermined level counted
-_ALL = 7  # "all names … sound the same"
+_ALL = 6  # "all names … sound the same", with the undetermined level counted
 
 
 def _spelled_alike(
@@ -346,7 +343,7 @@ def _names(
     level[_any(yes, col, "name1")] = 2
     level[_any(yes, col, "near2")] = 3
     level[_any(yes, col, "names2")] = 4
-    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 6  # all names (+1: undetermined)
+    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 5
     return level
 
 

@@ -99,18 +99,18 @@ def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agr
 @pytest.mark.parametrize(
     ("shared", "fewest", "near_agreeing", "near_most", "words"),
     [
-        # Every deletion-neighbourhood key of the longer record agrees: spelled alike.
-        (1, 1, 12, 12, "all names (or three or more) spelled alike"),
-        (1, 1, 9, 12, "all names (or three or more) spelled alike"),  # exactly 3/4
-        # Only a key or two: the names sound the same but are spelled otherwise.
-        (1, 1, 2, 12, "all names (or three or more) sound the same, in any order"),
-        (1, 3, 11, 12, "two names sound the same, spelled alike"),
-        (1, 3, 1, 12, "two names sound the same, in any order"),
+        # Every deletion-neighbourhood key of the longer record agrees: the same names.
+        (1, 1, 14, 14, "same names, in any order"),
+        (3, 3, 32, 42, "same names, in any order"),  # 3 in 4 or more
+        # One of two six-letter names a letter off: 8 of 14 agree; they only sound the same.
+        (1, 1, 8, 14, "all names (or three or more) sound the same, in any order"),
+        # Not all names sound the same: the spelling of the two that do is not graded.
+        (1, 3, 14, 14, "two names sound the same, in any order"),
         # No district on one side, so no near keys: the sound is all that is known.
         (1, 1, 0, 0, "all names (or three or more) sound the same, in any order"),
     ],
 )
-def test_the_share_of_agreeing_deletion_neighbours_tells_names_spelled_alike_from_sounding_alike(
+def test_the_share_of_agreeing_deletion_neighbours_tells_the_same_names_from_names_sounding_alike(
     shared, fewest, near_agreeing, near_most, words
 ):
     pair, near = KEY_TYPES.index("pair_mph_dist"), KEY_TYPES.index("near_mph_dist")
@@ -126,12 +126,12 @@ def test_the_share_of_agreeing_deletion_neighbours_tells_names_spelled_alike_fro
     assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
 
 
-def test_names_spelled_alike_rank_just_above_the_same_names_only_sounding_alike():
+def test_the_same_names_rank_just_above_all_names_sounding_the_same():
     words = FIELDS["names"].words
     assert (
         words.index("two names alike (one a letter off)")
         < words.index("two names sound the same, in any order")
-        < words.index("two names sound the same, spelled alike")
         < words.index("all names (or three or more) sound the same, in any order")
-        < words.index("all names (or three or more) spelled alike")
+        < words.index("same names, in any order")
+        == len(words) - 1
     )
