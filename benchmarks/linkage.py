@@ -83,7 +83,7 @@ def link_baseline(folder: Path, fields: list[str], method: str) -> tuple[list, f
 
 
 def dedup_tafuta(folder: Path, fields: list[str]) -> tuple[list, float]:
-    """``tafuta dedup`` (node/linking.dedup_records) on each list, pairs with the smaller ref
+    """``tafuta dedup`` (records/linking.dedup_records) on each list, pairs with the smaller ref
     first, as the duplicates truth lists them."""
     from matching import DEDUP_THRESHOLD
     from node.records.linking import dedup_records, read_records_leniently

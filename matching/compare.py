@@ -64,8 +64,10 @@ def _parents(field: str) -> Callable[[Person, Person], int]:
         x, y = getattr(a, field), getattr(b, field)
         if not x or not y:
             return MISSING
-        similarity = max(_token_similarity(s, t) for s in x for t in y)
-        return _level(similarity, (0.85, 0.95))
+        # Every name of the shorter one must be found in the other: a shared Christian name
+        # ("Grace …") or the family name a father passes on is not the same parent.
+        short, long = (x, y) if len(x) <= len(y) else (y, x)
+        return _level(_best_cover(short, long), (0.85, 0.95))
 
     return compare
 

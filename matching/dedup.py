@@ -139,12 +139,24 @@ def dedup_links(people: Sequence[Person], key_types: Sequence[str] = KEY_TYPES) 
 
 
 _NAMES = NAMES.index("names")
+_BIRTH = NAMES.index("birth")
+_WITHIN_A_YEAR, _SAME_YEAR = 2, 3
+
+
+def _estimated(person: Person) -> bool:
+    """The birth year comes from an estimated age (two possible years), not a written date."""
+    return person.birth is not None and person.birth.exact_year is None
 
 
 def _compare(a: Person, b: Person) -> tuple[int, ...]:
     """compare.compare, with the names level capped by the given names alone: siblings share
-    the family name (and the father's), so only their own given names tell them apart."""
+    the family name (and the father's), so only their own given names tell them apart; and
+    "same birth year" only from written years: two registrations of one person estimate the
+    age independently (each two possible years, often a year or more off), so overlapping
+    estimated years say no more than "within a year"."""
     levels = list(compare(a, b))
+    if levels[_BIRTH] == _SAME_YEAR and (_estimated(a) or _estimated(b)):
+        levels[_BIRTH] = _WITHIN_A_YEAR
     similarity = _given_similarity(a, b)
     if similarity is not None and levels[_NAMES] != em.MISSING:
         cap = 0 if similarity < 0.8 else 1 if similarity < 0.92 else levels[_NAMES]

@@ -92,9 +92,10 @@ FIELDS: dict[str, Field] = {
                 "two names alike (one a letter off)",
                 "two names sound the same, in any order",
                 "all names (or three or more) sound the same, in any order",
+                "same names, in any order",  # all names spelled alike
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.19),
-            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.01),
+            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.07, 0.12),
+            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.007, 0.003),
         ),
         Field(
             "birth",
@@ -177,8 +178,16 @@ def field_levels(
     both: np.ndarray,
     fields: Sequence[str],
     fewest: np.ndarray | None = None,
+    most: np.ndarray | None = None,
 ) -> np.ndarray:
     """(pairs, fields) int8 comparison levels (MISSING = unknown).
+
+    ``most[i, t]``, when given: the larger of the two records' numbers of keys of type t. Where
+    all names sound the same, the share of the deletion-neighbourhood (``near2``) keys that
+    agree, out of the record with more of them, grades the spelling: at least ``SPELLED_ALIKE``
+    means the same names (in practice spelled identically: one letter wrong in one of two
+    six-letter names leaves 8 of 14 agreeing), below it they only sound alike ("Mwakyo" /
+    "Mwakio", "Mary" / "Maria").
 
     ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
     (both nodes see how many keys of each type a record has). A name-pair key with a one-valued
@@ -245,10 +254,31 @@ def field_levels(
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
         if name == "names" and fewest is not None:
-            level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = (
-                len(FIELDS["names"].words) - 1
-            )
+            level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = _ALL
+        if name == "names" and most is not None:
+            level[_spelled_alike(comps_of, agree, most) & (level == _ALL)] = _ALL + 1
         out[:, f] = level
+    return out
+
+
+# A pair of name sounds agreeing with at least this share of the deletion-neighbourhood keys
+# agreeing (numerator, denominator; integer arithmetic, the same on both nodes): identical names
+# share all of a name's neighbours, one letter apart only one or two.
+SPELLED_ALIKE = (3, 4)
+_ALL = 6  # "all names … sound the same", with the undetermined level counted
+
+
+def _spelled_alike(
+    comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, most: np.ndarray
+) -> np.ndarray:
+    """Pairs whose agreeing ``near2`` keys are at least SPELLED_ALIKE of the keys of that type
+    the record with more of them has."""
+    out = np.zeros(len(agree), dtype=bool)
+    num, den = SPELLED_ALIKE
+    for t, cs in enumerate(comps_of):
+        if cs[0].startswith("near2:"):
+            count = agree[:, t].astype(np.int32)
+            out |= (count > 0) & (count * den >= most[:, t].astype(np.int32) * num)
     return out
 
 

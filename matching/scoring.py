@@ -56,6 +56,9 @@ MIN_CONFIDENT = 30
 # Pairs' worth of FIELDS' m anchors added to the confident pairs' counts: a level no
 # confident pair shows (a district typo) is rare among matches, not impossible.
 M_ANCHOR_PAIRS = 100
+# Pairs' worth of the register-wide u that the u of pairs whose names all sound the same is
+# pulled toward (same_names_model).
+SAME_NAMES_U_PAIRS = 50.0
 # Log-odds are capped and summed in fixed point (see one_to_one): e^18 × 2^24 per pair leaves
 # room for thousands of candidates of one record within int64.
 ODDS_CAP = 18.0
@@ -261,6 +264,69 @@ def confident_m(
     return m_hat
 
 
+def _all_names_level() -> int:
+    return FIELDS["names"].words.index("all names (or three or more) sound the same, in any order")
+
+
+def same_names_model(
+    model: em.Model,
+    unique: np.ndarray,
+    inverse: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    fields: Sequence[str],
+) -> em.Model | None:
+    """The model for pairs whose names all sound the same: the same m and match share, but u
+    of every other field counted among such pairs alone.
+
+    Different people whose names all agree are not random people of the register: they are
+    namesakes and relatives (a common name in one community), who share district, village
+    and age band far more often than two random candidates do, so "same district" says less
+    for them and "birth years far apart" more. u is counted from such pairs that are nobody's
+    best candidate, pulled toward the register-wide u by SAME_NAMES_U_PAIRS pairs' worth.
+    Conditional independence of the other fields is assumed given match status *and* this
+    stratum. Uses only levels and record indices: the same on both nodes.
+    """
+    names = list(fields).index("names")
+    in_stratum = unique[:, names] >= _all_names_level()
+    pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
+    odds = pattern_odds[inverse]
+    best_left = np.full(int(left.max()) + 1, -np.inf)
+    best_right = np.full(int(right.max()) + 1, -np.inf)
+    np.maximum.at(best_left, left, odds)
+    np.maximum.at(best_right, right, odds)
+    non_best = (odds < best_left[left]) & (odds < best_right[right]) & in_stratum[inverse]
+    if non_best.sum() < MIN_NON_BEST:
+        return None
+    per_pattern = np.bincount(inverse[non_best], minlength=len(unique)).astype(float)
+    all_pairs = np.bincount(inverse, minlength=len(unique)).astype(float) * in_stratum
+    u_all, weights_all = list(model.u), list(model.weights)
+    for f, name in enumerate(fields):
+        if f == names:
+            continue
+        n = len(FIELDS[name].words)
+        seen = np.array([per_pattern[unique[:, f] == lv].sum() for lv in range(n)])
+        u = (seen + SAME_NAMES_U_PAIRS * np.asarray(model.u[f])) / (seen.sum() + SAME_NAMES_U_PAIRS)
+        pairs = np.array([all_pairs[unique[:, f] == lv].sum() for lv in range(n)])
+        u_all[f] = tuple(float(x) for x in u)
+        weights_all[f] = em._monotone(np.log(np.asarray(model.m[f]) / u), pairs)
+    return em.Model(
+        names=model.names, prior=model.prior, m=model.m, u=tuple(u_all),
+        weights=tuple(weights_all), iterations=model.iterations,
+    )  # fmt: skip
+
+
+def _with_same_names(
+    model: em.Model, same: em.Model, unique: np.ndarray, fields: Sequence[str]
+) -> tuple[np.ndarray, list[em.Model]]:
+    """Per pattern: log-odds and the model that gives them — ``same`` where all names sound the
+    same, ``model`` elsewhere."""
+    top = unique[:, list(fields).index("names")] >= _all_names_level()
+    models = [same if t else model for t in top.tolist()]
+    odds = np.array([m.log_odds(p) for m, p in zip(models, unique.tolist(), strict=True)])
+    return odds, models
+
+
 def non_best_u(
     model: em.Model,
     unique: np.ndarray,
@@ -329,13 +395,15 @@ def score_candidates(
         candidates.present_left[candidates.left, :t]
         & candidates.present_right[candidates.right, :t]
     )
-    fewest = None
+    fewest = most = None
     if candidates.keys_left is not None and candidates.keys_right is not None:
-        fewest = np.minimum(
-            candidates.keys_left[candidates.left, :t], candidates.keys_right[candidates.right, :t]
-        )
-    levels = field_levels(key_types, candidates.agree, both, fields, fewest)
-    del both, fewest
+        counts_left = candidates.keys_left[candidates.left, :t]
+        counts_right = candidates.keys_right[candidates.right, :t]
+        fewest = np.minimum(counts_left, counts_right)
+        most = np.maximum(counts_left, counts_right)
+        del counts_left, counts_right
+    levels = field_levels(key_types, candidates.agree, both, fields, fewest, most)
+    del both, fewest, most
     if "rarity" in fields and candidates.rarity is not None:
         levels[:, fields.index("rarity")] = rarity_levels(candidates.rarity)
     sizes = (len(candidates.ids_left), len(candidates.ids_right))
@@ -344,6 +412,13 @@ def score_candidates(
     )
     del levels
     pattern_odds = np.array([scorer.model.log_odds(p) for p in unique.tolist()])
+    models = [scorer.model] * len(unique)
+    if "names" in fields and len(unique):
+        same = same_names_model(
+            scorer.model, unique, inverse, candidates.left, candidates.right, fields
+        )
+        if same is not None:
+            pattern_odds, models = _with_same_names(scorer.model, same, unique, fields)
     scores, crowded = one_to_one(
         pattern_odds[inverse], candidates.left, candidates.right,
         len(candidates.ids_left), len(candidates.ids_right), *groups,
@@ -354,7 +429,10 @@ def score_candidates(
     rank_right = _string_rank(candidates.ids_right)
     a, b = candidates.left[chosen], candidates.right[chosen]
     order = np.lexsort((rank_right[b], rank_left[a], -scores[chosen]))
-    words = [scorer.explain_levels(tuple(int(x) for x in p)) for p in unique]
+    words = [
+        KeyScorer(model, key_types, fields).explain_levels(tuple(int(x) for x in p))
+        for model, p in zip(models, unique, strict=True)
+    ]
     words += [w + CROWDED for w in words]  # index + len(unique): other candidates weigh more
     ids_left, ids_right = candidates.ids_left, candidates.ids_right
     picked = chosen[order]

@@ -94,3 +94,44 @@ def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agr
     least[0, t] = fewest
     levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
     assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
+
+
+@pytest.mark.parametrize(
+    ("shared", "fewest", "near_agreeing", "near_most", "words"),
+    [
+        # Every deletion-neighbourhood key of the longer record agrees: the same names.
+        (1, 1, 14, 14, "same names, in any order"),
+        (3, 3, 32, 42, "same names, in any order"),  # 3 in 4 or more
+        # One of two six-letter names a letter off: 8 of 14 agree; they only sound the same.
+        (1, 1, 8, 14, "all names (or three or more) sound the same, in any order"),
+        # Not all names sound the same: the spelling of the two that do is not graded.
+        (1, 3, 14, 14, "two names sound the same, in any order"),
+        # No district on one side, so no near keys: the sound is all that is known.
+        (1, 1, 0, 0, "all names (or three or more) sound the same, in any order"),
+    ],
+)
+def test_the_share_of_agreeing_deletion_neighbours_tells_the_same_names_from_names_sounding_alike(
+    shared, fewest, near_agreeing, near_most, words
+):
+    pair, near = KEY_TYPES.index("pair_mph_dist"), KEY_TYPES.index("near_mph_dist")
+    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
+    agree[0, pair], agree[0, near] = shared, near_agreeing
+    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
+    both[0, pair], both[0, near] = True, near_most > 0
+    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
+    least[0, pair], least[0, near] = fewest, near_agreeing
+    most = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
+    most[0, pair], most[0, near] = max(fewest, shared), near_most
+    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least, most)[0]
+    assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
+
+
+def test_the_same_names_rank_just_above_all_names_sounding_the_same():
+    words = FIELDS["names"].words
+    assert (
+        words.index("two names alike (one a letter off)")
+        < words.index("two names sound the same, in any order")
+        < words.index("all names (or three or more) sound the same, in any order")
+        < words.index("same names, in any order")
+        == len(words) - 1
+    )

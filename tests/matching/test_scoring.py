@@ -22,13 +22,14 @@ from matching import (
 from matching.candidates import candidate_arrays
 from matching.fields import FIELDS, MISSING, fields_for, rarity_levels
 from matching.same_person import same_person_groups
-from matching.scoring import one_to_one
+from matching.scoring import one_to_one, same_names_model
 from matching.synthetic import generate_registers
 from node.records.linking import dedup_records, link_records
 
 from .conftest import SAMPLE_AMBIGUOUS, SAMPLE_TRUE_PAIRS
 
 FIELD_NAMES = fields_for(KEY_TYPES)
+TWO_NAMES = FIELDS["names"].words.index("two names sound the same, in any order")
 
 
 def _agreements(seed: int, n: int = 300) -> list[Agreement]:
@@ -187,7 +188,7 @@ class TestExplanation:
         return SCORER.explain_levels(pattern)
 
     def test_agreeing_facts_come_first_then_what_differs(self):
-        text = self._scorer_words(names=5, birth=6, district=2, mother=0)
+        text = self._scorer_words(names=TWO_NAMES, birth=6, district=2, mother=0)
         facts = text.split("; ")
         assert set(facts[:3]) == {
             "two names sound the same, in any order",
@@ -197,7 +198,7 @@ class TestExplanation:
         assert facts[3:] == ["mother's name differs"]
 
     def test_an_unknown_or_undetermined_field_is_not_mentioned(self):
-        text = self._scorer_words(names=5, district=1)
+        text = self._scorer_words(names=TWO_NAMES, district=1)
         assert text == "two names sound the same, in any order"
 
     def test_every_level_of_every_field_has_words_or_is_undetermined(self):
@@ -260,3 +261,36 @@ def test_a_name_pair_held_by_few_records_is_rare_and_by_many_common():
     common = holders[(1, 0)]
     assert (rare, common) == (2, 41)
     assert rarity_levels(np.array([rare, common])).tolist() == [3, 0]
+
+
+def _level(field: str, words: str) -> int:
+    return FIELDS[field].words.index(words)
+
+
+def test_among_pairs_whose_names_all_agree_a_shared_district_says_less_than_among_all_pairs():
+    """Different people whose names all agree are namesakes and relatives of one community:
+    they share a district far more often than two random candidates do (same_names_model)."""
+    n = 200
+    same = {"names": _level("names", "same names, in any order"),
+            "birth": _level("birth", "same birth date"),
+            "district": _level("district", "same home district")}  # fmt: skip
+    all_names = "all names (or three or more) sound the same, in any order"
+    namesake = {"names": _level("names", all_names),
+                "birth": _level("birth", "birth years more than a year apart"),
+                "district": _level("district", "same home district")}  # fmt: skip
+    stranger = {"names": _level("names", "a name sounds the same"),
+                "district": _level("district", "home district differs")}  # fmt: skip
+    kinds = [same, namesake, stranger]
+    unique = np.array(
+        [[kind.get(f, MISSING) for f in FIELD_NAMES] for kind in kinds], dtype=np.int16
+    )
+    records = np.arange(n)
+    left = np.concatenate([records, records, records])
+    right = np.concatenate([records, (records + 1) % n, (records + 2) % n])
+    inverse = np.repeat(np.arange(3), n)
+    model = fit_key_scorer(_agreements(2), sizes=(n, n)).model
+    namesakes_model = same_names_model(model, unique, inverse, left, right, FIELD_NAMES)
+    assert namesakes_model is not None
+    district, shared = FIELD_NAMES.index("district"), same["district"]
+    assert namesakes_model.weights[district][shared] < model.weights[district][shared]
+    assert namesakes_model.m == model.m and namesakes_model.prior == model.prior
