@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from node.testing.web import PASSWORD, WebClient, post_file
+from node.testing.web import PASSWORD, WebClient, post_file, serve_node
 
 
 def language_of(node, user: str) -> str:
@@ -454,6 +454,34 @@ class TestCoordinatorAndAdminPages:
         reply = client.get("/duplicates")
         assert reply.status == 200
         assert "records compared" in reply.body
+
+
+def test_the_duplicates_page_is_paginated(tmp_path, write_csv):
+    """A messy register lists thousands of possible duplicates (issue 11): 50 a page, with a pager,
+    and a page past the end shows the last one."""
+    given = ["Amina", "Baraka", "Chausiku", "Daudi", "Eshe", "Faraji", "Gathoni", "Hamisi",
+             "Imani", "Jabari", "Kamau", "Lulu", "Makena", "Nuru", "Otieno", "Pendo"]  # fmt: skip
+    family = ["Odhiambo", "Wanjiru", "Mwakio", "Kiprono", "Achieng"]
+    rows = []
+    for i, (g, f) in enumerate((g, f) for g in given for f in family):  # 80 people, each twice
+        for copy in ("a", "b"):
+            born = f"{1990 + i % 20}-0{1 + i % 9}-1{i % 9}"
+            rows.append({"ref": f"P{i}{copy}", "kind": "missing", "given_names": g,
+                         "family_name": f, "sex": "F", "birth_date": born,
+                         "origin_district": "Kwale", "origin_place": "Diani"})  # fmt: skip
+    made, node = serve_node(tmp_path, write_csv(rows))
+    try:
+        client = WebClient(node.url)
+        client.login("amina")
+        first = client.get("/duplicates").body
+        total = int(re.search(r'id="pair-count">(\d+) pairs', first).group(1))
+        assert total >= 80
+        assert first.count('<td class="score">') == 50
+        assert f"page 1 of {-(-total // 50)}" in first and "page=2" in first
+        last = client.get("/duplicates?page=999").body
+        assert last.count('<td class="score">') == total - 50 * (-(-total // 50) - 1)
+    finally:
+        made.close()
 
 
 class TestRecordsAndPeersInTheBrowser:

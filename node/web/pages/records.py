@@ -316,4 +316,11 @@ async def duplicates(request: web.Request) -> web.Response:
         return dedup_records(rows, lexicon=ctx.lexicon), len(rows)
 
     pairs, count = await ctx.run(load)
-    return render(request, "duplicates.html", pairs=pairs[:500], count=count, record_url=record_url)
+    page = page_number(request)
+    pages = max(1, -(-len(pairs) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = pairs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render(
+        request, "duplicates.html", pairs=shown, total=len(pairs), count=count,
+        record_url=record_url, page=page, pages=pages, base_query="",
+    )  # fmt: skip
