@@ -16,8 +16,8 @@ import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from . import em
+from .assignment import SCORE_DECIMALS
 from .normalise import Birth, Person
-from .scoring import SCORE_DECIMALS
 
 MISSING = em.MISSING
 

@@ -15,7 +15,7 @@ phone all differed scored 0.9996. Here:
 * how common the agreeing names are in the register moves the odds (term frequency);
 * mother's, father's name and phone count once, at the strongest: siblings share all three;
 * a record is one person registered at most once more: the one-to-one step over both ends of
-  each pair (``scoring.one_to_one`` with one index for both).
+  each pair (``assignment.one_to_one`` with one index for both).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import em
+from .assignment import CROWDED, one_to_one
 from .candidates import candidate_arrays
 from .compare import LEVELS, NAMES, PlainScorer, compare
 from .compare import _token_similarity as token_similarity
 from .keys import KEY_TYPES, match_keys
 from .normalise import Person
-from .scoring import CROWDED, Scored, non_best_u, one_to_one
+from .scoring import Scored, non_best_u
 
 __all__ = ["DEDUP_THRESHOLD", "DUPLICATE_SHARE", "dedup_links"]
 

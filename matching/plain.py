@@ -11,13 +11,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import em
+from .assignment import CROWDED, one_to_one
 from .candidates import candidate_pairs
 from .compare import COMPARISONS, LEVELS, NAMES, PlainScorer, compare, fit_plain_scorer
 from .dedup import dedup_links
 from .keys import KEY_TYPES, match_keys
 from .normalise import Person
 from .same_person import same_person_groups
-from .scoring import CROWDED, M_ROUNDS, U_ROUNDS, Scored, confident_m, non_best_u, one_to_one
+from .scoring import M_ROUNDS, U_ROUNDS, Scored, confident_m, non_best_u
 
 
 def plain_links(
@@ -62,7 +63,7 @@ def _link_scores(
     """Between two registers: as the private scorer does, u from the pairs that are not the
     best candidate of either record, m from the pairs the other comparisons make confident,
     then each record is at most one person on the other side, likely duplicates inside one
-    side counting as one (scoring.one_to_one, same_person.py)."""
+    side counting as one (assignment.one_to_one, same_person.py)."""
     array = np.array(patterns, dtype=np.int16).reshape(-1, len(COMPARISONS))
     unique, inverse, counts = np.unique(array, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()

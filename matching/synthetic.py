@@ -28,13 +28,18 @@ About 7 s for 100k records per side on the 2-core benchmark machine (pure Python
 
 from __future__ import annotations
 
-import bisect
 import random
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
-from typing import Generic, NamedTuple, TypeVar
+from typing import TypeVar
+
+from .namebank import NameBank, load_bank
+from .synthetic_people import REFERENCE_DATE
+from .synthetic_people import Draw as _Draw
+from .synthetic_people import Person as _Person
+from .synthetic_people import below as _below
+from .synthetic_people import choice as _choice
+from .synthetic_people import typo as _typo
 
 T = TypeVar("T")
 
@@ -50,9 +55,6 @@ __all__ = [
     "load_bank",
 ]
 
-# Every date the generator writes is on or before this day, so that runs are reproducible and
-# every record passes node.canonical.clean_record on any later day.
-REFERENCE_DATE = date(2025, 6, 30)
 
 FIELDS = (
     "ref", "kind", "given_names", "family_name", "other_names", "sex", "birth_date", "age",
@@ -74,132 +76,6 @@ NOTES = (
 SEX_SPELLINGS = {"F": ("F", "F", "F", "f", "female", "Mwanamke", "girl"),
                  "M": ("M", "M", "M", "m", "male", "Mwanaume", "boy")}  # fmt: skip
 ACCENTED = {"a": "á", "e": "é", "i": "ï", "o": "ö", "u": "ũ"}
-NEIGHBOUR_LETTERS = "aeiou" * 2 + "bcdfghjklmnprstwy"
-
-
-# --- the name and place bank ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tradition:
-    """One naming tradition with its home places (a section of synthetic_groups.txt)."""
-
-    name: str
-    weight: float
-    country: str
-    phone_code: str
-    muslim: float
-    languages: tuple[str, ...]
-    family: tuple[str, ...]  # empty when the family name is the father's given name
-    female: tuple[str, ...]
-    male: tuple[str, ...]
-    districts: tuple[tuple[str, tuple[str, ...]], ...]
-
-    @property
-    def father_naming(self) -> bool:
-        return not self.family
-
-
-@dataclass(frozen=True)
-class NameBank:
-    """Everything the generator draws from; loaded once per run by ``load_bank``."""
-
-    traditions: tuple[Tradition, ...]
-    religious: dict[str, tuple[str, ...]]  # "muslim.female", "christian.male", ...
-    variants: dict[str, tuple[str, ...]]  # spelling -> other spellings of the same name or place
-    nicknames: dict[str, tuple[str, ...]]
-
-
-def _split(value: str, sep: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(sep) if part.strip())
-
-
-def load_bank() -> NameBank:
-    """Read the bank from matching/data (a few KB; cheap enough to read per run)."""
-    data = resources.files("matching") / "data"
-    sections: dict[str, dict[str, str]] = {}
-    current: dict[str, str] = {}
-    for raw in (data / "synthetic_groups.txt").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            current = sections.setdefault(line.strip("[]"), {})
-            continue
-        key, _, value = line.partition("=")
-        current[key.strip()] = value.strip()
-    religious = {
-        f"{faith}.{sex}": _split(sections[faith][sex], ",")
-        for faith in ("muslim", "christian")
-        for sex in ("female", "male")
-    }
-    traditions = []
-    for name, s in sections.items():
-        if name in ("muslim", "christian"):
-            continue
-        districts = tuple(
-            (key.removeprefix("district ").strip(), _split(value, ","))
-            for key, value in s.items()
-            if key.startswith("district ")
-        )
-        family = () if s["family"] == "father" else _split(s["family"], ",")
-        traditions.append(
-            Tradition(
-                name=name,
-                weight=float(s["weight"]),
-                country=s["country"],
-                phone_code=s["phone"],
-                muslim=float(s["muslim"]),
-                languages=_split(s["languages"], "|"),
-                family=family,
-                female=_split(s["female"], ","),
-                male=_split(s["male"], ","),
-                districts=districts,
-            )
-        )
-    variants: dict[str, list[str]] = {}
-    nicknames: dict[str, tuple[str, ...]] = {}
-    for raw in (data / "synthetic_variants.txt").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("nick "):
-            name, _, nicks = line.removeprefix("nick ").partition("=")
-            nicknames[name.strip()] = _split(nicks, ",")
-            continue
-        group = _split(line, "|")
-        others = variants.setdefault(group[0], [])
-        others.extend(g for g in group[1:] if g != group[0] and g not in others)
-    return NameBank(
-        tuple(traditions), religious, {k: tuple(v) for k, v in variants.items()}, nicknames
-    )
-
-
-def _below(rng: random.Random, n: int) -> int:
-    """A whole number in [0, n); a third of the cost of rng.randrange in this hot loop."""
-    return int(rng.random() * n)
-
-
-def _choice(rng: random.Random, items: Sequence[T]) -> T:
-    return items[int(rng.random() * len(items))]
-
-
-class _Picker(Generic[T]):
-    """Draws from a list by Zipf rank weights (1/rank^s) or given weights, with one rng.random()."""
-
-    def __init__(
-        self, items: Iterable[T], weights: Sequence[float] | None = None, s: float = 0.9
-    ) -> None:
-        self.items = tuple(items)
-        ws = weights or [1.0 / (rank + 1) ** s for rank in range(len(self.items))]
-        total, self.cum = 0.0, list[float]()
-        for w in ws:
-            total += w
-            self.cum.append(total)
-        self.total = total
-
-    def __call__(self, rng: random.Random) -> T:
-        return self.items[bisect.bisect_right(self.cum, rng.random() * self.total)]
 
 
 # --- how messy each register is ---------------------------------------------------------------
@@ -267,143 +143,6 @@ FOUND_STYLE = Style(
 
 
 # --- people (the truth) -----------------------------------------------------------------------
-
-
-class _Person(NamedTuple):
-    tradition: Tradition
-    sex: str
-    given: tuple[str, ...]
-    family: str
-    father_given: str
-    father_family: str  # the father's own family name (or his father's name)
-    mother: tuple[str, str]
-    birth: date
-    district: str
-    village: str
-    phone: str  # national number without the leading 0, 9 digits
-    languages: str
-    missing_since: date
-
-
-@dataclass
-class _Draw:
-    """The pickers for one bank, built once per run (kept out of module state on purpose)."""
-
-    bank: NameBank
-    tradition: _Picker[Tradition] = field(init=False)
-    names: dict[tuple[str, ...], _Picker[str]] = field(init=False)
-    villages: dict[str, tuple[str, ...]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.tradition = _Picker(self.bank.traditions, [t.weight for t in self.bank.traditions])
-        # Keyed by (tradition or faith, part) tuples: this runs a million times per 100k records.
-        self.names = {
-            tuple(key.split(".")): _Picker(names) for key, names in self.bank.religious.items()
-        }
-        self.villages = {d: v for t in self.bank.traditions for d, v in t.districts}
-        for t in self.bank.traditions:
-            for part in ("family", "female", "male"):
-                if getattr(t, part):
-                    self.names[t.name, part] = _Picker(getattr(t, part))
-            self.names[t.name, "district"] = _Picker([d for d, _ in t.districts], s=0.5)
-
-    def first(self, rng: random.Random, t: Tradition, part: str) -> str:
-        """One given name: Muslim or Christian by the tradition's share."""
-        return self.names["muslim" if rng.random() < t.muslim else "christian", part](rng)
-
-    def given(self, rng: random.Random, t: Tradition, sex: str) -> tuple[str, ...]:
-        """One to three given names: a religious one, then mostly the tradition's own."""
-        part = "female" if sex == "F" else "male"
-        first = self.first(rng, t, part)
-        r = rng.random()
-        if r < 0.4:
-            return (first,)
-        second = self.first(rng, t, part) if t.father_naming else self.names[t.name, part](rng)
-        if second == first:
-            return (first,)
-        if r < 0.9:
-            return (first, second)
-        third = self.names[t.name, part](rng)
-        return (first, second) if third in (first, second) else (first, second, third)
-
-    def family(self, rng: random.Random, t: Tradition) -> str:
-        if t.father_naming:
-            return (
-                self.first(rng, t, "male")
-                if rng.random() < 0.5
-                else self.names[t.name, "male"](rng)
-            )
-        return self.names[t.name, "family"](rng)
-
-    def phone(self, rng: random.Random, t: Tradition) -> str:
-        lead = "7" if t.phone_code != "255" or rng.random() < 0.6 else "6"
-        return f"{lead}{_below(rng, 90_000_000) + 10_000_000}"
-
-    def person(self, rng: random.Random) -> _Person:
-        t = self.tradition(rng)
-        sex = "F" if rng.random() < 0.62 else "M"  # most reported victims are women and girls
-        given = self.given(rng, t, sex)
-        father_given = self.first(rng, t, "male")
-        if t.father_naming:
-            family, father_family = father_given, self.family(rng, t)
-        else:
-            family = father_family = self.family(rng, t)
-        mother = (self.first(rng, t, "female"), self.family(rng, t))
-        district = self.names[t.name, "district"](rng)
-        villages = self.villages[district]
-        missing_since = REFERENCE_DATE - timedelta(days=_below(rng, 10 * 365 - 30) + 30)
-        age = max(6, min(45, int(rng.gauss(19, 6))))
-        birth = missing_since - timedelta(days=age * 365 + _below(rng, 365))
-        return _Person(t, sex, given, family, father_given, father_family, mother, birth,
-                       district, _choice(rng, villages), self.phone(rng, t),
-                       _choice(rng, t.languages), missing_since)  # fmt: skip
-
-    def namesake(self, rng: random.Random, of: _Person) -> _Person:
-        """A different person with the same names and district and a birth year within two."""
-        other = self.person(rng)
-        t = of.tradition
-        birth = date(of.birth.year + rng.randint(-2, 2), rng.randint(1, 12), rng.randint(1, 28))
-        since = of.missing_since + timedelta(days=rng.randint(-365, 365))
-        since = min(REFERENCE_DATE, max(since, birth + timedelta(days=6 * 365)))
-        village = of.village if rng.random() < 0.5 else _choice(rng, self.villages[of.district])
-        # In father-naming traditions the shared family name is the father's given name.
-        father_given = of.father_given if t.father_naming else other.father_given
-        father_family = other.father_family if t.father_naming else of.family
-        mother = (self.first(rng, t, "female"), self.family(rng, t))
-        return _Person(t, of.sex, of.given, of.family, father_given, father_family, mother,
-                       birth, of.district, village, self.phone(rng, t), other.languages,
-                       since)  # fmt: skip
-
-    def sibling(self, rng: random.Random, of: _Person) -> _Person:
-        """A brother or sister: same family, parents, village and family phone."""
-        sex = "F" if rng.random() < 0.62 else "M"
-        given = self.given(rng, of.tradition, sex)
-        while given[0] == of.given[0]:
-            given = self.given(rng, of.tradition, sex)
-        gap = _choice(rng, (-1, 1)) * rng.randint(1, 6) * 365 + rng.randint(-100, 100)
-        birth = min(of.birth + timedelta(days=gap), of.missing_since - timedelta(days=6 * 365))
-        return _Person(of.tradition, sex, given, of.family, of.father_given, of.father_family,
-                       of.mother, birth, of.district, of.village, of.phone, of.languages,
-                       of.missing_since + timedelta(days=rng.randint(-30, 30)))  # fmt: skip
-
-
-# --- writing a person into a register ---------------------------------------------------------
-
-
-def _typo(rng: random.Random, word: str) -> str:
-    if len(word) < 3:
-        return word
-    i = 1 + _below(rng, len(word) - 1)  # registers rarely get the first letter wrong
-    kind = rng.random()
-    if kind < 0.35:
-        return word[:i] + _choice(rng, NEIGHBOUR_LETTERS) + word[i + 1 :]
-    if kind < 0.6:
-        return word[:i] + word[i + 1 :]
-    if kind < 0.8:
-        return word[:i] + word[i] + word[i:]
-    if i < len(word) - 1:
-        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    return word[:i]
 
 
 class _Writer:

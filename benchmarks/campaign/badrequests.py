@@ -30,7 +30,6 @@ import secrets
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +48,8 @@ from protocol.envelope import MAX_ENVELOPE_BYTES, b64, new_message_id, seal
 from . import slowclients, webrequests
 from .common import (
     PASSPHRASE,
+    BadRequest,
+    Category,
     Network,
     crashes_in_log,
     new_network,
@@ -62,22 +63,6 @@ from .killcycles import _people
 
 RETRACTION = {"pseudonyms": ["A" * 22]}
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-@dataclass(frozen=True)
-class BadRequest:
-    method: str
-    path: str
-    body: bytes = b""
-    headers: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Category:
-    name: str
-    weight: float
-    build: Callable[[Context, random.Random], BadRequest]
-    allowed: Callable[[int, str], bool] = lambda status, location: 400 <= status < 500
 
 
 class Sender:

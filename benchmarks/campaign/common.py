@@ -5,9 +5,13 @@ node log checks."""
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from node.testing.processes import (
     PASSPHRASE,
@@ -147,3 +151,24 @@ def pair_in_process(a: Node, b: Node) -> None:
         home = homes[me.name]
         with Store.open(home.database_path) as store:
             trust_peer(home, store, other.name, digits[me.name], actor="campaign")
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    """One request the campaign sends and expects to be refused."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of bad request: how often to send it, how to build one (from the campaign's
+    context) and which answers count as a refusal."""
+
+    name: str
+    weight: float
+    build: Callable[[Any, random.Random], BadRequest]
+    allowed: Callable[[int, str], bool] = lambda status, location: 400 <= status < 500

@@ -38,6 +38,8 @@ from node.store.db import Store
 from node.testing.web import USERS, add_users
 from node.web.app import LOGIN_COOKIE, MAX_UPLOAD_BYTES, SESSION_COOKIE
 
+from .common import BadRequest, Category
+
 # Tables that refused logins add to by design (the failure and its audit row).
 LEDGER_TABLES = ("audit_log", "login_failures")
 
@@ -163,7 +165,6 @@ def _unsafe(
     fetch_site: str | None = None,
     path: str | None = None,
 ):
-    from .badrequests import BadRequest
 
     state: WebState = ctx.extra["web"]
     path = path or _fill(rng.choice(UNSAFE), rng, state.refs)
@@ -224,7 +225,6 @@ def _csrf_request(ctx, rng, mode: str):
 
 def _login_csrf(ctx, rng):
     """The login form without its double-submit token (or with a different one)."""
-    from .badrequests import BadRequest
 
     state: WebState = ctx.extra["web"]
     fields = {"name": "amina", "password": "a long caseworker password", "next": "/queue"}
@@ -246,7 +246,6 @@ def _login_csrf(ctx, rng):
 
 def _session_request(ctx, rng, cookie: str | None):
     """An unsafe route (same-site, with some token) or a protected page, with this cookie."""
-    from .badrequests import BadRequest
 
     state: WebState = ctx.extra["web"]
     header = None if cookie is None else _cookie(**{SESSION_COOKIE: cookie})
@@ -273,7 +272,6 @@ def _expired(ctx, rng):
 
 
 def _refused_login(ctx, rng):
-    from .badrequests import BadRequest
 
     state: WebState = ctx.extra["web"]
     token = secrets.token_urlsafe(32)
@@ -294,7 +292,6 @@ def _valid(ctx, path: str) -> dict:
 
 
 def _bad_multipart(ctx, rng):
-    from .badrequests import BadRequest
 
     path = rng.choice(["/import", "/records/new", "/peers/add", "/language", "/import/confirm"])
     _, token = _live(ctx, path)
@@ -336,7 +333,6 @@ def _bad_multipart(ctx, rng):
 
 
 def _huge_fields(ctx, rng):
-    from .badrequests import BadRequest
 
     path = rng.choice(
         [
@@ -364,7 +360,6 @@ def _huge_fields(ctx, rng):
 def _undecodable_body(ctx, rng):
     """Regression (issue 13's fuzz): a form whose Content-Encoding does not decode was a 500
     with two tracebacks; on /login with the login form's token, elsewhere with a live session."""
-    from .badrequests import BadRequest
 
     state: WebState = ctx.extra["web"]
     path = rng.choice(["/login", "/records/new", "/language", "/import"])
@@ -388,7 +383,6 @@ UPLOAD_ROWS = 100
 def _upload_over_limits(ctx, rng):
     """Regression (issue 13's fuzz): a 600,000-row workbook was read whole (27 s of CPU) before
     its header was checked. Now: too many rows, or a wrong header, is refused at once."""
-    from .badrequests import BadRequest
 
     _, token = _live(ctx, "/import")
     if rng.random() < 0.5:
@@ -461,7 +455,6 @@ BAD_REFS = [
 
 def _bad_ids(ctx, rng):
     """Match ids and record refs that name nothing (or are not ids at all)."""
-    from .badrequests import BadRequest
 
     if rng.random() < 0.5:
         match = rng.choice([*BAD_IDS, secrets.token_hex(16)])
@@ -487,7 +480,6 @@ def _bad_ids(ctx, rng):
 
 
 def _unknown_paths(ctx, rng):
-    from .badrequests import BadRequest
 
     path = rng.choice(
         [
@@ -521,7 +513,6 @@ def _unknown_paths(ctx, rng):
 
 def _bad_form_values(ctx, rng):
     """Valid session and token; values the forms refuse (unknown language, bad record...)."""
-    from .badrequests import BadRequest
 
     path, fields = rng.choice(
         [
@@ -549,7 +540,6 @@ def _to_login(status: int, location: str) -> bool:
 
 def categories():
     """The web UI's categories, for ``badrequests.run``."""
-    from .badrequests import Category
 
     session = _to_login
     four = lambda status, location: 400 <= status < 500  # noqa: E731

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from matching.assignment import CROWDED
 from matching.compare import COMPARISONS
 from matching.errors import KeySetError
 from matching.fields import FIELDS, components
-from matching.scoring import CROWDED
 
 from .i18n import catalogue
 

@@ -19,10 +19,11 @@ from matching import (
     normalise,
     score_key_candidates,
 )
+from matching.assignment import one_to_one
 from matching.candidates import candidate_arrays
 from matching.fields import FIELDS, MISSING, fields_for, rarity_levels
 from matching.same_person import same_person_groups
-from matching.scoring import one_to_one, same_names_model
+from matching.scoring import same_names_model
 from matching.synthetic import generate_registers
 from node.records.linking import dedup_records, link_records
 
