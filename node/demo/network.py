@@ -27,7 +27,7 @@ from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
 from node.canonical import FIELDS
 from node.errors import NodeError
-from node.federation.exchange import Federation
+from node.federation.loopback import carry
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.runtime import federation_for, node_lexicon
@@ -432,7 +432,7 @@ def exchange(built: list[BuiltNode], progress: Callable[[str], None]) -> None:
             moved = 0
             for sender in sides.values():
                 for peer in sender.trusted_peers():
-                    moved += _carry(sender, peer, sides[peer.name])
+                    moved += len(carry(sender, peer, sides[peer.name]))
             if not moved:
                 break
         else:
@@ -447,18 +447,6 @@ def exchange(built: list[BuiltNode], progress: Callable[[str], None]) -> None:
     finally:
         for federation in sides.values():
             federation.store.close()
-
-
-def _carry(sender: Federation, peer, receiver: Federation) -> int:
-    """Deliver the sender's outbox for one peer and hand back the acknowledgements."""
-    moved = 0
-    for message in sender.store.pending_messages(peer.id):
-        body = sender.seal_for(peer, message["message_id"], message["type"], message["payload"])
-        ack = receiver.receive(body).ack
-        if ack is not None:
-            sender.receive(ack)
-        moved += 1
-    return moved
 
 
 def _write_manifest(root: Path, made: list[str], planned: list[DemoNode], people: int) -> None:

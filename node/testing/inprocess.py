@@ -9,6 +9,7 @@ from pathlib import Path
 
 from keys import KdfParams
 from node.federation.exchange import Federation
+from node.federation.loopback import carry
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.runtime import federation_for, node_lexicon
@@ -58,14 +59,7 @@ class Mesh:
         peer = self.peer(sender, receiver)
         if queue:
             fed_s.prepare_shared(peer)
-        delivered = 0
-        for message in fed_s.store.pending_messages(peer.id):
-            body = fed_s.seal_for(peer, message["message_id"], message["type"], message["payload"])
-            received = fed_r.receive(body)
-            if received.ack is not None:
-                fed_s.receive(received.ack)
-            delivered += 1
-        return delivered
+        return len(carry(fed_s, peer, fed_r))
 
     def gossip(self, rounds: int = 4) -> int:
         """Carry along every link both ways, ``rounds`` times; returns messages delivered."""
@@ -109,16 +103,7 @@ class Pair:
 
     def carry(self, sender: Federation, receiver: Federation) -> list[bytes]:
         """Seal the sender's outbox, deliver each envelope, hand the acks back."""
-        peer = self.peer_of(sender)
-        envelopes = []
-        for message in sender.store.pending_messages(peer.id):
-            body = sender.seal_for(peer, message["message_id"], message["type"],
-                                   message["payload"])  # fmt: skip
-            envelopes.append(body)
-            received = receiver.receive(body)
-            if received.ack is not None:
-                sender.receive(received.ack)
-        return envelopes
+        return carry(sender, self.peer_of(sender), receiver)
 
     def sync(self) -> None:
         for _ in range(2):
