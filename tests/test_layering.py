@@ -204,3 +204,29 @@ def test_no_module_of_the_four_packages_is_long():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     )
     assert long == []
+
+
+def imported_names(path: Path) -> set[str]:
+    """What a file imports, relative imports written with their leading dots."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+    return names
+
+
+def test_no_test_imports_another_test_module_and_no_benchmark_imports_tests():
+    """Shared test helpers live in node/testing or in fixtures: a test importing another test
+    module (or a conftest) ties tests together, and benchmarks must run without the tests."""
+    wrong = []
+    for folder in ("tests", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in imported_names(path):
+                last = name.lstrip(".").split(".")[-1]
+                if name.split(".")[0] == "tests" or (
+                    name.startswith(".") and (last.startswith("test_") or last == "conftest")
+                ):
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert wrong == []

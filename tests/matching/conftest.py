@@ -29,6 +29,18 @@ SAMPLE_AMBIGUOUS = {("KW-2024-0121", "NB-2024-0502")}
 
 
 @pytest.fixture(scope="session")
+def golden_keys() -> Path:
+    """The sample register's keys as the current KEYSET_VERSION makes them (make_golden.py)."""
+    return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def sample_truth() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The sample's true pairs, and the pairs a suggestion may also be (ambiguous by eye)."""
+    return SAMPLE_TRUE_PAIRS, SAMPLE_AMBIGUOUS
+
+
+@pytest.fixture(scope="session")
 def lexicon():
     return load_lexicon()
 

@@ -11,16 +11,14 @@ from matching import normalise as normalise_record
 from matching.keys import year_bands, year_windows
 from matching.normalise import Birth
 
-from .conftest import GOLDEN
 
-
-def test_keys_of_the_sample_register_match_the_golden_vectors(lexicon, sample_sides):
+def test_keys_of_the_sample_register_match_the_golden_vectors(lexicon, sample_sides, golden_keys):
     """Keys must not change without a new KEYSET_VERSION: peers' keys would stop meeting.
 
     If this fails after an intended change, bump KEYSET_VERSION and regenerate the file with
     `.venv/bin/python tests/matching/make_golden.py`.
     """
-    golden = json.loads(GOLDEN.read_text("utf-8"))
+    golden = json.loads(golden_keys.read_text("utf-8"))
     assert golden["keyset"] == KEYSET_VERSION
     assert tuple(golden["key_types"]) == KEY_TYPES
     missing, found = sample_sides
