@@ -58,6 +58,12 @@ log = logging.getLogger("tafuta.federation")
 # envelope's 8 MiB (key set 3 has ~57 keys a record: 2,000 records were 9 MB and refused).
 BATCH_KEYS = 40_000
 PREPARE_ATTEMPTS = 5
+# A full rescoring fits the model on every candidate with the peer, and every batch of keys that
+# arrives makes the last one stale: while an exchange is under way (the peer announced more
+# records than we hold, or replies to our keys are awaited) a sync round scores at most this
+# often, and once more when the exchange is quiet. A 6k x 5k exchange otherwise rescored after
+# each of its dozen batches on both sides.
+SCORING_DEFER_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,8 @@ class Federation(Inbox):
     gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
     stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
     share_stats: bool = True  # send our published tables to peers ([stats] share)
+    # When each peer was last scored by this process, for ``scoring_due``.
+    _scored_at: dict[int, int] = field(default_factory=dict, repr=False)
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -325,7 +333,21 @@ class Federation(Inbox):
             return -1
         if self.store.peer_evaluation(peer.id) == "theirs":
             return -1  # the peer evaluates and sends us match notices
+        self._scored_at[peer.id] = self.clock()
         return self.store_scores(peer, self.score(peer))
+
+    def scoring_due(self, peer: Peer) -> bool:
+        """Whether a sync round should rescore the peer now: something changed and either the
+        exchange is quiet or it has waited SCORING_DEFER_SECONDS (so a peer that never goes
+        quiet, or one with records without keys, is still scored)."""
+        state = self.store.peer_sync_state(peer.id)
+        if not state["needs_scoring"]:
+            return False
+        if self.clock() - self._scored_at.get(peer.id, 0) >= SCORING_DEFER_SECONDS:
+            return True  # includes the first round of a process: `tafuta sync` scores at once
+        work = self.store.settle_state([peer.id])[peer.id]
+        arriving = self.store.records_held(peer.id) < state["announced_records"]
+        return not (work["awaiting_replies"] or arriving)
 
     def score(self, peer: Peer) -> Scoring:
         """Score from one consistent snapshot of both sides' keys (the slow part; no writes)."""

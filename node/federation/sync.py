@@ -158,7 +158,8 @@ async def sync_round(
             else:
                 report.error = "the peer has no URL; exchange bundles instead"
             report.pending = federation.store.outbox_count(peer.id)
-            report.suggestions = federation.rescore(peer)
+            if federation.scoring_due(peer):
+                report.suggestions = federation.rescore(peer)
             reports.append(report)
     finally:
         if own_session:
