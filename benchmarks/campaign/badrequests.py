@@ -54,6 +54,7 @@ from .common import (
     crashes_in_log,
     new_network,
     pair,
+    plan,
     raise_limits,
     table_counts,
     table_digests,
@@ -268,17 +269,6 @@ CATEGORIES: list[Category] = [
     Category("boolean for a number", 0.5, _boolean_number),
     Category("non-canonical base64", 0.5, _non_canonical_base64),
 ]
-
-
-def plan(total: int, categories: list[Category], rng: random.Random) -> list[Category]:
-    """``total`` categories in random order, in proportion to their weights (each at least 5)."""
-    weights = sum(c.weight for c in categories)
-    counts = {c.name: max(5, int(total * c.weight / weights)) for c in categories}
-    heaviest = max(categories, key=lambda c: c.weight).name
-    counts[heaviest] += max(0, total - sum(counts.values()))  # at least ``total`` in all
-    order = [c for c in categories for _ in range(counts[c.name])]
-    rng.shuffle(order)
-    return order
 
 
 # Every answer's Server header: it must name no versions (issue 13: it named aiohttp's and

@@ -172,3 +172,14 @@ class Category:
     weight: float
     build: Callable[[Any, random.Random], BadRequest]
     allowed: Callable[[int, str], bool] = lambda status, location: 400 <= status < 500
+
+
+def plan(total: int, categories: list[Category], rng: random.Random) -> list[Category]:
+    """``total`` categories in random order, in proportion to their weights (each at least 5)."""
+    weights = sum(c.weight for c in categories)
+    counts = {c.name: max(5, int(total * c.weight / weights)) for c in categories}
+    heaviest = max(categories, key=lambda c: c.weight).name
+    counts[heaviest] += max(0, total - sum(counts.values()))  # at least ``total`` in all
+    order = [c for c in categories for _ in range(counts[c.name])]
+    rng.shuffle(order)
+    return order

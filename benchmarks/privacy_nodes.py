@@ -1,0 +1,219 @@
+"""The privacy harness's nodes (benchmarks/privacy_attacks.py): two or three real nodes in one
+process with real sealed envelopes, and what each key type says about a record (its facts)."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from keys import KdfParams
+from matching.errors import KeySetError
+from matching.fields import components
+from node.demo.network import write_register
+from node.federation.exchange import Federation
+from node.home import open_home
+from node.records.importer import apply_import, plan_import
+from node.runtime import federation_for, node_lexicon
+from node.store.db import Store
+from node.trust.identity import (
+    create_node,
+    invite_token,
+    unlock,
+    write_new_passphrase_file,
+)
+from node.trust.peers import add_peer, peer_fingerprint, trust_peer
+
+MAX_ROUNDS = 20
+# Facts that are exact field values (a two-year window alone is not).
+EXACT = ("names", "name", "year", "date", "district", "village", "phone", "mother")
+
+
+# --- nodes ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordingFederation(Federation):
+    """A modified client: the real node, plus a copy of every payload it opened."""
+
+    opened: list[tuple[str, dict]] = field(default_factory=list)
+
+    def _apply(self, peer, opened, via_bundle):
+        self.opened.append((opened.header.type, opened.payload))
+        if opened.header.type == "match-notice" and (
+            self.store.peer_evaluation(peer.id) != "theirs"
+            or opened.payload["receiver_pseudonym"] not in self.store.refs_for_pseudonyms(peer.id)
+        ):
+            # A notice about guesses the node never sent as records: kept, not applied.
+            self.store.apply_simple(peer.id, opened.header.id, "match-notice", self.clock(), False)
+            return self.ack_for(peer, opened.header.id, "applied")
+        return super()._apply(peer, opened, via_bundle)
+
+
+@dataclass
+class Side:
+    name: str
+    home: Path
+    passphrase_file: Path
+    fed: RecordingFederation
+    sent: list[tuple[str, dict]] = field(default_factory=list)  # outbox copies
+
+    @property
+    def store(self) -> Store:
+        return self.fed.store
+
+    def peer(self, other: Side):
+        return self.fed.peer_named(other.name)
+
+
+def make_node(root: Path, name: str, records: list[dict]) -> Side:
+    slug = name.lower().replace(" ", "-")
+    secret = root / f"{slug}.passphrase"
+    passphrase = write_new_passphrase_file(secret)
+    home = create_node(root / slug, name=name, passphrase=passphrase, kdf=KdfParams.cheap())
+    store = Store.open(home.database_path)
+    if records:
+        apply_import(plan_import(write_register(root / f"{slug}.csv", records), store), store)
+    home = open_home(home.path)
+    base = federation_for(home, store, unlock(home, passphrase), node_lexicon(home))
+    init = {f.name: getattr(base, f.name) for f in dataclass_fields(base) if f.init}
+    return Side(name, home.path, secret, RecordingFederation(**init))
+
+
+def pair(a: Side, b: Side, evaluation: str) -> None:
+    """What two coordinators do: swap tokens, compare the safety number, trust with the default
+    budget; A's coordinator chooses who evaluates and B's agrees."""
+    homes = {s.name: open_home(s.home) for s in (a, b)}
+    for x, y in ((a, b), (b, a)):
+        add_peer(homes[x.name], x.store, invite_token(homes[y.name]), actor="benchmark")
+    agreed = {"both": "both", "ours": "theirs", "theirs": "ours"}
+    for x, y, mode in ((a, b, evaluation), (b, a, agreed[evaluation])):
+        digits = peer_fingerprint(homes[x.name], x.store, y.name)
+        if evaluation == "both":  # the default, and the only choice before pair-level release
+            trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark")
+        else:
+            trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark",
+                       evaluation=mode)  # fmt: skip
+
+
+def carry(sender: Side, receiver: Side) -> int:
+    """Deliver the sender's outbox for the receiver and hand back the acknowledgements."""
+    peer = sender.peer(receiver)
+    moved = 0
+    for message in sender.store.pending_messages(peer.id):
+        sender.sent.append((message["type"], message["payload"]))
+        body = sender.fed.seal_for(peer, message["message_id"], message["type"], message["payload"])
+        ack = receiver.fed.receive(body).ack
+        if ack is not None:
+            sender.fed.receive(ack)
+        moved += 1
+    return moved
+
+
+def exchange(a: Side, b: Side) -> None:
+    for x, y in ((a, b), (b, a)):
+        x.fed.prepare(x.peer(y))
+    for _ in range(MAX_ROUNDS):
+        if not carry(a, b) + carry(b, a):
+            break
+    else:
+        raise RuntimeError("the exchange did not settle")
+    for x, y in ((a, b), (b, a)):
+        x.fed.rescore(x.peer(y), force=True)
+    for _ in range(MAX_ROUNDS):  # match notices, when only one side evaluates
+        if not carry(a, b) + carry(b, a):
+            break
+
+
+# --- what a key says -----------------------------------------------------------------------------
+
+
+def key_facts(key_type: str, value: str) -> set[tuple[str, str]]:
+    """The field facts a plaintext match key states, e.g. {("names", "KMR+MKS"), ("district",
+    "kilifi")}; ("yw", window) for a two-year window."""
+    try:
+        parts = components(key_type)
+    except KeySetError:
+        return set()
+    values = value.split("|") if len(parts) > 1 else [value]
+    if len(values) != len(parts):
+        return set()
+    facts = set()
+    for part, v in zip(parts, values, strict=True):
+        base = part.split(":")[0]
+        if base == "names2":
+            facts.add(("names", v))
+        elif base == "name1":
+            facts.add(("name", v))
+        elif base == "year":
+            facts.add(("yw", v))
+        elif base == "yearx":
+            facts.add(("year", v))
+        elif base == "date":
+            facts |= {("date", v), ("year", v[:4])}
+        elif base in ("district", "village", "phone", "mother"):
+            facts.add((base, v))
+    return facts
+
+
+def window_years(window: str) -> set[int]:
+    k = int(window[1:])
+    return {2 * k, 2 * k + 1} if window[0] == "e" else {2 * k - 1, 2 * k}
+
+
+def with_years(facts: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Add the exact year that two learned windows pin down."""
+    windows = [window_years(v) for f, v in facts if f == "yw"]
+    out = set(facts)
+    for i, w in enumerate(windows):
+        for other in windows[i + 1 :]:
+            both = w & other
+            if len(both) == 1:
+                out.add(("year", str(both.pop())))
+    return out
+
+
+def reidentified(facts: set[tuple[str, str]]) -> bool:
+    kinds = {f for f, _ in facts}
+    return {"names", "year", "district"} <= kinds
+
+
+def exact(facts: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {(f, v) for f, v in facts if f in EXACT}
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+EVIDENCE = (
+    ("same home district", ("district",)),
+    ("same home village", ("village",)),
+    ("same birth date", ("date", "year")),
+    ("same birth year", ("year",)),
+    ("same phone number", ("phone",)),
+    ("mother's name sounds the same", ("mother",)),
+    ("two names sound the same", ("names",)),
+    ("three or more names sound the same", ("names",)),
+)
+
+
+def evidence_facts(evidence: str, own_keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """What a suggestion's evidence tells B about A's record: B's own value of each field the
+    evidence calls the same, when B's record has exactly one value for it."""
+    mine: dict[str, set[str]] = defaultdict(set)
+    for facts in (with_years(key_facts(*k)) for k in own_keys):
+        for f, v in facts:
+            mine[f].add(v)
+    out = set()
+    for phrase, fields in EVIDENCE:
+        if phrase in evidence:
+            for f in fields:
+                if len(mine.get(f, ())) == 1:
+                    out.add((f, next(iter(mine[f]))))
+    return out
