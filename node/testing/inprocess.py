@@ -1,7 +1,8 @@
 """Nodes in one process, with real stores and keys, and a courier that moves each outbox to its
-peer by hand: ``Pair`` for two nodes, ``Mesh`` for several trusting each other along given links
-(directory gossip, shared statistics). Nothing crosses a network; every message still goes
-through seal, receive (the inbox's handler table) and the acknowledgement."""
+peer by hand (federation/loopback.py): ``Mesh`` for nodes trusting each other along given links
+(directory gossip, shared statistics), ``Pair`` the two-node Mesh most exchange tests use.
+Nothing crosses a network; every message still goes through seal, receive (the inbox's handler
+table) and the acknowledgement."""
 
 from __future__ import annotations
 
@@ -21,15 +22,23 @@ from .processes import PASSPHRASE, write_register
 
 
 class Mesh:
-    """``Mesh(tmp_path, {"A": records, "B": [], …}, [("A", "B"), ("B", "C")])``."""
+    """``Mesh(tmp_path, {"A": records, "B": [], …}, [("A", "B"), ("B", "C")])``: node "A" is
+    called "Node A" unless ``names`` says otherwise."""
 
-    def __init__(self, root: Path, nodes: dict[str, list[dict]], links: list[tuple[str, str]]):
+    def __init__(
+        self,
+        root: Path,
+        nodes: dict[str, list[dict]],
+        links: list[tuple[str, str]],
+        names: dict[str, str] | None = None,
+    ):
         self.root = root
+        self.names = {key: (names or {}).get(key, f"Node {key}") for key in nodes}
         self.homes = {}
         self.stores = {}
         for name, records in nodes.items():
             home = create_node(
-                root / name, name=f"Node {name}", passphrase=PASSPHRASE, kdf=KdfParams.cheap()
+                root / name, name=self.names[name], passphrase=PASSPHRASE, kdf=KdfParams.cheap()
             )
             store = Store.open(home.database_path)
             if records:
@@ -40,8 +49,8 @@ class Mesh:
             for x, y in ((a, b), (b, a)):
                 add_peer(self.homes[x], self.stores[x], invite_token(self.homes[y]), actor="test")
             for x, y in ((a, b), (b, a)):
-                digits = peer_fingerprint(self.homes[x], self.stores[x], f"Node {y}")
-                trust_peer(self.homes[x], self.stores[x], f"Node {y}", digits, actor="test")
+                digits = peer_fingerprint(self.homes[x], self.stores[x], self.names[y])
+                trust_peer(self.homes[x], self.stores[x], self.names[y], digits, actor="test")
         self.links = links
         self.fed: dict[str, Federation] = {}
         for name, home in self.homes.items():
@@ -51,7 +60,7 @@ class Mesh:
             )
 
     def peer(self, at: str, name: str):
-        return self.fed[at].peer_named(f"Node {name}")
+        return self.fed[at].peer_named(self.names[name])
 
     def carry(self, sender: str, receiver: str, queue: bool = True) -> int:
         """Queue what ``sender`` shares with ``receiver``, deliver it, hand the acks back."""
@@ -75,28 +84,18 @@ class Mesh:
 
 
 class Pair:
-    """Two nodes that trust each other, with a courier moving their outboxes by hand."""
+    """Two nodes that trust each other — Kwale Rescue (a missing list) and Mombasa Shelter (a
+    found register) — as a two-node Mesh, spoken to through their Federations."""
 
     def __init__(self, tmp_path, records_a, records_b):
-        self.sides = []
-        homes = []
-        for name, records in (("Kwale Rescue", records_a), ("Mombasa Shelter", records_b)):
-            path = tmp_path / name.split()[0].lower()
-            home = create_node(path, name=name, passphrase=PASSPHRASE, kdf=KdfParams.cheap())
-            store = Store.open(home.database_path)
-            apply_import(plan_import(write_register(tmp_path / f"{path.name}.csv", records),
-                                     store), store)  # fmt: skip
-            homes.append((home, store))
-        for (home, store), (other, _) in ((homes[0], homes[1]), (homes[1], homes[0])):
-            add_peer(home, store, invite_token(other), actor="test")
-        for (home, store), (other, _) in ((homes[0], homes[1]), (homes[1], homes[0])):
-            digits = peer_fingerprint(home, store, other.name)
-            trust_peer(home, store, other.name, digits, actor="test")
-        for home, store in homes:
-            home = open_home(home.path)
-            self.sides.append(federation_for(home, store, unlock(home, PASSPHRASE),
-                                             node_lexicon(home)))  # fmt: skip
-        self.a, self.b = self.sides
+        self.mesh = Mesh(
+            tmp_path,
+            {"kwale": records_a, "mombasa": records_b},
+            [("kwale", "mombasa")],
+            names={"kwale": "Kwale Rescue", "mombasa": "Mombasa Shelter"},
+        )
+        self.a, self.b = self.mesh.fed["kwale"], self.mesh.fed["mombasa"]
+        self.sides = [self.a, self.b]
 
     def peer_of(self, federation: Federation):
         return federation.trusted_peers()[0]
@@ -113,6 +112,5 @@ class Pair:
         for side in self.sides:
             side.rescore(self.peer_of(side))
 
-    def close(self):
-        for side in self.sides:
-            side.store.close()
+    def close(self) -> None:
+        self.mesh.close()
