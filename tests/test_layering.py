@@ -197,10 +197,11 @@ def test_node_has_few_loose_modules():
     assert len(loose) <= MAX_LOOSE_MODULES, loose
 
 
-def test_no_module_of_the_four_packages_is_long():
+def test_no_module_of_the_four_packages_or_the_benchmarks_is_long():
+    paths = [*modules().values(), *(ROOT / "benchmarks").rglob("*.py")]
     long = sorted(
         f"{path.relative_to(ROOT)}: {lines} lines"
-        for path in modules().values()
+        for path in paths
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     )
     assert long == []
