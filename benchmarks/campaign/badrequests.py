@@ -45,7 +45,7 @@ from node.trust.identity import now_seconds, unlock
 from node.web.app import SESSION_COOKIE
 from protocol.envelope import MAX_ENVELOPE_BYTES, b64, new_message_id, seal
 
-from . import slowclients, webrequests
+from . import slowclients, webforms, webrequests
 from .common import (
     PASSPHRASE,
     BadRequest,
@@ -335,7 +335,7 @@ def setup(root: Path) -> tuple[Network, object, Context]:
     )
     webrequests.add_web_users(b)
     with (b.home / "config.toml").open("a", encoding="utf-8") as config:  # into its [web]
-        config.write(f"max_upload_rows = {webrequests.UPLOAD_ROWS}\n")
+        config.write(f"max_upload_rows = {webforms.UPLOAD_ROWS}\n")
     b.start(sync_interval=3600)
     senders = {
         "a": Sender(a, b.name),
