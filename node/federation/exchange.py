@@ -59,10 +59,9 @@ log = logging.getLogger("tafuta.federation")
 BATCH_KEYS = 40_000
 PREPARE_ATTEMPTS = 5
 # A full rescoring fits the model on every candidate with the peer, and every batch of keys that
-# arrives makes the last one stale: while an exchange is under way (the peer announced more
-# records than we hold, or replies to our keys are awaited) a sync round scores at most this
-# often, and once more when the exchange is quiet. A 6k x 5k exchange otherwise rescored after
-# each of its dozen batches on both sides.
+# arrives makes the last one stale: while the peer's keys are still arriving (it announced more
+# records than we hold) a sync round scores at most this often, and once more when all are in.
+# A 6k x 5k exchange otherwise rescored after each of its dozen batches on both sides.
 SCORING_DEFER_SECONDS = 60
 
 
@@ -337,17 +336,17 @@ class Federation(Inbox):
         return self.store_scores(peer, self.score(peer))
 
     def scoring_due(self, peer: Peer) -> bool:
-        """Whether a sync round should rescore the peer now: something changed and either the
-        exchange is quiet or it has waited SCORING_DEFER_SECONDS (so a peer that never goes
-        quiet, or one with records without keys, is still scored)."""
+        """Whether a sync round should rescore the peer now: something changed and either all the
+        records the peer announced are here or it has waited SCORING_DEFER_SECONDS (so a peer
+        that stops halfway, or one with records without keys, is still scored)."""
         state = self.store.peer_sync_state(peer.id)
         if not state["needs_scoring"]:
             return False
         if self.clock() - self._scored_at.get(peer.id, 0) >= SCORING_DEFER_SECONDS:
             return True  # includes the first round of a process: `tafuta sync` scores at once
-        work = self.store.settle_state([peer.id])[peer.id]
-        arriving = self.store.records_held(peer.id) < state["announced_records"]
-        return not (work["awaiting_replies"] or arriving)
+        # The peer's keys still arriving: its next batch changes the candidates. (Replies to our
+        # keys are not waited for: a peer that is down would hold our scoring back too.)
+        return self.store.records_held(peer.id) >= state["announced_records"]
 
     def score(self, peer: Peer) -> Scoring:
         """Score from one consistent snapshot of both sides' keys (the slow part; no writes)."""
