@@ -20,7 +20,7 @@ import numpy as np
 
 from .candidates import Candidates
 from .fields import field_levels, fields_for
-from .same_person import likely_same_person
+from .same_person import likely_same_person, union_pairs
 
 __all__ = ["joined_candidates", "joined_groups"]
 
@@ -84,13 +84,4 @@ def joined_groups(
     levels = field_levels(key_types, capped, both, fields)
     same = likely_same_person(levels, fields)
     a, b = a[same], b[same]
-    # Union-find by smallest index, repeated until stable (as same_person_groups).
-    changed = True
-    while changed:
-        low = np.minimum(group[a], group[b])
-        before = group.copy()
-        np.minimum.at(group, a, low)
-        np.minimum.at(group, b, low)
-        group = group[group]
-        changed = not np.array_equal(before, group)
-    return group
+    return union_pairs(group, a, b)

@@ -71,7 +71,13 @@ def same_person_groups(
     a, b = to_ids[found.left[same]], to_ids[found.right[same]]
     kept = (a >= 0) & (b >= 0)
     a, b = a[kept], b[kept]
-    # Union-find by smallest index, repeated until stable: chains are short (two or three).
+    return union_pairs(group, a, b)
+
+
+def union_pairs(group: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``group`` (each record's group, at first its own index) with the pairs (a[i], b[i])
+    joined: union-find by smallest index, repeated until stable (chains are short, two or
+    three)."""
     changed = True
     while changed:
         low = np.minimum(group[a], group[b])
