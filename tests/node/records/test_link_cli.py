@@ -15,22 +15,6 @@ SAMPLE_TRUE = {
 }
 
 
-@pytest.fixture
-def sides(tmp_path, sample_csv):
-    """The sample register split into missing.csv and found.csv."""
-    with sample_csv.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    paths = []
-    for kind in ("missing", "found"):
-        path = tmp_path / f"{kind}.csv"
-        with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=FIELDS)
-            writer.writeheader()
-            writer.writerows(r for r in rows if r["kind"] == kind)
-        paths.append(path)
-    return paths
-
-
 def _read(path):
     with path.open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
