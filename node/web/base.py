@@ -148,6 +148,11 @@ def page_number(request: web.Request) -> int:
         return 1
 
 
+def page_count(rows: int) -> int:
+    """Pages of PAGE_SIZE rows needed for ``rows`` (one, even when there are none)."""
+    return max(1, -(-rows // PAGE_SIZE))
+
+
 def redirect(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
 

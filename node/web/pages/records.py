@@ -29,6 +29,7 @@ from node.store.db import Store
 from ..base import (
     PAGE_SIZE,
     actor,
+    page_count,
     page_number,
     record_url,
     redirect,
@@ -65,7 +66,7 @@ async def records(request: web.Request) -> web.Response:
         kind=kind or "",
         kinds=KINDS,
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=page_count(total),
         base_query=urlencode(base),
         record_url=record_url,
     )
@@ -317,7 +318,7 @@ async def duplicates(request: web.Request) -> web.Response:
 
     pairs, count = await ctx.run(load)
     page = page_number(request)
-    pages = max(1, -(-len(pairs) // PAGE_SIZE))
+    pages = page_count(len(pairs))
     page = min(page, pages)
     shown = pairs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render(

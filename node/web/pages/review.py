@@ -22,6 +22,7 @@ from ..base import (
     actor,
     float_or_none,
     logged_in,
+    page_count,
     page_number,
     redirect,
     render,
@@ -90,7 +91,7 @@ async def queue(request: web.Request) -> web.Response:
         kinds=KINDS,
         filters=shown,
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=page_count(total),
         base_query=urlencode(base),
     )
 
