@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/privacy_attacks.py --json FILE                     # the default
     .venv/bin/python benchmarks/privacy_attacks.py --evaluation ours --json FILE   # A evaluates
+    .venv/bin/python benchmarks/privacy_attacks.py --evaluation linker --json FILE # L evaluates
 
 Two real nodes are built in a temporary folder the way ``tafuta demo`` builds them: A holds a
 missing-person list, B a found register (``--records`` each, from matching/synthetic.py, 40 % of
@@ -154,6 +155,10 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
                 inferred += 1
     # A's records as B holds them, and B's suggestions with their evidence.
     theirs = b.store.blinded_keys("peer_blinded", peer_a.id)
+    for kind, payload in b.sent:  # with a linkage node, A's keys blinded by both pass through B
+        if kind == "linkage-keys":
+            for record in payload["records"]:
+                theirs[record["p"]] = [(t, _b64(k)) for t, k in record["k"]]
     learned: dict[str, set] = defaultdict(set)
     unordered: dict[str, set] = defaultdict(set)
     for pseudonym, keys in theirs.items():
@@ -242,8 +247,13 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
     a = make_node(root, "Rural A", regs.missing)
     b = make_node(root, "Urban B", regs.found)
     m = make_node(root, "Mallory M", [])
-    pair(a, b, evaluation)
-    pair(a, m, evaluation)
+    linker = None
+    if evaluation == "linker":  # a third node, trusted by all, links A with B and with M
+        linker = make_node(root, "Linker L", [])
+        for side in (a, b, m):
+            pair(side, linker, "both")
+    pair(a, b, evaluation, linker)
+    pair(a, m, evaluation, linker)
     exchange(a, b)
     truth_a = truth_of(a)
     matched_a = {x for x, _ in regs.true_pairs}
@@ -287,7 +297,7 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
             result["unsolicited_handover_refused"] = False
     else:
         result["alert_shown"] = status_shown
-    for side in (a, b, m):
+    for side in (a, b, m, *([linker] if linker else [])):
         side.store.close()
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result
@@ -300,8 +310,9 @@ def main() -> None:
     parser.add_argument("--max-keys", type=int, default=3_000_000,
                         help="the malicious peer stops here even if never refused")  # fmt: skip
     parser.add_argument("--no-web", action="store_true", help="skip the real server's pages")
-    parser.add_argument("--evaluation", choices=("both", "ours"), default="both",
-                        help="who compares keys, as A's coordinator chose")  # fmt: skip
+    parser.add_argument("--evaluation", choices=("both", "ours", "linker"), default="both",
+                        help="who compares keys, as A's coordinator chose; linker: a third "
+                        "node, L, links A with B and with M")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--keep", type=Path, help="build the nodes here and keep them")
     args = parser.parse_args()

@@ -15,12 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from privacy_nodes import (  # beside this script
     Side,
     _b64,
-    carry,
+    deliver,
     evidence_facts,
     exact,
     exchange,
     key_facts,
     reidentified,
+    score,
     with_years,
 )
 
@@ -114,9 +115,8 @@ def send_guesses(
     if ack is not None:
         m.fed.receive(ack)
     before = len(m.fed.opened)
-    carry(a, m)
-    a.fed.rescore(a.peer(m), force=True)  # what A's sync loop does after new keys
-    carry(a, m)
+    deliver(a, m)
+    score(a, m)  # what A's sync loop (or the linkage node's) does after new keys
     tokens, notices = {}, []
     replied = False
     for kind, got in m.fed.opened[before:]:
@@ -129,7 +129,7 @@ def send_guesses(
                 for key, (key_type, token) in zip(records[i], record["k"], strict=True):
                     if key_type == key[0]:  # order and types kept: the token is this guess's
                         tokens[key] = _b64(token)
-        elif kind == "match-notice" and got["evidence"]:
+        elif kind in ("match-notice", "linkage-notice") and got["evidence"]:
             i = index_of.get(got["receiver_pseudonym"])
             if i is not None:
                 notices.append((i, got["sender_pseudonym"], got["evidence"]))

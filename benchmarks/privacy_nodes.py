@@ -27,7 +27,8 @@ from node.trust.identity import (
     unlock,
     write_new_passphrase_file,
 )
-from node.trust.peers import add_peer, peer_fingerprint, trust_peer
+from node.trust.linkage import add_pair
+from node.trust.peers import add_peer, peer_fingerprint, set_evaluation, trust_peer
 
 MAX_ROUNDS = 20
 # Facts that are exact field values (a two-year window alone is not).
@@ -44,13 +45,19 @@ class RecordingFederation(Federation):
     opened: list[tuple[str, dict]] = field(default_factory=list)
 
     def _apply(self, peer, opened, via_bundle):
-        self.opened.append((opened.header.type, opened.payload))
-        if opened.header.type == "match-notice" and (
-            self.store.peer_evaluation(peer.id) != "theirs"
-            or opened.payload["receiver_pseudonym"] not in self.store.refs_for_pseudonyms(peer.id)
+        kind, payload = opened.header.type, opened.payload
+        self.opened.append((kind, payload))
+        about = peer
+        if kind == "linkage-notice":  # from the linkage node, about the pair's other node
+            row = self.store.peer_for_key_id(payload["peer"])
+            about = None if row is None else self._peer_from_row(row)
+        if kind in ("match-notice", "linkage-notice") and (
+            about is None
+            or (kind == "match-notice" and self.store.peer_evaluation(peer.id) != "theirs")
+            or payload["receiver_pseudonym"] not in self.store.refs_for_pseudonyms(about.id)
         ):
             # A notice about guesses the node never sent as records: kept, not applied.
-            self.store.apply_simple(peer.id, opened.header.id, "match-notice", self.clock(), False)
+            self.store.apply_simple(peer.id, opened.header.id, kind, self.clock(), False)
             return self.ack_for(peer, opened.header.id, "applied")
         return super()._apply(peer, opened, via_bundle)
 
@@ -62,6 +69,8 @@ class Side:
     passphrase_file: Path
     fed: RecordingFederation
     sent: list[tuple[str, dict]] = field(default_factory=list)  # outbox copies
+    # The blind linkage node of this node's pairs, when they are linked through one.
+    linker: Side | None = None
 
     @property
     def store(self) -> Store:
@@ -85,9 +94,18 @@ def make_node(root: Path, name: str, records: list[dict]) -> Side:
     return Side(name, home.path, secret, RecordingFederation(**init))
 
 
-def pair(a: Side, b: Side, evaluation: str) -> None:
+def pair(a: Side, b: Side, evaluation: str, linker: Side | None = None) -> None:
     """What two coordinators do: swap tokens, compare the safety number, trust with the default
-    budget; A's coordinator chooses who evaluates and B's agrees."""
+    budget; A's coordinator chooses who evaluates and B's agrees. "linker": both choose
+    ``linker`` (paired with both already), whose coordinator agrees to link them, A first."""
+    if evaluation == "linker":
+        assert linker is not None
+        pair(a, b, "both")
+        for x, y in ((a, b), (b, a)):
+            set_evaluation(x.store, y.name, "linker", actor="benchmark", via=linker.name)
+            x.linker = linker
+        add_pair(linker.store, a.name, b.name, actor="benchmark")
+        return
     homes = {s.name: open_home(s.home) for s in (a, b)}
     for x, y in ((a, b), (b, a)):
         add_peer(homes[x.name], x.store, invite_token(homes[y.name]), actor="benchmark")
@@ -115,18 +133,36 @@ def carry(sender: Side, receiver: Side) -> int:
     return moved
 
 
+def deliver(a: Side, b: Side) -> int:
+    """Carry both ways between A and B, and to and from the linkage node if they have one."""
+    moved = carry(a, b) + carry(b, a)
+    linker = a.linker if a.linker is not None and a.linker is b.linker else None
+    if linker is not None:
+        for x in (a, b):
+            moved += carry(x, linker) + carry(linker, x)
+    return moved
+
+
 def exchange(a: Side, b: Side) -> None:
     for x, y in ((a, b), (b, a)):
         x.fed.prepare(x.peer(y))
     for _ in range(MAX_ROUNDS):
-        if not carry(a, b) + carry(b, a):
+        if not deliver(a, b):
             break
     else:
         raise RuntimeError("the exchange did not settle")
+    score(a, b)
+
+
+def score(a: Side, b: Side) -> None:
+    """What the sync loops do once keys are in: score (each node, or the linkage node), and
+    deliver the notices."""
     for x, y in ((a, b), (b, a)):
         x.fed.rescore(x.peer(y), force=True)
-    for _ in range(MAX_ROUNDS):  # match notices, when only one side evaluates
-        if not carry(a, b) + carry(b, a):
+    if a.linker is not None and a.linker is b.linker:
+        a.linker.fed.score_linkages()
+    for _ in range(MAX_ROUNDS):  # match notices, when only one side (or a linker) evaluates
+        if not deliver(a, b):
             break
 
 

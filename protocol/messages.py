@@ -15,6 +15,11 @@ blinded-reply      ``keyset``, ``batch``, ``records``: the same records with eve
 match-notice       ``match_id``, ``score``, ``evidence``, ``receiver_pseudonym``,
                    ``sender_pseudonym``: a suggestion found by the node that alone evaluates the
                    pair (score 0 and no evidence: withdrawn)
+linkage-keys       ``peer``: the key id of the node whose records these are, ``keyset``,
+                   ``records``: its records with every key blinded by both nodes, ``retracted``:
+                   its pseudonyms withdrawn; sent to the blind linkage node of the pair
+linkage-notice     ``peer``: the key id of the other node of the pair, and a match-notice's
+                   fields; sent by the blind linkage node to each node of the pair
 review-decision    ``match_id``, ``decision`` (confirm | undo; reject | unsure from older nodes,
                    which the receiver ignores), ``at``
 contact-handover   ``match_id``, ``contact``: {name, organisation, phone, email}; sent only after
@@ -49,6 +54,7 @@ BLINDED_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32-byte X25519 output, canon
 KEY_TYPE = re.compile(r"^[a-z0-9_]{1,40}$")
 MATCH_ID = re.compile(r"^[0-9a-f]{32}$")
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+KEY_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")  # a node's key id (keys.identity.key_id_for)
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_RECORDS_PER_BATCH = 5000
 MAX_KEYS_PER_RECORD = 256
@@ -131,6 +137,20 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
     },
     "match-notice": {
+        "match_id": _matches(MATCH_ID),
+        "score": _score,
+        "evidence": _text,
+        "receiver_pseudonym": _base64(PSEUDONYM),
+        "sender_pseudonym": _base64(PSEUDONYM),
+    },
+    "linkage-keys": {
+        "peer": _matches(KEY_ID),
+        "keyset": _is_int(1, 1_000),
+        "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
+        "retracted": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH),
+    },
+    "linkage-notice": {
+        "peer": _matches(KEY_ID),
         "match_id": _matches(MATCH_ID),
         "score": _score,
         "evidence": _text,

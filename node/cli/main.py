@@ -37,6 +37,7 @@ from .federation import (
     sync_command,
 )
 from .link import dedup_command, link_command
+from .linkage import linkage_group
 from .ops import backup_command, restore_command, retention_command
 from .peers import ask_passphrase, keys_group, passphrase_file_option, peers
 from .support import CliContext, TafutaGroup, progress_bar
@@ -368,6 +369,7 @@ main.add_command(review_command)
 main.add_command(bundle_group)
 main.add_command(link_command)
 main.add_command(dedup_command)
+main.add_command(linkage_group)
 main.add_command(users)
 main.add_command(audit)
 main.add_command(retention_command)

@@ -31,6 +31,7 @@ from node.trust.identity import (
 )
 from node.trust.peers import (
     EVALUATIONS,
+    TRUST_EVALUATIONS,
     add_peer,
     budget_status,
     default_actor,
@@ -176,10 +177,10 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
 )
 @click.option(
     "--evaluation",
-    type=click.Choice(EVALUATIONS),
+    type=click.Choice(TRUST_EVALUATIONS),
     help="Who compares the two sides' keys: ours (the peer learns only suggestions above the "
     "threshold), theirs, or both (default; asked when run in a terminal). Agree it with the "
-    "peer's coordinator.",
+    "peer's coordinator. A linkage node is chosen afterwards: 'tafuta peers evaluation'.",
 )
 @ACTOR_OPTION
 @click.pass_obj
@@ -208,11 +209,11 @@ def peers_trust(
     if evaluation is None:
         evaluation = "both"
         if sys.stdin.isatty():
-            for choice, words in EVALUATION_WORDS.items():
-                click.echo(f"  {choice}: {words}")
+            for choice in TRUST_EVALUATIONS:
+                click.echo(f"  {choice}: {EVALUATION_WORDS[choice]}")
             evaluation = click.prompt(
                 "Who compares keys (agree it with the peer's coordinator)",
-                type=click.Choice(EVALUATIONS),
+                type=click.Choice(TRUST_EVALUATIONS),
                 default=evaluation,
             )
     with obj.store() as (home, store):
@@ -229,31 +230,41 @@ EVALUATION_WORDS = {
     "both": "both nodes compare keys (each could read the other's values behind equal keys)",
     "ours": "only this node compares keys; the peer learns only suggestions above the threshold",
     "theirs": "only the peer compares keys; this node learns its suggestions",
+    "linker": "neither node compares keys; a linkage node both trust does, blind to values, "
+    "and tells both the suggestions",
 }
 
 
 @peers.command("evaluation")
 @click.argument("name")
 @click.argument("evaluation", required=False, type=click.Choice(EVALUATIONS))
+@click.option("--via", metavar="LINKER", help="For 'linker': the trusted peer that links us.")
 @ACTOR_OPTION
 @click.pass_obj
-def peers_evaluation(obj: CliContext, name: str, evaluation: str | None, actor: str) -> None:
+def peers_evaluation(
+    obj: CliContext, name: str, evaluation: str | None, via: str | None, actor: str
+) -> None:
     """Show, or set, who compares the keys of this node and peer NAME.
 
     "ours" protects our records from the peer best: it never gets our keys back to compare, and
     learns only suggestions above the threshold. Agree with the peer's coordinator: one side
-    "ours", the other "theirs". A change applies to keys exchanged from then on.
+    "ours", the other "theirs". "linker" protects both: a third node that both trust compares
+    keys it cannot read (both nodes choose it, and it runs 'tafuta linkage add'). A change
+    applies to keys exchanged from then on.
 
     \b
     Examples:
       tafuta peers evaluation "Mombasa Shelter"
       tafuta peers evaluation "Mombasa Shelter" ours
+      tafuta peers evaluation "Mombasa Shelter" linker --via "Nairobi Linkage"
     """
     with obj.store() as (_home, store):
         if evaluation is not None:
-            set_evaluation(store, name, evaluation, actor=actor)
+            set_evaluation(store, name, evaluation, actor=actor, via=via)
         info = budget_status(store, name)
-    click.echo(f"{info['peer']}: {info['evaluation']}: {EVALUATION_WORDS[info['evaluation']]}")
+    words = EVALUATION_WORDS[info["evaluation"]]
+    through = f" (linkage node: {info['linker']})" if info["linker"] else ""
+    click.echo(f"{info['peer']}: {info['evaluation']}{through}: {words}")
 
 
 @peers.command("rotate")

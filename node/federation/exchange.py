@@ -50,6 +50,7 @@ from protocol.envelope import (
     seal,
 )
 
+from . import linkage
 from .inbox import BATCH_RECORDS, Inbox
 
 log = logging.getLogger("tafuta.federation")
@@ -246,8 +247,8 @@ class Federation(Inbox):
             messages.append((new_message_id(), "retraction", {"pseudonyms": chunk}))
         every = sent + retracted
         expected = {ref: known.get(ref) for ref, _, _ in every}
-        if self.store.peer_evaluation(peer.id) == "theirs":
-            batches = []  # the peer evaluates and sends none of our keys back: nothing to await
+        if self.store.peer_evaluation(peer.id) in ("theirs", "linker"):
+            batches = []  # none of our keys come back to us: nothing to await
         return Plan(messages, every, expected, batches)
 
     def commit(self, peer: Peer, plan: Plan) -> bool:
@@ -330,8 +331,8 @@ class Federation(Inbox):
         """
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
-        if self.store.peer_evaluation(peer.id) == "theirs":
-            return -1  # the peer evaluates and sends us match notices
+        if self.store.peer_evaluation(peer.id) in ("theirs", "linker"):
+            return -1  # the peer, or our linkage node, evaluates and sends us match notices
         self._scored_at[peer.id] = self.clock()
         return self.store_scores(peer, self.score(peer))
 
@@ -379,6 +380,23 @@ class Federation(Inbox):
             unique = {n["match_id"]: n for n in told + confirmed}
             self.store.enqueue_notices(peer.id, list(unique.values()), self.clock())
         return len(scoring.suggestions)
+
+    def tell_confirmed(self, peer: Peer) -> int:
+        """With a linkage node, the peer may not have been told of a suggestion our caseworker
+        confirmed (it agrees on fewer than three fields): send it the match's notice, after the
+        confirmation itself. Returns notices queued."""
+        if self.store.peer_evaluation(peer.id) != "linker":
+            return 0
+        now = self.clock()
+        return sum(
+            self.store.send_notice(peer.id, notice_for(m), now)
+            for m in self.store.confirmed_matches(peer.id)
+            if m["score"] > 0
+        )
+
+    def score_linkages(self) -> int:
+        """As a linkage node, score the pairs of peers whose keys changed (linkage.py)."""
+        return linkage.score_linkages(self)
 
     def _scored(
         self, own: dict, theirs: dict, refs: dict[str, str], keep: set[tuple[str, str]]

@@ -44,6 +44,8 @@ from protocol.errors import (
 )
 from protocol.messages import MAX_RECORDS_PER_BATCH, validate
 
+from . import linkage
+
 log = logging.getLogger("tafuta.federation")
 
 BATCH_RECORDS = 2000
@@ -191,9 +193,14 @@ class Inbox:
         # Who evaluates (docs/privacy-design.md): "ours" keeps the peer's keys and sends none
         # back, so the peer never holds its own doubly blinded keys to compare with ours;
         # "theirs" sends them back and keeps nothing; "both" does both, as before.
+        # "linker": the keys go on to the pair's linkage node, and only their pseudonyms stay
+        # here (a confirmation of the peer's names one of them: review/handover).
         evaluation = self.store.peer_evaluation(peer.id)
         reply = None
-        if evaluation != "ours":
+        forwarded = None
+        if evaluation == "linker":
+            forwarded = self._to_linker(peer, twice, [])
+        elif evaluation != "ours":
             payload_back = {
                 "keyset": payload["keyset"],
                 "batch": payload["batch"],
@@ -201,6 +208,8 @@ class Inbox:
             }
             reply = (new_message_id(), "blinded-reply", payload_back)
         kept = [] if evaluation == "theirs" else [(r.pseudonym, r.keys) for r in twice]
+        if evaluation == "linker":
+            kept = [(r.pseudonym, ()) for r in twice]
         try:
             self.store.apply_peer_keys(
                 peer.id,
@@ -213,9 +222,19 @@ class Inbox:
                 via_bundle,
                 budget=(digests, limit, since),
                 profile=json.dumps(asdict(budgets.merged(before, profile))),
+                forward=forwarded,
             )
         except BudgetExceeded as err:  # another batch of the peer's landed meanwhile
             self._over_budget(peer, err.used, err.new, err.limit, now)
+
+    def _to_linker(
+        self, peer: Peer, records: list[blinding.BlindedRecord], retracted: list[str]
+    ) -> tuple[int, tuple[str, str, dict]]:
+        """The linkage node of our pair with the peer, and the message that carries the peer's
+        records (blinded by us too) or withdrawals to it."""
+        linker_id = self.store.peer_linker(peer.id)
+        assert linker_id is not None  # evaluation "linker" has one (the schema checks)
+        return linker_id, linkage.forward(peer.document.key_id, records, retracted)
 
     def _over_budget(self, peer: Peer, used: int, new: int, limit: int, now: int) -> None:
         detail = (
@@ -227,8 +246,17 @@ class Inbox:
         raise OverBudget(f"over the key budget: {detail}")
 
     def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
-        """A suggestion from a peer that alone evaluates our pair; refused (422) otherwise."""
-        if self.store.peer_evaluation(peer.id) != "theirs":
+        """A suggestion from a peer that alone evaluates our pair, or, with a linkage node, the
+        score and evidence of a match the peer confirmed; refused (422) otherwise."""
+        evaluation = self.store.peer_evaluation(peer.id)
+        if evaluation == "linker":
+            held = self.store.match(notice["match_id"])
+            if held is None or held["peer_id"] != peer.id or held["peer_decision"] != "confirm":
+                raise NoticeRefused(
+                    "match notice refused: our linkage node tells us of suggestions; the peer "
+                    "may only tell us of a match it confirmed"
+                )
+        elif evaluation != "theirs":
             raise NoticeRefused(
                 "match notice refused: this node compares keys itself with this peer "
                 "(tafuta peers evaluation)"
@@ -273,7 +301,7 @@ def _blinded_keys(inbox: Inbox, m: Message) -> None:
 
 
 def _blinded_reply(inbox: Inbox, m: Message) -> None:
-    if inbox.store.peer_evaluation(m.peer.id) == "theirs":
+    if inbox.store.peer_evaluation(m.peer.id) in ("theirs", "linker"):
         # Only the peer evaluates: we keep no doubly blinded keys of our own, so we hold
         # no equality oracle on its records (docs/privacy-design.md).
         inbox.store.apply_simple(m.peer.id, m.id, m.kind, m.now, m.via_bundle)
@@ -317,7 +345,13 @@ def _rekey(inbox: Inbox, m: Message) -> None:
 
 
 def _retraction(inbox: Inbox, m: Message) -> None:
-    inbox.store.apply_retraction(m.peer.id, m.id, m.payload["pseudonyms"], m.now, m.via_bundle)
+    pseudonyms = m.payload["pseudonyms"]
+    forwarded = None
+    if inbox.store.peer_evaluation(m.peer.id) == "linker":  # the linkage node forgets them too
+        forwarded = inbox._to_linker(m.peer, [], pseudonyms)
+    inbox.store.apply_retraction(
+        m.peer.id, m.id, pseudonyms, m.now, m.via_bundle, forward=forwarded
+    )
 
 
 def _peer_review(inbox: Inbox, m: Message) -> None:
@@ -351,6 +385,8 @@ HANDLERS: dict[str, Callable[[Inbox, Message], None]] = {
     "blinded-keys": _blinded_keys,
     "blinded-reply": _blinded_reply,
     "match-notice": _match_notice,
+    "linkage-keys": linkage.apply_linkage_keys,
+    "linkage-notice": linkage.apply_linkage_notice,
     "holdings-request": _holdings_request,
     "holdings": _holdings,
     "rekey": _rekey,

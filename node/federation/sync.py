@@ -152,7 +152,11 @@ async def sync_round(
             report = PeerReport(peer.name)
             if federation.rotation_due(peer):
                 federation.rotate(peer, actor="node")
-            report.queued = federation.prepare(peer) + federation.prepare_shared(peer)
+            report.queued = (
+                federation.prepare(peer)
+                + federation.prepare_shared(peer)
+                + federation.tell_confirmed(peer)
+            )
             if peer.url:
                 await deliver(federation, peer, session, report)
             else:
@@ -161,6 +165,10 @@ async def sync_round(
             if federation.scoring_due(peer):
                 report.suggestions = federation.rescore(peer)
             reports.append(report)
+        if federation.score_linkages():  # as a linkage node: deliver its notices at once
+            for peer in peers:
+                if peer.url and federation.store.outbox_count(peer.id):
+                    await deliver(federation, peer, session, PeerReport(peer.name))
     finally:
         if own_session:
             await session.close()

@@ -19,6 +19,7 @@ from .audit import AuditTables
 from .budgets import BudgetTables
 from .directory import DirectoryTables
 from .exchange import FederationTables
+from .linkage import LinkageTables
 from .matches import MatchTables
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
 from .notices import NoticeTables
@@ -36,6 +37,7 @@ class Store(
     OutboxTables,
     MatchTables,
     NoticeTables,
+    LinkageTables,
     BudgetTables,
     ReviewTables,
     AccountTables,

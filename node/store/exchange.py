@@ -296,9 +296,18 @@ class FederationTables(StoreParts):
                 "outbox": self.outbox_count(peer_id),
                 "awaiting_replies": waits.get("blinded-reply", 0),
                 "awaiting_holdings": waits.get("holdings", 0),
-                "needs_scoring": bool(self.peer_sync_state(peer_id)["needs_scoring"]),
+                "needs_scoring": bool(self.peer_sync_state(peer_id)["needs_scoring"])
+                or self._linkage_due(peer_id),
             }
         return state
+
+    def _linkage_due(self, peer_id: int) -> bool:
+        """A pair we link (as its linkage node) whose first node is this peer waits for
+        scoring."""
+        row = self.conn.execute(
+            "SELECT 1 FROM linkage_pairs WHERE first_id = ? AND needs_scoring > 0", (peer_id,)
+        ).fetchone()
+        return row is not None
 
     def apply_peer_keys(
         self,
@@ -312,8 +321,10 @@ class FederationTables(StoreParts):
         ack_due: bool,
         budget: tuple[Sequence[bytes], int, int] | None = None,
         profile: str | None = None,
+        forward: tuple[int, tuple[str, str, dict]] | None = None,
     ) -> None:
         """Store a peer's keys (now doubly blinded by us) and queue the reply, atomically.
+        ``forward``: (linkage node, message) carrying the keys on to the pair's linkage node.
 
         ``budget``: (digests of the distinct keys blinded, the budget, the window's start). The
         budget is checked again under the write lock: OverBudget and nothing changes if the new
@@ -322,6 +333,8 @@ class FederationTables(StoreParts):
         with self.transaction() as conn:
             if reply is not None:
                 self._enqueue(conn, peer_id, [reply], now)
+            if forward is not None:
+                self._enqueue(conn, forward[0], [forward[1]], now)
             if budget is not None:
                 digests, limit, since = budget
                 used, new = self._budget_use(conn, peer_id, digests, since)
@@ -376,10 +389,19 @@ class FederationTables(StoreParts):
                 )
 
     def apply_retraction(
-        self, peer_id: int, message_id: str, pseudonyms: Sequence[str], now: int, ack_due: bool
+        self,
+        peer_id: int,
+        message_id: str,
+        pseudonyms: Sequence[str],
+        now: int,
+        ack_due: bool,
+        forward: tuple[int, tuple[str, str, dict]] | None = None,
     ) -> None:
-        """Forget a peer's withdrawn records: their keys and their candidate matches."""
+        """Forget a peer's withdrawn records: their keys and their candidate matches (and tell
+        the pair's linkage node, ``forward``, in the same transaction)."""
         with self.transaction() as conn:
+            if forward is not None:
+                self._enqueue(conn, forward[0], [forward[1]], now)
             self._mark_processed(conn, peer_id, message_id, "retraction", now, ack_due)
             pairs = [(peer_id, p) for p in pseudonyms]
             conn.executemany("DELETE FROM peer_blinded WHERE peer_id = ? AND pseudonym = ?", pairs)

@@ -7,17 +7,10 @@ Add new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .migration import Migration
+from .privacy_migrations import PRIVACY_MIGRATIONS
 
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
-MIGRATIONS: tuple[Migration, ...] = (
+_CORE: tuple[Migration, ...] = (
     Migration(
         1,
         "person records with provenance",
@@ -441,57 +434,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE records ADD COLUMN expired_at TEXT",
         ),
     ),
-    Migration(
-        10,
-        "key budgets set by the coordinator, the shape of each peer's batches, who evaluates",
-        (
-            # Distinct keys a peer may ask us to blind per rolling 30 days (node/trust/budgets.py).
-            """
-            CREATE TABLE peer_budgets (
-                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
-                keys INTEGER NOT NULL CHECK (keys >= 0),
-                set_by TEXT NOT NULL,
-                set_at INTEGER NOT NULL
-            )
-            """,
-            # A digest of each distinct key blinded for a peer, and when: the budget's window.
-            """
-            CREATE TABLE budget_keys (
-                peer_id INTEGER NOT NULL REFERENCES peers (id),
-                digest BLOB NOT NULL,
-                at INTEGER NOT NULL,
-                PRIMARY KEY (peer_id, digest)
-            ) WITHOUT ROWID
-            """,
-            "CREATE INDEX budget_keys_at ON budget_keys (peer_id, at)",
-            # The largest batch a peer sent and its last announcement, to see jumps (JSON).
-            """
-            CREATE TABLE peer_profiles (
-                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
-                profile TEXT NOT NULL
-            )
-            """,
-            # Who compares the two sides' keys (docs/privacy-design.md): both nodes, only us
-            # (the peer gets match notices above the threshold), or only the peer.
-            """
-            CREATE TABLE peer_evaluation (
-                peer_id INTEGER PRIMARY KEY REFERENCES peers (id),
-                evaluation TEXT NOT NULL CHECK (evaluation IN ('both', 'ours', 'theirs')),
-                set_by TEXT NOT NULL,
-                set_at INTEGER NOT NULL
-            )
-            """,
-            # The match notices last sent to a peer we evaluate for, to send only changes.
-            """
-            CREATE TABLE notices_sent (
-                peer_id INTEGER NOT NULL REFERENCES peers (id),
-                match_id TEXT NOT NULL,
-                digest TEXT NOT NULL,
-                PRIMARY KEY (peer_id, match_id)
-            ) WITHOUT ROWID
-            """,
-        ),
-    ),
 )
 
+MIGRATIONS: tuple[Migration, ...] = _CORE + PRIVACY_MIGRATIONS
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -23,17 +23,29 @@ class NoticeTables(StoreParts):
         ).fetchone()
         return row[0] if row else "both"
 
-    def set_peer_evaluation(self, peer_id: int, evaluation: str, *, actor: str, now: int) -> None:
+    def set_peer_evaluation(
+        self, peer_id: int, evaluation: str, *, actor: str, now: int, linker_id: int | None = None
+    ) -> None:
+        """Who compares the pair's keys; ``linker_id`` is the linkage node for "linker"."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO peer_evaluation (peer_id, evaluation, set_by, set_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
-                "evaluation = excluded.evaluation, set_by = excluded.set_by, "
-                "set_at = excluded.set_at",
-                (peer_id, evaluation, actor, now),
+                "INSERT INTO peer_evaluation (peer_id, evaluation, linker_id, set_by, set_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
+                "evaluation = excluded.evaluation, linker_id = excluded.linker_id, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                (peer_id, evaluation, linker_id, actor, now),
             )
+            via = "" if linker_id is None else f" via {peer_actor(conn, linker_id)}"
+            detail = evaluation + via
             append_audit(conn, actor, "peer-evaluation-set", peer_actor(conn, peer_id),
-                         evaluation, now)  # fmt: skip
+                         detail, now)  # fmt: skip
+
+    def peer_linker(self, peer_id: int) -> int | None:
+        """The linkage node of our pair with the peer, when evaluation is "linker"."""
+        row = self.conn.execute(
+            "SELECT linker_id FROM peer_evaluation WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def enqueue_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
         """Queue a match notice for each suggestion that is new or changed since the last one
@@ -100,11 +112,21 @@ class NoticeTables(StoreParts):
         return True
 
     def apply_notice(
-        self, peer_id: int, message_id: str, notice: dict, local_ref: str, now: int, ack_due: bool
+        self,
+        peer_id: int,
+        message_id: str,
+        notice: dict,
+        local_ref: str,
+        now: int,
+        ack_due: bool,
+        *,
+        sender_id: int | None = None,
     ) -> None:
-        """A suggestion the peer found (or its withdrawal, score 0), applied with the message."""
+        """A suggestion the peer found (or its withdrawal, score 0), applied with the message;
+        ``sender_id`` is the pair's linkage node when it, not the peer, sent the notice."""
+        kind = "match-notice" if sender_id is None else "linkage-notice"
         with self.transaction() as conn:
-            self._mark_processed(conn, peer_id, message_id, "match-notice", now, ack_due)
+            self._mark_processed(conn, sender_id or peer_id, message_id, kind, now, ack_due)
             if notice["score"] == 0 and not notice["evidence"]:
                 conn.execute(
                     "DELETE FROM matches WHERE match_id = ? AND peer_id = ? "

@@ -195,25 +195,62 @@ def trust_peer(
 # gets its keys back from nobody, so it holds no equality oracle on our records, and learns
 # suggestions above the threshold from our match notices. "theirs": only the peer (we learn
 # from its notices; it holds the oracle on ours). "both": both nodes, each holding the oracle.
-EVALUATIONS = ("both", "ours", "theirs")
+# "linker": neither; a third node both trust to stay blind compares (federation/linkage.py).
+EVALUATIONS = ("both", "ours", "theirs", "linker")
+# Chosen when trusting a peer; a linkage node is chosen afterwards (``set_evaluation``).
+TRUST_EVALUATIONS = ("both", "ours", "theirs")
 
 
-def check_evaluation(value: str) -> str:
-    if value not in EVALUATIONS:
+def check_evaluation(value: str, choices: tuple[str, ...] = TRUST_EVALUATIONS) -> str:
+    if value not in choices:
         raise BadBudget(
-            f"who evaluates is one of {', '.join(EVALUATIONS)}, not {value!r}; nothing was changed"
+            f"who evaluates is one of {', '.join(choices)}, not {value!r}; nothing was changed"
         )
     return value
 
 
 def set_evaluation(
-    store: Store, name: str, evaluation: str, *, actor: str, now: int | None = None
+    store: Store,
+    name: str,
+    evaluation: str,
+    *,
+    actor: str,
+    now: int | None = None,
+    via: str | None = None,
 ) -> str:
-    """Change who evaluates; applies to keys exchanged from now on (docs/coordinator-guide.md)."""
-    evaluation = check_evaluation(evaluation)
+    """Change who evaluates; applies to keys exchanged from now on (docs/coordinator-guide.md).
+    "linker" needs ``via``, the trusted peer that links the pair (it must agree: ``tafuta
+    linkage add`` there)."""
+    evaluation = check_evaluation(evaluation, EVALUATIONS)
     row = _peer(store, name)
-    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now_seconds(now))
+    linker_id = None
+    if evaluation == "linker":
+        if not via:
+            raise BadBudget(
+                "evaluation 'linker' needs the linkage node: --via NAME (a trusted peer that "
+                "both nodes trust); nothing was changed"
+            )
+        linker = _peer(store, via)
+        if linker["id"] == row["id"] or linker["state"] != TRUSTED:
+            raise BadBudget(
+                f"the linkage node must be a trusted peer other than {row['name']!r}, not "
+                f"{linker['name']!r} ({linker['state']}); nothing was changed"
+            )
+        linker_id = linker["id"]
+    elif via:
+        raise BadBudget(f"--via names a linkage node, for 'linker' only, not {evaluation!r}")
+    store.set_peer_evaluation(
+        row["id"], evaluation, actor=actor, now=now_seconds(now), linker_id=linker_id
+    )
     return evaluation
+
+
+def linker_name(store: Store, name: str) -> str | None:
+    """The linkage node of our pair with the peer, if its evaluation is "linker"."""
+    linker_id = store.peer_linker(_peer(store, name)["id"])
+    if linker_id is None:
+        return None
+    return next((p["name"] for p in store.iter_peers() if p["id"] == linker_id), None)
 
 
 def set_budget(
@@ -246,6 +283,7 @@ def budget_status(store: Store, name: str, default: int = DEFAULT_KEY_BUDGET,
         "used": used,
         "window_days": WINDOW_DAYS,
         "evaluation": store.peer_evaluation(row["id"]),
+        "linker": linker_name(store, row["name"]),
     }
 
 

@@ -1,0 +1,137 @@
+"""Linking a pair of nodes through a blind linkage node (docs/privacy-design.md, D4).
+
+With two nodes A and B that both choose evaluation "linker" via a node L that both trust:
+
+1. A sends its blinded keys to B as always; B blinds them again and, instead of returning them
+   to A, sends them to L (``linkage-keys``). B's keys go to A and on to L the same way. Neither A
+   nor B ever holds one of its own keys blinded by both, so neither can compare its own values
+   with the other's: there is no equality oracle at A or B, curious or malicious.
+2. L holds both sides' doubly blinded keys but no plaintext of either and no scalar that made
+   them: it sees which key types agree, not what they say. It scores with the same scorer as a
+   two-sided pair and tells each node its suggestions (``linkage-notice``): the pair's ``first``
+   node every suggestion, the ``second`` only those agreeing on three fields before review (as
+   review/notices.py's rule); the others reach the second node when the first one's caseworker
+   confirms (its confirmation and a match notice go to the peer directly).
+3. Review decisions, confirmations and contact handovers travel between A and B as always.
+
+What is left: L learns the pair's candidate structure (counts, key types, agreement patterns)
+but no value; L colluding with one node gives that node the two-sided oracle, bounded by the
+other node's key budget. A node still learns a suggestion's evidence, as in every design.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from matching import KEYSET_VERSION, score_key_candidates
+from node.review.notices import notice_for, tell_before_review
+from node.trust.peers import trusted_peer_for_key
+from protocol import blinding
+from protocol.blinding import match_id_for
+from protocol.envelope import new_message_id
+from protocol.errors import EnvelopeRefused
+
+if TYPE_CHECKING:
+    from .exchange import Federation
+    from .inbox import Inbox, Message
+
+log = logging.getLogger("tafuta.federation")
+
+
+class LinkageRefused(EnvelopeRefused):
+    """Keys for a pair this node does not link, or a notice from a node that is not our linker."""
+
+    status = 422
+    reason = "linkage-refused"
+
+
+def forward(
+    owner_key_id: str,
+    records: list[blinding.BlindedRecord],
+    retracted: list[str],
+) -> tuple[str, str, dict]:
+    """The ``linkage-keys`` message that carries a peer's records, blinded by us too, and its
+    withdrawn pseudonyms to our pair's linkage node (records shuffled: their order says
+    nothing)."""
+    payload = {
+        "peer": owner_key_id,
+        "keyset": KEYSET_VERSION,
+        "records": blinding.to_wire(blinding.shuffled(records)),
+        "retracted": retracted,
+    }
+    return (new_message_id(), "linkage-keys", payload)
+
+
+def apply_linkage_keys(inbox: Inbox, m: Message) -> None:
+    """At the linkage node: keys of one node's records, sent by the other node of the pair."""
+    owner = trusted_peer_for_key(inbox.store, m.payload["peer"], now=m.now)
+    pair = None if owner is None else inbox.store.linkage_pair(m.peer.id, owner.id)
+    if owner is None or pair is None:
+        raise LinkageRefused(
+            "linkage keys refused: this node does not link the sender with that peer "
+            "(tafuta linkage add)"
+        )
+    records = [(r.pseudonym, r.keys) for r in blinding.from_wire(m.payload["records"])]
+    inbox.store.apply_linkage_keys(
+        m.peer.id, m.id, pair["id"], owner.id, records, m.payload["retracted"], m.now, m.via_bundle
+    )
+
+
+def apply_linkage_notice(inbox: Inbox, m: Message) -> None:
+    """At a node of a pair: a suggestion (or its withdrawal) from the pair's linkage node."""
+    notice = m.payload
+    peer = trusted_peer_for_key(inbox.store, notice["peer"], now=m.now)
+    if peer is None or inbox.store.peer_linker(peer.id) != m.peer.id:
+        raise LinkageRefused(
+            "linkage notice refused: the sender is not the linkage node of our pair with that "
+            "peer (tafuta peers evaluation)"
+        )
+    ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
+    ref = inbox.store.refs_for_pseudonyms(peer.id).get(ours)
+    if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+        raise LinkageRefused("linkage notice refused: it names no record we sent to that peer")
+    fields = {k: v for k, v in notice.items() if k != "peer"}
+    inbox.store.apply_notice(peer.id, m.id, fields, ref, m.now, m.via_bundle, sender_id=m.peer.id)
+
+
+def score_linkages(federation: Federation) -> int:
+    """Score every pair we link whose keys changed, and queue the notices that changed; returns
+    the pairs scored. The scorer and threshold are a two-sided pair's, so each node of the pair
+    gets the suggestions it would have found itself."""
+    scored = 0
+    for pair in federation.store.linkage_pairs():
+        if not pair["needs_scoring"]:
+            continue
+        generation, first, second = federation.store.linkage_input(pair["id"])
+        suggestions = []
+        if first and second:
+            suggestions = score_key_candidates(first, second, min_score=federation.threshold)
+        to_first, to_second = [], []
+        for s in suggestions:
+            if s.score < federation.threshold:
+                continue
+            match_id = match_id_for(s.ref_a, s.ref_b)
+            for_first = notice_for(
+                {"match_id": match_id, "score": s.score, "evidence": s.evidence,
+                 "local_pseudonym": s.ref_b, "peer_pseudonym": s.ref_a}
+            )  # fmt: skip
+            to_first.append({"peer": pair["second_key_id"], **for_first})
+            if tell_before_review(s.evidence):
+                for_second = {
+                    **for_first,
+                    "receiver_pseudonym": s.ref_b,
+                    "sender_pseudonym": s.ref_a,
+                    "peer": pair["first_key_id"],
+                }
+                to_second.append(for_second)
+        notices = {pair["first_id"]: to_first, pair["second_id"]: to_second}
+        queued = federation.store.store_linkage_notices(
+            pair["id"], generation, notices, federation.clock()
+        )
+        log.info(
+            "linked %s and %s: %d suggestions, %d notices queued",
+            pair["first_name"], pair["second_name"], len(to_first), queued,
+        )  # fmt: skip
+        scored += 1
+    return scored
