@@ -58,7 +58,7 @@ def tracking(a: Side, b: Side, regs) -> dict:
     # Rotation comes by itself every 90 days, so after the budget's 30-day window: the full
     # re-exchange it causes fits the peer's budget again.
     later = a.fed.clock() + 91 * 24 * 3600
-    for side in (a, b):
+    for side in (a, b, *([a.linker] if a.linker else [])):
         side.fed.clock = lambda: later
     a.fed.rotate(a.peer(b), actor="benchmark")
     for _ in range(3):

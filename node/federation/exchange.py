@@ -332,7 +332,9 @@ class Federation(Inbox):
         if not force and not self.store.peer_sync_state(peer.id)["needs_scoring"]:
             return -1
         if self.store.peer_evaluation(peer.id) in ("theirs", "linker"):
-            return -1  # the peer, or our linkage node, evaluates and sends us match notices
+            # The peer, or our linkage node, evaluates and sends us match notices.
+            self.store.nothing_to_score(peer.id, self.clock())
+            return -1
         self._scored_at[peer.id] = self.clock()
         return self.store_scores(peer, self.score(peer))
 

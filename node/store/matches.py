@@ -65,6 +65,15 @@ class MatchTables(StoreParts):
         rows = self.conn.execute(REVIEWED_SQL, (peer_id,))
         return {match_id: (local, theirs) for match_id, local, theirs in rows}
 
+    def nothing_to_score(self, peer_id: int, now: int) -> None:
+        """The peer, or our pair's linkage node, scores for us: the keys that arrived need no
+        scoring here, so the exchange can count as settled."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE peer_sync SET needs_scoring = 0, last_sync_at = ? WHERE peer_id = ?",
+                (now, peer_id),
+            )
+
     def replace_suggestions(
         self,
         peer_id: int,

@@ -11,6 +11,7 @@ from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
 from node.federation.inbox import NoticeRefused
 from node.federation.linkage import LinkageRefused
+from node.federation.sync import is_settled, pending_work
 from node.review import rules as review
 from node.review.notices import tell_before_review
 from node.testing.inprocess import Mesh, Pair
@@ -83,6 +84,15 @@ def test_neither_node_of_the_pair_holds_a_key_blinded_by_both(linked):
         assert count(linked, side, "peer_blinded") == 0
     assert count(linked, "L", "linkage_keys") > 0
     assert count(linked, "L", "records") == 0
+
+
+def test_all_three_nodes_count_the_exchange_as_settled(linked):
+    for side in "ABL":
+        fed = linked.fed[side]
+        fed_peers = fed.trusted_peers()
+        for peer in fed_peers:
+            fed.rescore(peer)  # what a sync round does; with a linkage node, nothing to score
+        assert is_settled(pending_work(fed)), (side, pending_work(fed))
 
 
 def test_the_first_node_is_told_every_suggestion_and_the_second_the_strong_ones(linked):

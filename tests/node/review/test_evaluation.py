@@ -13,6 +13,7 @@ from node.accounts.users import Profile, add_user, cheap_hasher
 from node.federation import loopback
 from node.federation.exchange import Federation
 from node.federation.inbox import NoticeRefused
+from node.federation.sync import is_settled, pending_work
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.review import rules as review
@@ -97,6 +98,12 @@ def test_the_peer_never_holds_its_own_keys_doubly_blinded_and_learns_only_notice
     theirs = {(m["match_id"], m["score"], m["evidence"]) for m in b.store.list_matches()}
     told = {m for m in ours if tell_before_review(m[2])}
     assert told and theirs == told and len(ours) > len(told)
+
+
+def test_the_node_that_does_not_evaluate_counts_the_exchange_as_settled(one_sided):
+    a, b = one_sided
+    for x in (a, b):
+        assert is_settled(pending_work(x)), pending_work(x)
 
 
 def test_a_pair_agreeing_on_few_fields_reaches_the_peer_when_we_confirm_it(one_sided):

@@ -1,0 +1,77 @@
+"""A pair linked through a blind linkage node, as deployed: three `tafuta serve` processes, the
+choices made with the CLI, `tafuta sync` run at the same time as the servers, and a weak
+suggestion confirmed from the CLI. The linkage node's suggestions reach both nodes, neither node
+of the pair holds a key of its own blinded by both, and the confirmed weak one reaches the
+second node with its score and evidence."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from matching.synthetic import generate
+from node.review.notices import tell_before_review
+from node.testing.processes import pair, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def count(node, table: str) -> int:
+    conn = sqlite3.connect(node.home / "tafuta.db")
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def suggestions(node) -> dict[str, tuple[float, str]]:
+    return {m["match_id"]: (m["score"], m["evidence"]) for m in node.matches()}
+
+
+def settled(*nodes) -> bool:
+    return all(json.loads(n.tafuta("status", "--json").stdout)["exchange"]["settled"]
+               for n in nodes)  # fmt: skip
+
+
+def test_a_pair_linked_through_a_linkage_node_gets_its_suggestions(network, tmp_path):
+    registers = generate(300, 250, overlap=0.4, seed=31)
+    a = network("Kwale Rescue", registers.missing)
+    b = network("Mombasa Shelter", registers.found)
+    link = network("Nairobi Linkage")
+    for x, y in ((a, b), (a, link), (b, link)):
+        pair(x, y)
+    a.tafuta("peers", "evaluation", b.name, "linker", "--via", link.name)
+    b.tafuta("peers", "evaluation", a.name, "linker", "--via", link.name)
+    link.tafuta("linkage", "add", a.name, b.name)
+    secret = tmp_path / "caseworker.txt"
+    secret.write_text("a long enough password\n", encoding="utf-8")
+    a.tafuta("users", "add", "case", "--role", "caseworker", "--password-file", secret)
+    for node in (a, b, link):
+        node.start(sync_interval=0.5)
+    syncs = [threading.Thread(target=n.tafuta, args=("sync",)) for n in (a, b, a, b)]
+    for thread in syncs:
+        thread.start()
+    for thread in syncs:
+        thread.join()
+
+    wait_until(lambda: suggestions(a) and suggestions(b), timeout=240)
+    wait_until(lambda: settled(a, b, link), timeout=240, interval=1)
+    first, second = suggestions(a), suggestions(b)
+    strong = {k: v for k, v in first.items() if tell_before_review(v[1])}
+    assert strong and second == strong and len(first) > len(strong)
+    for node in (a, b):
+        assert count(node, "own_blinded") == 0 and count(node, "peer_blinded") == 0
+    assert count(link, "records") == 0 and count(link, "linkage_keys") > 0
+    listed = link.tafuta("linkage", "list").stdout
+    assert "Kwale Rescue (300 records) and Mombasa Shelter (250 records): scored" in listed
+
+    weak = next(k for k, v in first.items() if not tell_before_review(v[1]))
+    a.tafuta("review", weak, "confirm", "--as", "case", "--note", "checked the register")
+    wait_until(lambda: weak in suggestions(b) and suggestions(b)[weak] == first[weak], timeout=120)
+    theirs = next(m for m in b.matches() if m["match_id"] == weak)
+    assert theirs["peer_decision"] == "confirm"
+    for node in (a, b, link):
+        assert node.tafuta("audit", "verify").returncode == 0
