@@ -194,7 +194,7 @@ class Inbox:
         # back, so the peer never holds its own doubly blinded keys to compare with ours;
         # "theirs" sends them back and keeps nothing; "both" does both, as before.
         # "linker": the keys go on to the pair's linkage node, and only their pseudonyms stay
-        # here (a confirmation of the peer's names one of them: review/handover).
+        # here (a match the peer confirms must name one of them: store/review.py).
         evaluation = self.store.peer_evaluation(peer.id)
         reply = None
         forwarded = None
@@ -233,7 +233,8 @@ class Inbox:
         """The linkage node of our pair with the peer, and the message that carries the peer's
         records (blinded by us too) or withdrawals to it."""
         linker_id = self.store.peer_linker(peer.id)
-        assert linker_id is not None  # evaluation "linker" has one (the schema checks)
+        if linker_id is None:  # the schema ties "linker" to a linkage node; never reached
+            raise BadPayload("no linkage node is set for this peer")
         return linker_id, linkage.forward(peer.document.key_id, records, retracted)
 
     def _over_budget(self, peer: Peer, used: int, new: int, limit: int, now: int) -> None:
