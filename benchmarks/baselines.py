@@ -60,6 +60,7 @@ def prepare(path, fields: list[str]) -> pd.DataFrame:
     out["given"] = given_tokens.map(_first)
     out["given_tokens"] = given_tokens.map(lambda t: t or None)
     out["given_last"] = given_tokens.map(lambda t: t[-1] if t else None)
+    out["given_full"] = given_tokens.map(lambda t: " ".join(t) or None)
     family_tokens = raw["family_name"].map(_tokens)
     out["family"] = family_tokens.map(lambda t: " ".join(t) or None)
     out["family_first"] = family_tokens.map(_first)
@@ -190,6 +191,9 @@ def splink_comparisons(frame: pd.DataFrame) -> list:
         output_column_name="given",
         comparison_levels=[
             cll.NullLevel("given"),
+            # "Mary Wanjiku" = "Mary Wanjiku" says far more than "Mary" = "Mary".
+            cll.ExactMatchLevel("given_full", term_frequency_adjustments=True),
+            cll.JaroWinklerLevel("given_full", 0.95),
             cll.ExactMatchLevel("given", term_frequency_adjustments=True),
             cll.CustomLevel("list_has_any(given_tokens_l, given_tokens_r)", "a given name equal"),
             cll.CustomLevel(
