@@ -182,8 +182,11 @@ def _any_similar(left: str, right: str, threshold: float) -> str:
 
 def splink_comparisons(frame: pd.DataFrame) -> list:
     """Given and family names with swapped, dropped-name and father's-name levels and term
-    frequencies; birth date and year at 0/1/2/4 years (ages are estimates); Jaro-Winkler places
-    with term frequencies; parents, phone (one digit off) and sex where the data has them."""
+    frequencies; all given names compared as one before the first given name alone (round 3:
+    "Mary Wanjiku" = "Mary Wanjiku" is not "Mary" = "Mary"), and a one-edit level for short
+    given names that Jaro-Winkler misses ("Ali"/"Aly"); birth date and year at 0/1/2/4/8 years
+    (ages are estimates); Jaro-Winkler places with term frequencies; both parents as one
+    comparison (_parents), phone (one digit off) and sex where the data has them."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
