@@ -60,6 +60,7 @@ def prepare(path, fields: list[str]) -> pd.DataFrame:
     out["given"] = given_tokens.map(_first)
     out["given_tokens"] = given_tokens.map(lambda t: t or None)
     out["given_last"] = given_tokens.map(lambda t: t[-1] if t else None)
+    out["given_full"] = given_tokens.map(lambda t: " ".join(t) or None)
     family_tokens = raw["family_name"].map(_tokens)
     out["family"] = family_tokens.map(lambda t: " ".join(t) or None)
     out["family_first"] = family_tokens.map(_first)
@@ -181,8 +182,11 @@ def _any_similar(left: str, right: str, threshold: float) -> str:
 
 def splink_comparisons(frame: pd.DataFrame) -> list:
     """Given and family names with swapped, dropped-name and father's-name levels and term
-    frequencies; birth date and year at 0/1/2/4 years (ages are estimates); Jaro-Winkler places
-    with term frequencies; parents, phone (one digit off) and sex where the data has them."""
+    frequencies; all given names compared as one before the first given name alone (round 3:
+    "Mary Wanjiku" = "Mary Wanjiku" is not "Mary" = "Mary"), and a one-edit level for short
+    given names that Jaro-Winkler misses ("Ali"/"Aly"); birth date and year at 0/1/2/4/8 years
+    (ages are estimates); Jaro-Winkler places with term frequencies; both parents as one
+    comparison (_parents), phone (one digit off) and sex where the data has them."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -190,6 +194,9 @@ def splink_comparisons(frame: pd.DataFrame) -> list:
         output_column_name="given",
         comparison_levels=[
             cll.NullLevel("given"),
+            # "Mary Wanjiku" = "Mary Wanjiku" says far more than "Mary" = "Mary".
+            cll.ExactMatchLevel("given_full", term_frequency_adjustments=True),
+            cll.JaroWinklerLevel("given_full", 0.95),
             cll.ExactMatchLevel("given", term_frequency_adjustments=True),
             cll.CustomLevel("list_has_any(given_tokens_l, given_tokens_r)", "a given name equal"),
             cll.CustomLevel(
@@ -198,6 +205,7 @@ def splink_comparisons(frame: pd.DataFrame) -> list:
                 "swapped",
             ),
             cll.JaroWinklerLevel("given", 0.9),
+            cll.DamerauLevenshteinLevel("given", 1),
             cll.CustomLevel(_any_similar("given_tokens_l", "given_tokens_r", 0.88), "JW any"),
             cll.ElseLevel(),
         ],
@@ -254,19 +262,8 @@ def splink_comparisons(frame: pd.DataFrame) -> list:
         place,
         cl.ExactMatch("district").configure(term_frequency_adjustments=True),
     ]
-    for column in ("mother_given", "father_given"):
-        if column in frame:
-            comparisons.append(
-                cl.CustomComparison(
-                    output_column_name=column,
-                    comparison_levels=[
-                        cll.NullLevel(column),
-                        cll.ExactMatchLevel(column, term_frequency_adjustments=True),
-                        cll.JaroWinklerLevel(column, 0.88),
-                        cll.ElseLevel(),
-                    ],
-                )
-            )
+    if "mother_given" in frame:
+        comparisons.append(_parents())
     if "phone" in frame:
         comparisons.append(
             cl.CustomComparison(
@@ -284,6 +281,41 @@ def splink_comparisons(frame: pd.DataFrame) -> list:
     return comparisons
 
 
+def _parents():
+    """Mother's and father's given names as one comparison: siblings share both, so as two
+    independent comparisons they would count the same household twice."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def same(column: str) -> str:
+        return f"{column}_l = {column}_r"
+
+    def known(column: str) -> str:
+        return f"{column}_l is not null and {column}_r is not null"
+
+    def near(column: str) -> str:
+        return f"jaro_winkler_similarity({column}_l, {column}_r) >= 0.88"
+
+    mother, father = "mother_given", "father_given"
+    return cl.CustomComparison(
+        output_column_name="parents",
+        comparison_levels=[
+            cll.CustomLevel(f"not ({known(mother)}) and not ({known(father)})").configure(
+                is_null_level=True
+            ),
+            cll.CustomLevel(f"{same(mother)} and {same(father)}", "both parents"),
+            cll.CustomLevel(
+                f"({same(mother)} and not ({known(father)})) "
+                f"or ({same(father)} and not ({known(mother)}))",
+                "one parent, the other unknown",
+            ),
+            cll.CustomLevel(f"{same(mother)} or {same(father)}", "one parent, the other differs"),
+            cll.CustomLevel(f"{near(mother)} or {near(father)}", "a parent's name alike"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def splink_blocking(frame: pd.DataFrame) -> list[str]:
     rules = [r for r in SPLINK_BLOCKING if "phone" not in r or "phone" in frame]
     if "father_mph" in frame:
@@ -292,11 +324,22 @@ def splink_blocking(frame: pd.DataFrame) -> list[str]:
 
 
 def run_splink(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, str, float]]:
-    """Splink 5 on DuckDB, tuned: the comparisons and blocking above; the match share from
-    deterministic rules; u by random sampling; m by EM in sessions that each leave out what
-    they block on."""
+    """Splink 5 on DuckDB, tuned: the comparisons and blocking above, trained by train_splink."""
+    linker = build_splink(a, b)
+    train_splink(linker, a)
+    predictions = linker.inference.predict(threshold_match_probability=SCAN_FLOOR)
+    frame = predictions.as_pandas_dataframe()
+    left_is_a = frame["source_dataset_l"] == "side_a"
+    ref_a = frame["ref_l"].where(left_is_a, frame["ref_r"])
+    ref_b = frame["ref_r"].where(left_is_a, frame["ref_l"])
+    return list(zip(ref_a, ref_b, frame["match_probability"].astype(float), strict=True))
+
+
+def build_splink(a: pd.DataFrame, b: pd.DataFrame, retain: bool = False):
+    """An untrained Splink linker of the two sides on DuckDB (``retain`` keeps the compared
+    columns in the predictions, for diagnostics)."""
     import duckdb
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import DuckDBAPI, Linker, SettingsCreator
 
     con = duckdb.connect()
     con.execute(f"SET threads TO {THREADS}")
@@ -306,13 +349,20 @@ def run_splink(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, str, float]]
         unique_id_column_name="ref",
         comparisons=splink_comparisons(a),
         blocking_rules_to_generate_predictions=splink_blocking(a),
-        retain_matching_columns=False,
+        retain_matching_columns=retain,
     )
-    linker = Linker(
+    return Linker(
         [db_api.register(a, table_name="side_a"), db_api.register(b, table_name="side_b")],
         settings,
         log_level="WARNING",
     )
+
+
+def train_splink(linker, a: pd.DataFrame) -> None:
+    """The match share from deterministic rules; u by random sampling; m by EM in sessions
+    that each leave out what they block on."""
+    from splink import block_on
+
     training = linker.training
     training.estimate_probability_two_random_records_match(
         ["l.given = r.given and l.family = r.family and l.birth_year = r.birth_year",
@@ -334,9 +384,3 @@ def run_splink(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, str, float]]
         training.estimate_parameters_using_expectation_maximisation(
             blocking, record_sample_proportion=1.0
         )
-    predictions = linker.inference.predict(threshold_match_probability=SCAN_FLOOR)
-    frame = predictions.as_pandas_dataframe()
-    left_is_a = frame["source_dataset_l"] == "side_a"
-    ref_a = frame["ref_l"].where(left_is_a, frame["ref_r"])
-    ref_b = frame["ref_r"].where(left_is_a, frame["ref_l"])
-    return list(zip(ref_a, ref_b, frame["match_probability"].astype(float), strict=True))

@@ -27,6 +27,7 @@ from .candidates import MAX_BLOCK_PAIRS, Candidates, Key, candidate_arrays
 from .fields import FIELDS, MISSING, field_levels, fields_for, rarity_levels
 from .keys import KEY_TYPES
 from .same_person import same_person_groups
+from .strata import MIN_NON_BEST, with_name_strata
 
 # Chosen from the benchmarks in docs/matching.md: the review queue favours recall (a person is
 # checked by a caseworker before anything happens), but not at the cost of flooding the queue.
@@ -39,9 +40,9 @@ M_STRENGTH = 0.25
 # Pairs' worth of pull of u toward FIELDS' defaults: decides a link of a dozen pairs, is lost in
 # one of thousands.
 U_STRENGTH = 20.0
-# Rounds of "estimate u from the non-best pairs, refit"; and the fewest such pairs to use them.
+# Rounds of "estimate u from the non-best pairs, refit"; the fewest such pairs to use them is
+# strata.MIN_NON_BEST.
 U_ROUNDS = 2
-MIN_NON_BEST = 50
 # Name-pair keys whose holders measure how common the agreeing names are: the broadest ones
 # (a six-year band, a district), so that "rare" is about the names, not a village or a year.
 RARITY_TYPES = ("pair_mph_y6", "pair_mph_dist")
@@ -56,9 +57,6 @@ MIN_CONFIDENT = 30
 # Pairs' worth of FIELDS' m anchors added to the confident pairs' counts: a level no
 # confident pair shows (a district typo) is rare among matches, not impossible.
 M_ANCHOR_PAIRS = 100
-# Pairs' worth of the register-wide u that the u of pairs whose names all sound the same is
-# pulled toward (same_names_model).
-SAME_NAMES_U_PAIRS = 50.0
 _DENSE_CODES = 1 << 22  # counting sort up to 4 M codes (32 MB); np.unique beyond
 _RADIX = 16  # levels + 1 fit in 4 bits: a pattern of up to 15 fields is one int64
 
@@ -258,69 +256,6 @@ def confident_m(
     return m_hat
 
 
-def _all_names_level() -> int:
-    return FIELDS["names"].words.index("all names (or three or more) sound the same, in any order")
-
-
-def same_names_model(
-    model: em.Model,
-    unique: np.ndarray,
-    inverse: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    fields: Sequence[str],
-) -> em.Model | None:
-    """The model for pairs whose names all sound the same: the same m and match share, but u
-    of every other field counted among such pairs alone.
-
-    Different people whose names all agree are not random people of the register: they are
-    namesakes and relatives (a common name in one community), who share district, village
-    and age band far more often than two random candidates do, so "same district" says less
-    for them and "birth years far apart" more. u is counted from such pairs that are nobody's
-    best candidate, pulled toward the register-wide u by SAME_NAMES_U_PAIRS pairs' worth.
-    Conditional independence of the other fields is assumed given match status *and* this
-    stratum. Uses only levels and record indices: the same on both nodes.
-    """
-    names = list(fields).index("names")
-    in_stratum = unique[:, names] >= _all_names_level()
-    pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
-    odds = pattern_odds[inverse]
-    best_left = np.full(int(left.max()) + 1, -np.inf)
-    best_right = np.full(int(right.max()) + 1, -np.inf)
-    np.maximum.at(best_left, left, odds)
-    np.maximum.at(best_right, right, odds)
-    non_best = (odds < best_left[left]) & (odds < best_right[right]) & in_stratum[inverse]
-    if non_best.sum() < MIN_NON_BEST:
-        return None
-    per_pattern = np.bincount(inverse[non_best], minlength=len(unique)).astype(float)
-    all_pairs = np.bincount(inverse, minlength=len(unique)).astype(float) * in_stratum
-    u_all, weights_all = list(model.u), list(model.weights)
-    for f, name in enumerate(fields):
-        if f == names:
-            continue
-        n = len(FIELDS[name].words)
-        seen = np.array([per_pattern[unique[:, f] == lv].sum() for lv in range(n)])
-        u = (seen + SAME_NAMES_U_PAIRS * np.asarray(model.u[f])) / (seen.sum() + SAME_NAMES_U_PAIRS)
-        pairs = np.array([all_pairs[unique[:, f] == lv].sum() for lv in range(n)])
-        u_all[f] = tuple(float(x) for x in u)
-        weights_all[f] = em._monotone(np.log(np.asarray(model.m[f]) / u), pairs)
-    return em.Model(
-        names=model.names, prior=model.prior, m=model.m, u=tuple(u_all),
-        weights=tuple(weights_all), iterations=model.iterations,
-    )  # fmt: skip
-
-
-def _with_same_names(
-    model: em.Model, same: em.Model, unique: np.ndarray, fields: Sequence[str]
-) -> tuple[np.ndarray, list[em.Model]]:
-    """Per pattern: log-odds and the model that gives them — ``same`` where all names sound the
-    same, ``model`` elsewhere."""
-    top = unique[:, list(fields).index("names")] >= _all_names_level()
-    models = [same if t else model for t in top.tolist()]
-    odds = np.array([m.log_odds(p) for m, p in zip(models, unique.tolist(), strict=True)])
-    return odds, models
-
-
 def non_best_u(
     model: em.Model,
     unique: np.ndarray,
@@ -405,14 +340,13 @@ def score_candidates(
         levels, key_types, fields, sizes, candidates.left, candidates.right
     )
     del levels
-    pattern_odds = np.array([scorer.model.log_odds(p) for p in unique.tolist()])
-    models = [scorer.model] * len(unique)
     if "names" in fields and len(unique):
-        same = same_names_model(
+        pattern_odds, models = with_name_strata(
             scorer.model, unique, inverse, candidates.left, candidates.right, fields
         )
-        if same is not None:
-            pattern_odds, models = _with_same_names(scorer.model, same, unique, fields)
+    else:
+        pattern_odds = np.array([scorer.model.log_odds(p) for p in unique.tolist()])
+        models = [scorer.model] * len(unique)
     scores, crowded = one_to_one(
         pattern_odds[inverse], candidates.left, candidates.right,
         len(candidates.ids_left), len(candidates.ids_right), *groups,

@@ -23,7 +23,7 @@ from matching.assignment import one_to_one
 from matching.candidates import candidate_arrays
 from matching.fields import FIELDS, MISSING, fields_for, rarity_levels
 from matching.same_person import same_person_groups
-from matching.scoring import same_names_model
+from matching.strata import NAME_STRATA, same_names_model
 from matching.synthetic import generate_registers
 from node.records.linking import dedup_records, link_records
 
@@ -294,3 +294,33 @@ def test_among_pairs_whose_names_all_agree_a_shared_district_says_less_than_amon
     district, shared = FIELD_NAMES.index("district"), same["district"]
     assert namesakes_model.weights[district][shared] < model.weights[district][shared]
     assert namesakes_model.m == model.m and namesakes_model.prior == model.prior
+
+
+def test_among_pairs_agreeing_on_two_names_a_shared_district_says_less_than_among_all_pairs():
+    """Pairs sharing two names (not all) are relatives and namesakes of one community too: their
+    stratum gets its own u (strata.NAME_STRATA), and the pairs sharing one name sound are not in
+    it."""
+    n = 200
+    two = "two names sound the same, in any order"
+    same = {"names": _level("names", two),
+            "birth": _level("birth", "same birth date"),
+            "district": _level("district", "same home district")}  # fmt: skip
+    namesake = {"names": _level("names", two),
+                "birth": _level("birth", "birth years more than a year apart"),
+                "district": _level("district", "same home district")}  # fmt: skip
+    stranger = {"names": _level("names", "a name sounds the same"),
+                "district": _level("district", "home district differs")}  # fmt: skip
+    unique = np.array(
+        [[kind.get(f, MISSING) for f in FIELD_NAMES] for kind in (same, namesake, stranger)],
+        dtype=np.int16,
+    )
+    records = np.arange(n)
+    left = np.concatenate([records, records, records])
+    right = np.concatenate([records, (records + 1) % n, (records + 2) % n])
+    inverse = np.repeat(np.arange(3), n)
+    model = fit_key_scorer(_agreements(2), sizes=(n, n)).model
+    two_names = same_names_model(model, unique, inverse, left, right, FIELD_NAMES, NAME_STRATA[0])
+    assert two_names is not None
+    district, shared = FIELD_NAMES.index("district"), same["district"]
+    assert two_names.weights[district][shared] < model.weights[district][shared]
+    assert two_names.m == model.m and two_names.prior == model.prior
