@@ -51,6 +51,7 @@ from protocol.envelope import (
 )
 
 from .inbox import BATCH_RECORDS, Inbox
+from .keycache import KeyDigests
 
 log = logging.getLogger("tafuta.federation")
 
@@ -150,6 +151,8 @@ class Federation(Inbox):
     share_stats: bool = True  # send our published tables to peers ([stats] share)
     # When each peer was last scored by this process, for ``scoring_due``.
     _scored_at: dict[int, int] = field(default_factory=dict, repr=False)
+    # Our records' key digests, so a round where nothing changed computes no keys (keycache).
+    _key_digests: KeyDigests = field(default_factory=KeyDigests, repr=False)
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -211,10 +214,9 @@ class Federation(Inbox):
                     retracted.append((ref, known[ref][0], None))
                 continue
             live += 1
-            keys = match_keys(normalise(record, self.lexicon))
-            digest = keys_digest(keys)
+            keys, digest = self._key_digests.digest(record, self._keys_of)
             if ref not in known or known[ref][1] != digest:
-                changed[ref] = keys
+                changed[ref] = keys if keys is not None else self._keys_of(record)[0]
                 digests[ref] = digest
         if not changed and not retracted:
             return None
@@ -249,6 +251,10 @@ class Federation(Inbox):
         if self.store.peer_evaluation(peer.id) == "theirs":
             batches = []  # the peer evaluates and sends none of our keys back: nothing to await
         return Plan(messages, every, expected, batches)
+
+    def _keys_of(self, record: dict) -> tuple[list[tuple[str, str]], str]:
+        keys = match_keys(normalise(record, self.lexicon))
+        return keys, keys_digest(keys)
 
     def commit(self, peer: Peer, plan: Plan) -> bool:
         """Queue a plan if the store still is as the plan read it; False if it changed."""
