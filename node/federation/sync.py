@@ -12,7 +12,9 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -153,18 +155,33 @@ async def sync_round(
             if federation.rotation_due(peer):
                 federation.rotate(peer, actor="node")
             report.queued = federation.prepare(peer) + federation.prepare_shared(peer)
-            if peer.url:
-                await deliver(federation, peer, session, report)
-            else:
+            if not peer.url:
                 report.error = "the peer has no URL; exchange bundles instead"
+            reports.append(report)
+        # Every peer's outbox at once: each delivery mostly waits for its peer to blind our
+        # keys, so one peer's wait is another's sending time (in order within each peer).
+        await _all(
+            deliver(federation, peer, session, report)
+            for peer, report in zip(peers, reports, strict=True)
+            if peer.url
+        )
+        for peer, report in zip(peers, reports, strict=True):
             report.pending = federation.store.outbox_count(peer.id)
             if federation.scoring_due(peer):
                 report.suggestions = federation.rescore(peer)
-            reports.append(report)
     finally:
         if own_session:
             await session.close()
     return reports
+
+
+async def _all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run the coroutines together; once all have ended, raise the first error, if any (no
+    delivery is left running half-way behind an error)."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def pending_work(federation: Federation, peers: list[Peer] | None = None) -> dict[str, dict]:
