@@ -34,9 +34,9 @@ class KeyDigests:
 
     _seen: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def digest(self, record: dict, compute: Callable[[dict], tuple[Keys, str]]) -> tuple[
-        Keys | None, str
-    ]:
+    def digest(
+        self, record: dict, compute: Callable[[dict], tuple[Keys, str]]
+    ) -> tuple[Keys | None, str]:
         """The record's keys digest, and its keys when they had to be computed (else None).
 
         ``compute`` returns (keys, digest) for a record; it is called only when the record's
