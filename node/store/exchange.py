@@ -324,14 +324,9 @@ class FederationTables(StoreParts):
                 self._enqueue(conn, peer_id, [reply], now)
             if budget is not None:
                 digests, limit, since = budget
-                used, new = self._budget_use(conn, peer_id, digests, since)
+                used, new = self._budget_add(conn, peer_id, digests, since, now)
                 if used + new > limit:
-                    raise BudgetExceeded(used, new, limit)
-                conn.executemany(
-                    "INSERT INTO budget_keys (peer_id, digest, at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (peer_id, digest) DO NOTHING",
-                    [(peer_id, d, now) for d in digests],
-                )
+                    raise BudgetExceeded(used, new, limit)  # rolls the insert back too
             if profile is not None:
                 conn.execute(
                     "INSERT INTO peer_profiles (peer_id, profile) VALUES (?, ?) "
