@@ -167,8 +167,7 @@ async def sync_round(
         )
         for peer, report in zip(peers, reports, strict=True):
             report.pending = federation.store.outbox_count(peer.id)
-            if federation.scoring_due(peer):
-                report.suggestions = federation.rescore(peer)
+            report.suggestions = federation.rescore_when_due(peer)
     finally:
         if own_session:
             await session.close()
