@@ -37,7 +37,7 @@ from node.directory import profile as directory
 from node.directory import stats
 from node.directory.districts import Gazetteer
 from node.errors import FederationBusy
-from node.ops.lock import exchange_lock
+from node.ops.lock import exchange_lock, scoring_lock
 from node.review.notices import notice_for, tell_before_review
 from node.store.db import Store
 from node.trust import budgets
@@ -52,6 +52,7 @@ from protocol.envelope import (
 
 from . import linkage
 from .inbox import BATCH_RECORDS, Inbox
+from .keycache import KeyDigests
 
 log = logging.getLogger("tafuta.federation")
 
@@ -60,9 +61,10 @@ log = logging.getLogger("tafuta.federation")
 BATCH_KEYS = 40_000
 PREPARE_ATTEMPTS = 5
 # A full rescoring fits the model on every candidate with the peer, and every batch of keys that
-# arrives makes the last one stale: while the peer's keys are still arriving (it announced more
-# records than we hold) a sync round scores at most this often, and once more when all are in.
-# A 6k x 5k exchange otherwise rescored after each of its dozen batches on both sides.
+# arrives makes the last one stale: a peer is scored once its exchange is quiet, or once it has
+# said nothing for this long in the middle of one (it stopped halfway, or announced records
+# without keys). A 6k x 5k exchange rescored after each of its dozen batches on both sides,
+# then once a minute; every `tafuta sync` started meanwhile scored too.
 SCORING_DEFER_SECONDS = 60
 
 
@@ -149,8 +151,8 @@ class Federation(Inbox):
     gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
     stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
     share_stats: bool = True  # send our published tables to peers ([stats] share)
-    # When each peer was last scored by this process, for ``scoring_due``.
-    _scored_at: dict[int, int] = field(default_factory=dict, repr=False)
+    # Our records' key digests, so a round where nothing changed computes no keys (keycache).
+    _key_digests: KeyDigests = field(default_factory=KeyDigests, repr=False)
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -212,10 +214,9 @@ class Federation(Inbox):
                     retracted.append((ref, known[ref][0], None))
                 continue
             live += 1
-            keys = match_keys(normalise(record, self.lexicon))
-            digest = keys_digest(keys)
+            keys, digest = self._key_digests.digest(record, self._keys_of)
             if ref not in known or known[ref][1] != digest:
-                changed[ref] = keys
+                changed[ref] = keys if keys is not None else self._keys_of(record)[0]
                 digests[ref] = digest
         if not changed and not retracted:
             return None
@@ -250,6 +251,10 @@ class Federation(Inbox):
         if self.store.peer_evaluation(peer.id) in ("theirs", "linker"):
             batches = []  # none of our keys come back to us: nothing to await
         return Plan(messages, every, expected, batches)
+
+    def _keys_of(self, record: dict) -> tuple[list[tuple[str, str]], str]:
+        keys = match_keys(normalise(record, self.lexicon))
+        return keys, keys_digest(keys)
 
     def commit(self, peer: Peer, plan: Plan) -> bool:
         """Queue a plan if the store still is as the plan read it; False if it changed."""
@@ -335,21 +340,39 @@ class Federation(Inbox):
             # The peer, or our linkage node, evaluates and sends us match notices.
             self.store.nothing_to_score(peer.id, self.clock())
             return -1
-        self._scored_at[peer.id] = self.clock()
         return self.store_scores(peer, self.score(peer))
 
+    def rescore_when_due(self, peer: Peer) -> int:
+        """``rescore`` if ``scoring_due``, unless another process is scoring the peer right now:
+        its result is as fresh, and if the keys changed after its snapshot the peer stays
+        marked and a later round scores. -1 when nothing was scored."""
+        if not self.scoring_due(peer):
+            return -1
+        with scoring_lock(self.store, peer.id) as ours:
+            if not ours or not self.scoring_due(peer):  # the other may have just stored
+                return -1
+            return self.rescore(peer)
+
     def scoring_due(self, peer: Peer) -> bool:
-        """Whether a sync round should rescore the peer now: something changed and either all the
-        records the peer announced are here or it has waited SCORING_DEFER_SECONDS (so a peer
-        that stops halfway, or one with records without keys, is still scored)."""
+        """Whether a sync round should rescore the peer now: something changed and either the
+        exchange is quiet (all the records the peer announced are here, and no reply to our keys
+        is on its way from a peer we reach) or the peer has said nothing for
+        SCORING_DEFER_SECONDS (it stopped halfway, or some of its records have no keys).
+
+        The rule reads only the store, so every process applies it alike: a ``tafuta sync``
+        started beside ``serve`` in the middle of an exchange does not score a half."""
         state = self.store.peer_sync_state(peer.id)
         if not state["needs_scoring"]:
             return False
-        if self.clock() - self._scored_at.get(peer.id, 0) >= SCORING_DEFER_SECONDS:
-            return True  # includes the first round of a process: `tafuta sync` scores at once
-        # The peer's keys still arriving: its next batch changes the candidates. (Replies to our
-        # keys are not waited for: a peer that is down would hold our scoring back too.)
-        return self.store.records_held(peer.id) >= state["announced_records"]
+        if self.clock() - (state["last_contact_at"] or 0) >= SCORING_DEFER_SECONDS:
+            return True
+        # The peer's keys still arriving: its next batch changes the candidates.
+        if self.store.records_held(peer.id) < state["announced_records"]:
+            return False
+        # So do the replies to our own keys that the peer is still blinding; they are waited
+        # for only while every message reaches the peer (one that is down would hold our
+        # scoring back for SCORING_DEFER_SECONDS).
+        return not self.store.replies_in_flight(peer.id)
 
     def score(self, peer: Peer) -> Scoring:
         """Score from one consistent snapshot of both sides' keys (the slow part; no writes)."""

@@ -178,7 +178,7 @@ class Inbox:
         limit = self.key_budget(peer)
         since = now - budgets.WINDOW_SECONDS
         digests = sorted({budgets.key_digest(key) for r in records for _, key in r.keys})
-        used, new = self.store.budget_use(peer.id, digests, since)
+        used, new = self.store.budget_use(peer.id, digests, since, limit)
         if used + new > limit:
             self._over_budget(peer, used, new, limit, now)
         profile = budgets.profile_of(announced, [r.keys for r in records])

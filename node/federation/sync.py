@@ -12,7 +12,9 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -157,22 +159,38 @@ async def sync_round(
                 + federation.prepare_shared(peer)
                 + federation.tell_confirmed(peer)
             )
-            if peer.url:
-                await deliver(federation, peer, session, report)
-            else:
+            if not peer.url:
                 report.error = "the peer has no URL; exchange bundles instead"
-            report.pending = federation.store.outbox_count(peer.id)
-            if federation.scoring_due(peer):
-                report.suggestions = federation.rescore(peer)
             reports.append(report)
+        # Every peer's outbox at once: each delivery mostly waits for its peer to blind our
+        # keys, so one peer's wait is another's sending time (in order within each peer).
+        await _all(
+            deliver(federation, peer, session, report)
+            for peer, report in zip(peers, reports, strict=True)
+            if peer.url
+        )
+        for peer, report in zip(peers, reports, strict=True):
+            report.pending = federation.store.outbox_count(peer.id)
+            report.suggestions = federation.rescore_when_due(peer)
         if federation.score_linkages():  # as a linkage node: deliver its notices at once
-            for peer in peers:
-                if peer.url and federation.store.outbox_count(peer.id):
-                    await deliver(federation, peer, session, PeerReport(peer.name))
+            await _all(
+                deliver(federation, peer, session, PeerReport(peer.name))
+                for peer in peers
+                if peer.url and federation.store.outbox_count(peer.id)
+            )
     finally:
         if own_session:
             await session.close()
     return reports
+
+
+async def _all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run the coroutines together; once all have ended, raise the first error, if any (no
+    delivery is left running half-way behind an error)."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def pending_work(federation: Federation, peers: list[Peer] | None = None) -> dict[str, dict]:

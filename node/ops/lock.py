@@ -62,3 +62,22 @@ def exchange_lock(store: Store, peer_id: int) -> Iterator[None]:
     with _lock_file(Path(f"{database}.exchange-{peer_id}.lock")) as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+
+
+@contextmanager
+def scoring_lock(store: Store, peer_id: int) -> Iterator[bool]:
+    """Try the lock on scoring one peer: True while held, False at once if another process
+    scores that peer now (serve's sync thread and a 'tafuta sync' beside it would otherwise
+    both fit the same model on the same candidates and store the same result). A store with no
+    file (in memory) needs no lock."""
+    database = store.database_file()
+    if database is None:
+        yield True
+        return
+    with _lock_file(Path(f"{database}.scoring-{peer_id}.lock")) as fd:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True

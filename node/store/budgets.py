@@ -69,29 +69,40 @@ class BudgetTables(StoreParts):
     # -- key budgets and alerts (node/trust/budgets.py) ------------------------------------------
 
     @staticmethod
-    def _budget_use(conn, peer_id: int, digests: Sequence[bytes], since: int) -> tuple[int, int]:
-        """(distinct keys blinded for the peer since ``since``, how many of ``digests`` are new)."""
+    def _budget_add(
+        conn, peer_id: int, digests: Sequence[bytes], since: int, now: int
+    ) -> tuple[int, int]:
+        """Forget keys blinded before ``since``, remember ``digests`` as blinded now; returns
+        (distinct keys blinded for the peer in the window before, how many of ``digests`` were
+        new). Inside the caller's transaction, which rolls it all back if that passes the
+        budget: one insert counts the new keys, instead of looking each one up first."""
         conn.execute("DELETE FROM budget_keys WHERE peer_id = ? AND at < ?", (peer_id, since))
         used = conn.execute(
             "SELECT count(*) FROM budget_keys WHERE peer_id = ?", (peer_id,)
         ).fetchone()[0]
-        known = 0
-        for start in range(0, len(digests), 500):
-            chunk = list(digests[start : start + 500])
-            marks = ", ".join("?" * len(chunk))
-            known += conn.execute(
-                f"SELECT count(*) FROM budget_keys WHERE peer_id = ? AND digest IN ({marks})",
-                [peer_id, *chunk],
-            ).fetchone()[0]
-        return used, len(digests) - known
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT INTO budget_keys (peer_id, digest, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (peer_id, digest) DO NOTHING",
+            [(peer_id, d, now) for d in digests],
+        )
+        return used, conn.total_changes - before
 
-    def budget_use(self, peer_id: int, digests: Sequence[bytes], since: int) -> tuple[int, int]:
-        """Read-only: (keys used in the window, new keys among ``digests``)."""
+    def budget_use(
+        self, peer_id: int, digests: Sequence[bytes], since: int, limit: int | None = None
+    ) -> tuple[int, int]:
+        """Read-only: (keys used in the window, new keys among ``digests``).
+
+        With ``limit``, when even all of ``digests`` fit beside the keys used, they are not
+        looked up one by one and ``new`` is their number (an upper bound: enough to decide).
+        """
         self.conn.execute("BEGIN")
         try:
             used = self.conn.execute(
                 "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ?", (peer_id, since)
             ).fetchone()[0]
+            if limit is not None and used + len(digests) <= limit:
+                return used, len(digests)
             known = 0
             for start in range(0, len(digests), 500):
                 chunk = list(digests[start : start + 500])

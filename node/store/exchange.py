@@ -282,6 +282,18 @@ class FederationTables(StoreParts):
                     "DELETE FROM awaiting WHERE peer_id = ? AND batch = ?", (peer_id, batch)
                 )
 
+    def replies_in_flight(self, peer_id: int) -> bool:
+        """Replies to our blinded keys are awaited from a peer that takes our messages: none
+        of them has failed to reach it (a failed one is retried later: the peer may be down)."""
+        return bool(
+            self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM awaiting WHERE peer_id = ? "
+                "AND kind = 'blinded-reply') AND NOT EXISTS "
+                "(SELECT 1 FROM outbox WHERE peer_id = ? AND attempts > 0)",
+                (peer_id, peer_id),
+            ).fetchone()[0]
+        )
+
     def settle_state(self, peer_ids: Sequence[int]) -> dict[int, dict]:
         """What each peer's exchange still waits for: our outbox, answers, scoring."""
         state = {}
@@ -337,14 +349,9 @@ class FederationTables(StoreParts):
                 self._enqueue(conn, forward[0], [forward[1]], now)
             if budget is not None:
                 digests, limit, since = budget
-                used, new = self._budget_use(conn, peer_id, digests, since)
+                used, new = self._budget_add(conn, peer_id, digests, since, now)
                 if used + new > limit:
-                    raise BudgetExceeded(used, new, limit)
-                conn.executemany(
-                    "INSERT INTO budget_keys (peer_id, digest, at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (peer_id, digest) DO NOTHING",
-                    [(peer_id, d, now) for d in digests],
-                )
+                    raise BudgetExceeded(used, new, limit)  # rolls the insert back too
             if profile is not None:
                 conn.execute(
                     "INSERT INTO peer_profiles (peer_id, profile) VALUES (?, ?) "

@@ -63,8 +63,8 @@ class StoreParts:
 
         # budgets.py, for exchange.py
         @staticmethod
-        def _budget_use(
-            conn: Any, peer_id: int, digests: Sequence[bytes], since: int
+        def _budget_add(
+            conn: Any, peer_id: int, digests: Sequence[bytes], since: int, now: int
         ) -> tuple[int, int]: ...
 
         # exchange.py, for matches.py

@@ -4,12 +4,14 @@ batch (issue 16, item 2): each batch of keys that arrives makes a full rescoring
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from matching.synthetic import generate
 from node.federation import exchange
 from node.federation.exchange import SCORING_DEFER_SECONDS
+from node.ops.lock import scoring_lock
 from node.testing.inprocess import Pair
 
 
@@ -35,18 +37,21 @@ def at(federation, seconds: int) -> None:
     federation.clock = lambda: seconds
 
 
-def test_the_first_round_of_a_process_scores_at_once(pair):
+def test_a_new_process_waits_too_while_the_peers_keys_arrive(pair):
+    """The rule reads the store alone: a `tafuta sync` started beside `serve` in the middle of
+    an exchange does not score half of it (it used to, once per process)."""
     a, b = pair.a, pair.b
     b.prepare(pair.peer_of(b))
     deliver_first_message(b, a, pair.peer_of(b))  # half of B's records are here
-    assert a.scoring_due(pair.peer_of(a))
+    fresh = replace(a)  # another process: it has scored nothing yet
+    assert not fresh.scoring_due(pair.peer_of(a))
 
 
 @pytest.mark.parametrize(
     ("all_arrived", "seconds_later", "due"),
     [
         (False, 1, False),  # B's second batch is on its way: it changes every score
-        (False, SCORING_DEFER_SECONDS, True),  # but a peer that stops halfway is scored anyway
+        (False, SCORING_DEFER_SECONDS, True),  # but a peer silent that long is scored anyway
         (True, 1, True),  # everything B announced is here: score now
     ],
 )
@@ -75,3 +80,53 @@ def test_nothing_to_score_is_never_due(pair):
     pair.sync()
     assert not pair.a.store.peer_sync_state(peer.id)["needs_scoring"]
     assert not pair.a.scoring_due(peer)
+
+
+def test_a_round_waits_for_the_replies_a_reachable_peer_is_still_sending(pair):
+    """Replies to our keys change the candidates like the peer's keys do: while the peer takes
+    our messages and its replies are on their way, scoring them now would be redone at once."""
+    a, b = pair.a, pair.b
+    peer = pair.peer_of(a)
+    start = int(time.time())
+    at(a, start)
+    b.prepare(pair.peer_of(b))
+    pair.carry(b, a)  # all B announced is here
+    a.rescore(peer)
+    a.prepare(peer)  # A's keys leave; B's replies will follow
+    pair.carry(a, b)  # B took them and queued its replies, not yet delivered
+    at(a, start + 1)
+    assert a.store.peer_sync_state(peer.id)["needs_scoring"]
+    assert not a.scoring_due(peer)
+    pair.carry(b, a)  # the replies are here
+    assert a.scoring_due(peer)
+
+
+def test_a_peer_that_does_not_take_our_keys_does_not_hold_scoring_back(pair):
+    a, b = pair.a, pair.b
+    peer = pair.peer_of(a)
+    start = int(time.time())
+    at(a, start)
+    b.prepare(pair.peer_of(b))
+    pair.carry(b, a)
+    a.rescore(peer)
+    a.prepare(peer)
+    message = a.store.pending_messages(peer.id)[0]
+    a.store.postpone(peer.id, message["message_id"], start + 60, "cannot reach the peer")
+    at(a, start + 1)
+    assert a.scoring_due(peer)
+
+
+def test_a_round_does_not_score_what_another_process_is_scoring(pair):
+    """serve's sync thread and a `tafuta sync` beside it reach a quiet exchange together: one
+    scores, the other leaves it (the lock is a file, as between two processes)."""
+    a, b = pair.a, pair.b
+    peer = pair.peer_of(a)
+    b.prepare(pair.peer_of(b))
+    pair.carry(b, a)
+    assert a.scoring_due(peer)
+    with scoring_lock(a.store, peer.id) as held:
+        assert held
+        assert a.rescore_when_due(peer) == -1
+    assert a.store.peer_sync_state(peer.id)["needs_scoring"]
+    assert a.rescore_when_due(peer) >= 0
+    assert not a.store.peer_sync_state(peer.id)["needs_scoring"]
