@@ -27,7 +27,7 @@ from .candidates import MAX_BLOCK_PAIRS, Candidates, Key, candidate_arrays
 from .fields import FIELDS, MISSING, field_levels, fields_for, rarity_levels
 from .keys import KEY_TYPES
 from .same_person import same_person_groups
-from .strata import MIN_NON_BEST, with_name_strata
+from .strata import MIN_NON_BEST, below_best, with_name_strata
 
 # Chosen from the benchmarks in docs/matching.md: the review queue favours recall (a person is
 # checked by a caseworker before anything happens), but not at the cost of flooding the queue.
@@ -265,13 +265,7 @@ def non_best_u(
     n_levels: Sequence[int],
 ) -> list[np.ndarray] | None:
     """Level frequencies among pairs scoring below the best candidate of both their records."""
-    pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
-    odds = pattern_odds[inverse]
-    best_left = np.full(int(left.max()) + 1, -np.inf)
-    best_right = np.full(int(right.max()) + 1, -np.inf)
-    np.maximum.at(best_left, left, odds)
-    np.maximum.at(best_right, right, odds)
-    non_best = (odds < best_left[left]) & (odds < best_right[right])
+    non_best = below_best(model, unique, inverse, left, right)
     if non_best.sum() < MIN_NON_BEST:
         return None
     per_pattern = np.bincount(inverse[non_best], minlength=len(unique)).astype(float)

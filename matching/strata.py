@@ -39,6 +39,25 @@ def _stratum_levels(stratum: tuple[str, str]) -> tuple[int, int]:
     return words.index(stratum[0]), words.index(stratum[1])
 
 
+def below_best(
+    model: em.Model,
+    unique: np.ndarray,
+    inverse: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+) -> np.ndarray:
+    """Which pairs score below the best candidate of both their records under ``model``: the
+    pairs that are almost all non-matches, from which u can be counted without labels."""
+    pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
+    odds = pattern_odds[inverse]
+    best_left = np.full(int(left.max()) + 1, -np.inf)
+    best_right = np.full(int(right.max()) + 1, -np.inf)
+    np.maximum.at(best_left, left, odds)
+    np.maximum.at(best_right, right, odds)
+    below: np.ndarray = (odds < best_left[left]) & (odds < best_right[right])
+    return below
+
+
 def same_names_model(
     model: em.Model,
     unique: np.ndarray,
@@ -63,13 +82,7 @@ def same_names_model(
     names = list(fields).index("names")
     low, high = _stratum_levels(stratum)
     in_stratum = (unique[:, names] >= low) & (unique[:, names] <= high)
-    pattern_odds = np.array([model.log_odds(p) for p in unique.tolist()])
-    odds = pattern_odds[inverse]
-    best_left = np.full(int(left.max()) + 1, -np.inf)
-    best_right = np.full(int(right.max()) + 1, -np.inf)
-    np.maximum.at(best_left, left, odds)
-    np.maximum.at(best_right, right, odds)
-    non_best = (odds < best_left[left]) & (odds < best_right[right]) & in_stratum[inverse]
+    non_best = below_best(model, unique, inverse, left, right) & in_stratum[inverse]
     if non_best.sum() < MIN_NON_BEST:
         return None
     per_pattern = np.bincount(inverse[non_best], minlength=len(unique)).astype(float)

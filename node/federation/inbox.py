@@ -20,13 +20,13 @@ from keys import Keyring
 from node.directory import profile as directory
 from node.directory import stats
 from node.review import handover
+from node.review.notices import noticed_ref
 from node.store.budgets import BudgetExceeded
 from node.store.db import Store
 from node.store.review import HandoverNotAllowed
 from node.trust import budgets
 from node.trust.peers import Peer, trusted_peer_for_key
 from protocol import blinding
-from protocol.blinding import match_id_for
 from protocol.envelope import (
     CLOCK_WINDOW_SECONDS,
     Opened,
@@ -262,9 +262,8 @@ class Inbox:
                 "match notice refused: this node compares keys itself with this peer "
                 "(tafuta peers evaluation)"
             )
-        ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
-        ref = self.store.refs_for_pseudonyms(peer.id).get(ours)
-        if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+        ref = noticed_ref(self.store, peer.id, notice)
+        if ref is None:
             raise NoticeRefused("match notice refused: it names no record we sent to this peer")
         self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
 

@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from matching import KEYSET_VERSION, score_key_candidates
-from node.review.notices import notice_for, tell_before_review
+from node.review.notices import notice_for, noticed_ref, tell_before_review
 from node.trust.peers import trusted_peer_for_key
 from protocol import blinding
 from protocol.blinding import match_id_for
@@ -87,9 +87,8 @@ def apply_linkage_notice(inbox: Inbox, m: Message) -> None:
             "linkage notice refused: the sender is not the linkage node of our pair with that "
             "peer (tafuta peers evaluation)"
         )
-    ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
-    ref = inbox.store.refs_for_pseudonyms(peer.id).get(ours)
-    if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+    ref = noticed_ref(inbox.store, peer.id, notice)
+    if ref is None:
         raise LinkageRefused("linkage notice refused: it names no record we sent to that peer")
     fields = {k: v for k, v in notice.items() if k != "peer"}
     inbox.store.apply_notice(peer.id, m.id, fields, ref, m.now, m.via_bundle, sender_id=m.peer.id)

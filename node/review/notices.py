@@ -8,6 +8,8 @@ otherwise once our caseworker confirms (review/rules.py). docs/privacy-design.md
 from __future__ import annotations
 
 from matching.fields import FIELDS, UNDETERMINED
+from node.store.db import Store
+from protocol.blinding import match_id_for
 
 NOTICE_MIN_FIELDS = 3
 _AGREEING = frozenset(
@@ -36,3 +38,13 @@ def notice_for(suggestion: dict) -> dict:
         "receiver_pseudonym": suggestion["peer_pseudonym"],
         "sender_pseudonym": suggestion["local_pseudonym"],
     }
+
+
+def noticed_ref(store: Store, peer_id: int, notice: dict) -> str | None:
+    """Our record a match notice names, or None: its receiver pseudonym must be one we gave
+    the peer, and its match id the one both pseudonyms make."""
+    ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
+    ref = store.refs_for_pseudonyms(peer_id).get(ours)
+    if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
+        return None
+    return ref
