@@ -250,6 +250,7 @@ class Inbox:
         """A suggestion from a peer that alone evaluates our pair, or, with a linkage node, the
         score and evidence of a match the peer confirmed; refused (422) otherwise."""
         evaluation = self.store.peer_evaluation(peer.id)
+        held = None
         if evaluation == "linker":
             held = self.store.match(notice["match_id"])
             if held is None or held["peer_id"] != peer.id or held["peer_decision"] != "confirm":
@@ -265,6 +266,11 @@ class Inbox:
         ref = noticed_ref(self.store, peer.id, notice)
         if ref is None:
             raise NoticeRefused("match notice refused: it names no record we sent to this peer")
+        if evaluation == "linker" and held is not None and held["score"] > 0:
+            # Our linkage node told us of this match: its score and evidence stand, not the
+            # peer's copy (which only fills a match we held from the peer's confirmation alone).
+            self.store.apply_simple(peer.id, message_id, "match-notice", self.clock(), via_bundle)
+            return
         self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
 
     def key_budget(self, peer: Peer) -> int:

@@ -243,3 +243,25 @@ def test_a_bad_pair_gets_a_clear_error_from_the_cli(tmp_path, run, first, second
     assert "Traceback" not in result.output
     assert mesh.stores["L"].linkage_pairs() == []
     mesh.close()
+
+
+def test_the_peer_cannot_overwrite_what_our_linkage_node_told_us(linked):
+    """B confirms a strong suggestion, then sends its own notice with another score and
+    evidence: A keeps the linkage node's."""
+    store = linked.stores["B"]
+    strong = next(m for m in store.list_matches() if tell_before_review(m["evidence"]))
+    user_id = add_user(store, "baraka", "caseworker", "a long password here", Profile(),
+                       actor="test", now=1, hasher=cheap_hasher())  # fmt: skip
+    review.decide(store, strong["match_id"], "confirm", "checked", store.user_by_id(user_id), 5)
+    deliver(linked)
+    before = linked.stores["A"].match(strong["match_id"])
+    assert before["peer_decision"] == "confirm"
+    payload = {"match_id": strong["match_id"], "score": 0.01, "evidence": "made up",
+               "receiver_pseudonym": strong["peer_pseudonym"],
+               "sender_pseudonym": strong["local_pseudonym"]}  # fmt: skip
+    fed = linked.fed["B"]
+    linked.fed["A"].receive(
+        fed.seal_for(linked.peer("B", "A"), new_message_id(), "match-notice", payload)
+    )
+    after = linked.stores["A"].match(strong["match_id"])
+    assert (after["score"], after["evidence"]) == (before["score"], before["evidence"])
