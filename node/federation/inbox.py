@@ -20,7 +20,7 @@ from keys import Keyring
 from node.directory import profile as directory
 from node.directory import stats
 from node.review import handover
-from node.review.notices import noticed_ref
+from node.review.notices import is_withdrawal, noticed_ref
 from node.store.budgets import BudgetExceeded
 from node.store.db import Store
 from node.store.review import HandoverNotAllowed
@@ -264,6 +264,9 @@ class Inbox:
                 "(tafuta peers evaluation)"
             )
         ref = noticed_ref(self.store, peer.id, notice)
+        if ref is None and is_withdrawal(notice):
+            self.store.apply_simple(peer.id, message_id, "match-notice", self.clock(), via_bundle)
+            return
         if ref is None:
             raise NoticeRefused("match notice refused: it names no record we sent to this peer")
         if evaluation == "linker" and held is not None and held["score"] > 0:

@@ -25,7 +25,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from matching import KEYSET_VERSION, score_key_candidates
-from node.review.notices import notice_for, noticed_ref, tell_before_review
+from node.review.notices import is_withdrawal, notice_for, noticed_ref, tell_before_review
 from node.trust.peers import trusted_peer_for_key
 from protocol import blinding
 from protocol.blinding import match_id_for
@@ -88,6 +88,9 @@ def apply_linkage_notice(inbox: Inbox, m: Message) -> None:
             "peer (tafuta peers evaluation)"
         )
     ref = noticed_ref(inbox.store, peer.id, notice)
+    if ref is None and is_withdrawal(notice):
+        inbox.store.apply_simple(m.peer.id, m.id, m.kind, m.now, m.via_bundle)
+        return
     if ref is None:
         raise LinkageRefused("linkage notice refused: it names no record we sent to that peer")
     fields = {k: v for k, v in notice.items() if k != "peer"}

@@ -48,3 +48,10 @@ def noticed_ref(store: Store, peer_id: int, notice: dict) -> str | None:
     if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
         return None
     return ref
+
+
+def is_withdrawal(notice: dict) -> bool:
+    """A notice that withdraws a suggestion (score 0, no evidence). One about a pseudonym we no
+    longer hold (a rotation renewed it, a retraction crossed it) has nothing to withdraw: it is
+    recorded and ignored, never refused, or it would block the sender's outbox."""
+    return notice["score"] == 0 and not notice["evidence"]

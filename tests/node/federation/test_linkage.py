@@ -265,3 +265,14 @@ def test_the_peer_cannot_overwrite_what_our_linkage_node_told_us(linked):
     )
     after = linked.stores["A"].match(strong["match_id"])
     assert (after["score"], after["evidence"]) == (before["score"], before["evidence"])
+
+
+def test_after_a_rotation_the_pair_gets_the_same_suggestions_and_nothing_is_stuck(linked):
+    before = {(m["local_ref"], m["score"]) for m in linked.stores["A"].list_matches()}
+    linked.fed["A"].rotate(linked.peer("A", "B"), actor="test")
+    settle(linked)
+    settle(linked)
+    after = {(m["local_ref"], m["score"]) for m in linked.stores["A"].list_matches()}
+    assert after == before
+    for side in "ABL":
+        assert linked.stores[side].outbox_count() == 0

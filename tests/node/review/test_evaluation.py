@@ -106,6 +106,19 @@ def test_the_node_that_does_not_evaluate_counts_the_exchange_as_settled(one_side
         assert is_settled(pending_work(x)), pending_work(x)
 
 
+@pytest.mark.parametrize("rotating", ["evaluator", "peer"])
+def test_a_rotation_leaves_no_notice_stuck_in_an_outbox(one_sided, rotating):
+    """Withdrawals of suggestions about pseudonyms a rotation renewed are ignored, not refused."""
+    a, b = one_sided
+    before = {(m["local_ref"], m["score"]) for m in a.store.list_matches()}
+    x = a if rotating == "evaluator" else b
+    x.rotate(peer(x), actor="test")
+    exchange(a, b)
+    exchange(a, b)
+    assert {(m["local_ref"], m["score"]) for m in a.store.list_matches()} == before
+    assert a.store.outbox_count() == 0 and b.store.outbox_count() == 0
+
+
 def test_a_pair_agreeing_on_few_fields_reaches_the_peer_when_we_confirm_it(one_sided):
     a, b = one_sided
     weak = next(m for m in a.store.list_matches() if not tell_before_review(m["evidence"]))
