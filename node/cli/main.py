@@ -25,6 +25,7 @@ from node.records.retention import review as review_retention
 from node.store.db import Store
 from node.trust.budgets import ALERT_KINDS, WINDOW_SECONDS
 from node.trust.identity import create_node, now_seconds, write_new_passphrase_file
+from node.trust.linkage import list_pairs
 from node.trust.peers import default_actor
 
 from .demo import demo_command
@@ -294,7 +295,7 @@ def status(obj: CliContext, as_json: bool) -> None:
     settled (nothing to send, no answer awaited, nothing to score) or what it waits for, the
     latest peer events, and the alerts of the last 30 days a coordinator must see: a peer
     refused for asking to blind more keys than its budget, or whose announced records, volume
-    or key profile jumped.
+    or key profile jumped. On a blind linkage node, the pairs of peers it links.
     """
     with obj.store() as (home, store):
         info: dict[str, Any] = {
@@ -309,6 +310,7 @@ def status(obj: CliContext, as_json: bool) -> None:
             "exchange": _exchange_state(store),
             "peer_events": store.recent_peer_events(),
             "alerts": store.peer_alerts(ALERT_KINDS, now_seconds() - WINDOW_SECONDS),
+            "linking": list_pairs(store),
         }
         due = review_retention(store, RetentionPolicy.of(home), datetime.now(UTC).date())
         info["expiring_this_month"] = [r for r, _ in due.expiring] + due.expired
@@ -328,6 +330,11 @@ def status(obj: CliContext, as_json: bool) -> None:
     click.echo(f"schema version:  {info['schema_version']}")
     click.echo(f"outbox:          {info['outbox']} messages waiting for peers")
     click.echo(f"exchange:        {info['exchange']['summary']}")
+    for p in info["linking"]:  # as a blind linkage node (tafuta linkage)
+        click.echo(
+            f"linking:         {p['first']} ({p['first_records']} records) and {p['second']} "
+            f"({p['second_records']} records)"
+        )
     expiring = info["expiring_this_month"]
     if expiring:
         shown = ", ".join(expiring[:10]) + (", …" if len(expiring) > 10 else "")

@@ -220,12 +220,15 @@ def test_the_linkage_commands_list_add_and_remove_a_pair(tmp_path, run, linked):
     home = tmp_path / "L"
     listed = run("--home", home, "linkage", "list").output
     assert "Kwale Rescue (60 records) and Mombasa Shelter (50 records): scored" in listed
+    status = run("--home", home, "status").output
+    assert "linking:         Kwale Rescue (60 records) and Mombasa Shelter (50 records)" in status
     again = run("--home", home, "linkage", "add", NAMES["A"], NAMES["B"])
     assert again.exit_code == 0 and "linked already; nothing was changed" in again.output
     gone = run("--home", home, "linkage", "remove", NAMES["B"], NAMES["A"])
     assert gone.exit_code == 0 and "their keys are deleted" in gone.output
     assert count(linked, "L", "linkage_keys") == 0
     assert "links no pairs" in run("--home", home, "linkage", "list").output
+    assert "linking:" not in run("--home", home, "status").output
     assert remove_pair(linked.stores["L"], NAMES["A"], NAMES["B"], actor="test") is False
 
 
