@@ -160,7 +160,7 @@ def score(a: Side, b: Side) -> None:
     for x, y in ((a, b), (b, a)):
         x.fed.rescore(x.peer(y), force=True)
     if a.linker is not None and a.linker is b.linker:
-        a.linker.fed.score_linkages()
+        a.linker.fed.score_linkages(force=True)
     for _ in range(MAX_ROUNDS):  # match notices, when only one side (or a linker) evaluates
         if not deliver(a, b):
             break

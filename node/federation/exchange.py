@@ -153,6 +153,8 @@ class Federation(Inbox):
     share_stats: bool = True  # send our published tables to peers ([stats] share)
     # Our records' key digests, so a round where nothing changed computes no keys (keycache).
     _key_digests: KeyDigests = field(default_factory=KeyDigests, repr=False)
+    # As a linkage node: when this process first saw each pair waiting to be scored.
+    _linkage_dirty_since: dict[int, int] = field(default_factory=dict, repr=False)
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -419,9 +421,10 @@ class Federation(Inbox):
             if m["score"] > 0
         )
 
-    def score_linkages(self) -> int:
-        """As a linkage node, score the pairs of peers whose keys changed (linkage.py)."""
-        return linkage.score_linkages(self)
+    def score_linkages(self, *, force: bool = False) -> int:
+        """As a linkage node, score the pairs of peers whose keys changed, once they are quiet
+        (``force``: at once; linkage.py)."""
+        return linkage.score_linkages(self, self._linkage_dirty_since, force=force)
 
     def _scored(
         self, own: dict, theirs: dict, refs: dict[str, str], keep: set[tuple[str, str]]

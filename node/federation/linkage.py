@@ -97,14 +97,44 @@ def apply_linkage_notice(inbox: Inbox, m: Message) -> None:
     inbox.store.apply_notice(peer.id, m.id, fields, ref, m.now, m.via_bundle, sender_id=m.peer.id)
 
 
-def score_linkages(federation: Federation) -> int:
-    """Score every pair we link whose keys changed, and queue the notices that changed; returns
-    the pairs scored. The scorer and threshold are a two-sided pair's, so each node of the pair
-    gets the suggestions it would have found itself."""
+# A pair is scored once neither of its nodes has sent us anything for this long (their keys
+# arrive in batches, each batch would make the last scoring stale), and at the latest this long
+# after the keys changed: a pair that keeps sending is still scored now and then.
+LINKAGE_QUIET_SECONDS = 10
+LINKAGE_MAX_WAIT_SECONDS = 120
+
+
+def linkage_due(federation: Federation, pair: dict, dirty_since: dict[int, int]) -> bool:
+    """Whether a sync round should score the pair now (``dirty_since``: when this process
+    first saw it waiting, by pair id)."""
+    if not pair["needs_scoring"]:
+        dirty_since.pop(pair["id"], None)
+        return False
+    now = federation.clock()
+    since = dirty_since.setdefault(pair["id"], now)
+    last = max(
+        federation.store.peer_sync_state(peer_id)["last_contact_at"] or 0
+        for peer_id in (pair["first_id"], pair["second_id"])
+    )
+    return now - last >= LINKAGE_QUIET_SECONDS or now - since >= LINKAGE_MAX_WAIT_SECONDS
+
+
+def score_linkages(
+    federation: Federation, dirty_since: dict[int, int] | None = None, *, force: bool = False
+) -> int:
+    """Score every pair we link whose keys changed (once its nodes are quiet: ``linkage_due``;
+    ``force``: at once), and queue the notices that changed; returns the pairs scored. The
+    scorer and threshold are a two-sided pair's, so each node of the pair gets the suggestions
+    it would have found itself."""
     scored = 0
+    dirty_since = {} if dirty_since is None else dirty_since
     for pair in federation.store.linkage_pairs():
         if not pair["needs_scoring"]:
+            dirty_since.pop(pair["id"], None)
             continue
+        if not force and not linkage_due(federation, pair, dirty_since):
+            continue
+        dirty_since.pop(pair["id"], None)
         generation, first, second = federation.store.linkage_input(pair["id"])
         suggestions = []
         if first and second:

@@ -10,7 +10,7 @@ import pytest
 from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
 from node.federation.inbox import NoticeRefused
-from node.federation.linkage import LinkageRefused
+from node.federation.linkage import LINKAGE_QUIET_SECONDS, LinkageRefused
 from node.federation.sync import is_settled, pending_work
 from node.review import rules as review
 from node.review.notices import tell_before_review
@@ -56,7 +56,7 @@ def settle(mesh: Mesh) -> None:
         mesh.fed[x].prepare(mesh.peer(x, y))
     for _ in range(3):
         deliver(mesh)
-        mesh.fed["L"].score_linkages()
+        mesh.fed["L"].score_linkages(force=True)
         for x, y in (("A", "B"), ("B", "A")):
             mesh.fed[x].tell_confirmed(mesh.peer(x, y))
     deliver(mesh)
@@ -279,3 +279,17 @@ def test_after_a_rotation_the_pair_gets_the_same_suggestions_and_nothing_is_stuc
     assert after == before
     for side in "ABL":
         assert linked.stores[side].outbox_count() == 0
+
+
+def test_the_linkage_node_scores_a_pair_once_its_nodes_are_quiet(tmp_path):
+    mesh = build(tmp_path)
+    for x, y in (("A", "B"), ("B", "A")):
+        mesh.fed[x].prepare(mesh.peer(x, y))
+    deliver(mesh)  # the keys just arrived at L
+    linker = mesh.fed["L"]
+    assert linker.score_linkages() == 0
+    now = linker.clock()
+    linker.clock = lambda: now + LINKAGE_QUIET_SECONDS
+    assert linker.score_linkages() == 1
+    assert linker.score_linkages() == 0  # nothing changed since
+    mesh.close()
