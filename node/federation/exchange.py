@@ -414,12 +414,8 @@ class Federation(Inbox):
         confirmation itself. Returns notices queued."""
         if self.store.peer_evaluation(peer.id) != "linker":
             return 0
-        now = self.clock()
-        return sum(
-            self.store.send_notice(peer.id, notice_for(m), now)
-            for m in self.store.confirmed_matches(peer.id)
-            if m["score"] > 0
-        )
+        told = [notice_for(m) for m in self.store.confirmed_matches(peer.id) if m["score"] > 0]
+        return self.store.send_notices(peer.id, told, self.clock()) if told else 0
 
     def score_linkages(self, *, force: bool = False) -> int:
         """As a linkage node, score the pairs of peers whose keys changed, once they are quiet

@@ -65,7 +65,7 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
     if messages and decision == "confirm" and store.peer_evaluation(match["peer_id"]) == "ours":
         # The peer learns of a pair it was not told about before (federation.NOTICE_MIN_FIELDS)
         # now that our caseworker confirms it, just before the confirmation itself.
-        store.send_notice(match["peer_id"], notice_for(match), now)
+        store.send_notices(match["peer_id"], [notice_for(match)], now)
     store.decide(match, decision, note, user, messages, now, hand_over=handover.next_step)
     return get_match(store, match_id)
 

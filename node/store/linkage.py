@@ -3,13 +3,13 @@ the keys both nodes of a pair blinded, and the notices it sent each of them."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 
 from protocol.envelope import new_message_id
 
 from .audit import append_audit, peer_actor
+from .notices import notice_changes
 from .parts import StoreParts
 
 Keys = dict[str, list[tuple[str, bytes]]]
@@ -148,14 +148,7 @@ class LinkageTables(StoreParts):
                         (pair_id, receiver_id),
                     )
                 )
-                messages: list[tuple[dict, str | None]] = []
-                for notice in wanted:
-                    text = json.dumps(notice, sort_keys=True)
-                    if sent.pop(notice["match_id"], None) != text:
-                        messages.append((notice, text))
-                for match_id in sorted(sent):  # gone since: withdrawn
-                    withdrawn = {**json.loads(sent[match_id]), "score": 0, "evidence": ""}
-                    messages.append((withdrawn, None))
+                messages = notice_changes(sent, wanted)
                 self._enqueue(
                     conn,
                     receiver_id,

@@ -56,16 +56,7 @@ class NoticeTables(StoreParts):
                     "SELECT match_id, digest FROM notices_sent WHERE peer_id = ?", (peer_id,)
                 )
             )
-            messages: list[tuple[dict, str | None]] = []
-            keep = set()
-            for notice in notices:
-                digest = json.dumps(notice, sort_keys=True)
-                keep.add(notice["match_id"])
-                if sent.get(notice["match_id"]) != digest:
-                    messages.append((notice, digest))
-            for match_id in sorted(set(sent) - keep):
-                old = json.loads(sent[match_id])
-                messages.append(({**old, "score": 0, "evidence": ""}, None))
+            messages = notice_changes(sent, notices)
             queued = [(new_message_id(), "match-notice", n) for n, _ in messages]
             self._enqueue(conn, peer_id, queued, now)
             for notice, kept in messages:
@@ -93,23 +84,27 @@ class NoticeTables(StoreParts):
             )
         )
 
-    def send_notice(self, peer_id: int, notice: dict, now: int) -> bool:
-        """Queue one match notice unless this very notice was sent; True if queued."""
-        digest = json.dumps(notice, sort_keys=True)
+    def send_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
+        """Queue each match notice unless this very notice was sent (one transaction, whatever
+        their number); returns the notices queued."""
+        queued = 0
         with self.transaction() as conn:
-            sent = conn.execute(
-                "SELECT digest FROM notices_sent WHERE peer_id = ? AND match_id = ?",
-                (peer_id, notice["match_id"]),
-            ).fetchone()
-            if sent and sent[0] == digest:
-                return False
-            self._enqueue(conn, peer_id, [(new_message_id(), "match-notice", notice)], now)
-            conn.execute(
-                "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
-                "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
-                (peer_id, notice["match_id"], digest),
-            )
-        return True
+            for notice in notices:
+                digest = json.dumps(notice, sort_keys=True)
+                sent = conn.execute(
+                    "SELECT digest FROM notices_sent WHERE peer_id = ? AND match_id = ?",
+                    (peer_id, notice["match_id"]),
+                ).fetchone()
+                if sent and sent[0] == digest:
+                    continue
+                self._enqueue(conn, peer_id, [(new_message_id(), "match-notice", notice)], now)
+                conn.execute(
+                    "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
+                    "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
+                    (peer_id, notice["match_id"], digest),
+                )
+                queued += 1
+        return queued
 
     def apply_notice(
         self,
@@ -145,3 +140,19 @@ class NoticeTables(StoreParts):
                  notice["sender_pseudonym"], float(notice["score"]), notice["evidence"], now,
                  now),
             )  # fmt: skip
+
+
+def notice_changes(sent: dict[str, str], wanted: Sequence[dict]) -> list[tuple[dict, str | None]]:
+    """What to tell a receiver, given the notices last sent it (``sent``: match id -> the notice
+    as JSON) and those it should hold now: each new or changed notice with the JSON to remember,
+    and a withdrawal (score 0, no evidence; None: forget it) for each one sent that is gone."""
+    messages: list[tuple[dict, str | None]] = []
+    keep = set()
+    for notice in wanted:
+        digest = json.dumps(notice, sort_keys=True)
+        keep.add(notice["match_id"])
+        if sent.get(notice["match_id"]) != digest:
+            messages.append((notice, digest))
+    for match_id in sorted(set(sent) - keep):
+        messages.append(({**json.loads(sent[match_id]), "score": 0, "evidence": ""}, None))
+    return messages
