@@ -66,15 +66,15 @@ def forward(
 def apply_linkage_keys(inbox: Inbox, m: Message) -> None:
     """At the linkage node: keys of one node's records, sent by the other node of the pair."""
     owner = trusted_peer_for_key(inbox.store, m.payload["peer"], now=m.now)
-    pair = None if owner is None else inbox.store.linkage_pair(m.peer.id, owner.id)
-    if owner is None or pair is None:
+    pair_id = None if owner is None else inbox.store.linkage_pair_id(m.peer.id, owner.id)
+    if owner is None or pair_id is None:
         raise LinkageRefused(
             "linkage keys refused: this node does not link the sender with that peer "
             "(tafuta linkage add)"
         )
     records = [(r.pseudonym, r.keys) for r in blinding.from_wire(m.payload["records"])]
     inbox.store.apply_linkage_keys(
-        m.peer.id, m.id, pair["id"], owner.id, records, m.payload["retracted"], m.now, m.via_bundle
+        m.peer.id, m.id, pair_id, owner.id, records, m.payload["retracted"], m.now, m.via_bundle
     )
 
 
@@ -105,11 +105,8 @@ LINKAGE_MAX_WAIT_SECONDS = 120
 
 
 def linkage_due(federation: Federation, pair: dict, dirty_since: dict[int, int]) -> bool:
-    """Whether a sync round should score the pair now (``dirty_since``: when this process
-    first saw it waiting, by pair id)."""
-    if not pair["needs_scoring"]:
-        dirty_since.pop(pair["id"], None)
-        return False
+    """Whether a sync round should score a pair waiting to be scored now (``dirty_since``:
+    when this process first saw it waiting, by pair id)."""
     now = federation.clock()
     since = dirty_since.setdefault(pair["id"], now)
     last = max(
@@ -128,10 +125,10 @@ def score_linkages(
     it would have found itself."""
     scored = 0
     dirty_since = {} if dirty_since is None else dirty_since
-    for pair in federation.store.linkage_pairs():
-        if not pair["needs_scoring"]:
-            dirty_since.pop(pair["id"], None)
-            continue
+    waiting = federation.store.linkage_pairs_waiting()
+    for pair_id in set(dirty_since) - {pair["id"] for pair in waiting}:
+        del dirty_since[pair_id]  # scored by another process meanwhile
+    for pair in waiting:
         if not force and not linkage_due(federation, pair, dirty_since):
             continue
         dirty_since.pop(pair["id"], None)
@@ -140,23 +137,18 @@ def score_linkages(
         if first and second:
             suggestions = score_key_candidates(first, second, min_score=federation.threshold)
         to_first, to_second = [], []
-        for s in suggestions:
-            if s.score < federation.threshold:
-                continue
-            match_id = match_id_for(s.ref_a, s.ref_b)
-            for_first = notice_for(
-                {"match_id": match_id, "score": s.score, "evidence": s.evidence,
-                 "local_pseudonym": s.ref_b, "peer_pseudonym": s.ref_a}
+        for s in suggestions:  # all at or above the threshold (min_score), no others kept
+            found = {"match_id": match_id_for(s.ref_a, s.ref_b), "score": s.score,
+                     "evidence": s.evidence}  # fmt: skip
+            to_first.append(
+                {"peer": pair["second_key_id"],
+                 **notice_for({**found, "peer_pseudonym": s.ref_a, "local_pseudonym": s.ref_b})}
             )  # fmt: skip
-            to_first.append({"peer": pair["second_key_id"], **for_first})
             if tell_before_review(s.evidence):
-                for_second = {
-                    **for_first,
-                    "receiver_pseudonym": s.ref_b,
-                    "sender_pseudonym": s.ref_a,
-                    "peer": pair["first_key_id"],
-                }
-                to_second.append(for_second)
+                to_second.append(
+                    {"peer": pair["first_key_id"],
+                     **notice_for({**found, "peer_pseudonym": s.ref_b, "local_pseudonym": s.ref_a})}
+                )  # fmt: skip
         notices = {pair["first_id"]: to_first, pair["second_id"]: to_second}
         queued = federation.store.store_linkage_notices(
             pair["id"], generation, notices, federation.clock()

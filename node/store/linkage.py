@@ -15,6 +15,15 @@ from .parts import StoreParts
 Keys = dict[str, list[tuple[str, bytes]]]
 
 
+_PAIR_COLUMNS = (
+    "p.id, p.first_id, p.second_id, p.needs_scoring, a.name AS first_name, "
+    "b.name AS second_name, a.key_id AS first_key_id, b.key_id AS second_key_id"
+)
+_PAIRS_FROM = (
+    "FROM linkage_pairs p JOIN peers a ON a.id = p.first_id JOIN peers b ON b.id = p.second_id"
+)
+
+
 class LinkageTables(StoreParts):
     """Mixed into Store: what a node keeps when it links pairs of its peers."""
 
@@ -49,21 +58,25 @@ class LinkageTables(StoreParts):
         """Every pair linked here, with the peers' names and the records held of each side."""
         return list(
             self.db.query(
-                "SELECT p.id, p.first_id, p.second_id, p.needs_scoring, a.name AS first_name, "
-                "b.name AS second_name, a.key_id AS first_key_id, b.key_id AS second_key_id, "
+                f"SELECT {_PAIR_COLUMNS}, "
                 "(SELECT count(DISTINCT pseudonym) FROM linkage_keys k "
                 " WHERE k.pair_id = p.id AND k.owner_id = p.first_id) AS first_records, "
                 "(SELECT count(DISTINCT pseudonym) FROM linkage_keys k "
                 " WHERE k.pair_id = p.id AND k.owner_id = p.second_id) AS second_records "
-                "FROM linkage_pairs p JOIN peers a ON a.id = p.first_id "
-                "JOIN peers b ON b.id = p.second_id ORDER BY p.id"
+                f"{_PAIRS_FROM} ORDER BY p.id"
             )
         )
 
-    def linkage_pair(self, one_id: int, other_id: int) -> dict | None:
+    def linkage_pairs_waiting(self) -> list[dict]:
+        """The pairs whose keys changed since they were last scored, without the record counts
+        (read every sync round)."""
+        return list(
+            self.db.query(f"SELECT {_PAIR_COLUMNS} {_PAIRS_FROM} WHERE p.needs_scoring > 0")
+        )
+
+    def linkage_pair_id(self, one_id: int, other_id: int) -> int | None:
         """The pair of these two peers, in either order, or None."""
-        pair_id = self._pair_id(self.conn, one_id, other_id)
-        return next((p for p in self.linkage_pairs() if p["id"] == pair_id), None)
+        return self._pair_id(self.conn, one_id, other_id)
 
     @staticmethod
     def _pair_id(conn, one_id: int, other_id: int) -> int | None:
