@@ -39,7 +39,13 @@ YEARS = range(1940, 2026)
 # Whole guessed people, when A sends no keys back: the birth years of most people on the lists.
 WHOLE_YEARS = range(1960, 2013)
 WHOLE_PARTS = {"names2", "name1", "district", "year", "yearx"}
-RECORDS_PER_BATCH = 4_500
+RECORDS_PER_BATCH = 4_500  # records per malicious message
+# Once A sends no keys back, M learns only from suggestions, which A (or the linkage node) makes
+# by scoring A × M over M's whole register: M sends this many new keys of whole guessed people
+# (in messages of RECORDS_PER_BATCH records) before it lets A score and reads the notices. Fewer,
+# larger rounds lose M nothing (whole guesses do not depend on each other's answers), and keep the
+# harness from rescoring a register of tens of thousands of guesses after every 4,000 keys.
+WHOLE_ROUND_KEYS = 25_000
 
 
 # --- the malicious peer --------------------------------------------------------------------------
@@ -86,10 +92,11 @@ class Refused(Exception):
 
 def send_guesses(
     m: Side, a: Side, records: list[list[tuple[str, str]]]
-) -> tuple[dict[tuple, bytes], list[tuple[int, str, str]], bool]:
-    """Blind guess records, send them to A, let A score as its sync loop does, and read what
-    comes back: each guess key's doubly blinded token (from a blinded-reply, if A sends one) and
-    each suggestion A notifies (record index, A's pseudonym, evidence)."""
+) -> tuple[dict[tuple, bytes], list[tuple[int, str, str]], bool, str]:
+    """Blind guess records, send them to A in messages of at most RECORDS_PER_BATCH records, let
+    A score as its sync loop does, and read what comes back: each guess key's doubly blinded token
+    (from a blinded-reply, if A sends one), each suggestion A notifies (record index, A's
+    pseudonym, evidence), and why A refused a message ("" if it took them all)."""
     peer = m.peer(a)
     scalar = m.fed._scalar(peer)
     flat = [k for record in records for k in record]
@@ -101,20 +108,23 @@ def send_guesses(
         pseudonym = blinding.new_pseudonym()
         index_of[pseudonym] = i
         wire.append(blinding.BlindedRecord(pseudonym, tuple((k[0], next(singles)) for k in record)))
-    payload = {
-        "keyset": KEYSET_VERSION,
-        "batch": new_message_id()[:16],
-        "records": blinding.to_wire(wire),
-        "announced_records": ANNOUNCE,
-    }
-    body = m.fed.seal_for(peer, new_message_id(), "blinded-keys", payload)
-    try:
-        ack = a.fed.receive(body).ack
-    except EnvelopeRefused as refused:
-        raise Refused(f"{refused.status} {refused}") from refused
-    if ack is not None:
-        m.fed.receive(ack)
     before = len(m.fed.opened)
+    refused = ""
+    for start in range(0, len(wire), RECORDS_PER_BATCH):
+        payload = {
+            "keyset": KEYSET_VERSION,
+            "batch": new_message_id()[:16],
+            "records": blinding.to_wire(wire[start : start + RECORDS_PER_BATCH]),
+            "announced_records": ANNOUNCE,
+        }
+        body = m.fed.seal_for(peer, new_message_id(), "blinded-keys", payload)
+        try:
+            ack = a.fed.receive(body).ack
+        except EnvelopeRefused as err:
+            refused = f"{err.status} {err}"
+            break
+        if ack is not None:
+            m.fed.receive(ack)
     deliver(a, m)
     score(a, m)  # what A's sync loop (or the linkage node's) does after new keys
     tokens, notices = {}, []
@@ -133,7 +143,7 @@ def send_guesses(
             i = index_of.get(got["receiver_pseudonym"])
             if i is not None:
                 notices.append((i, got["sender_pseudonym"], got["evidence"]))
-    return tokens, notices, replied
+    return tokens, notices, replied, refused
 
 
 def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: int) -> dict:
@@ -166,7 +176,7 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
 
     def flush(batch: list[list[tuple[str, str]]]) -> None:
         nonlocal used, suggested, whole, stage1
-        tokens, notices, replied = send_guesses(m, a, batch)
+        tokens, notices, replied, refused_now = send_guesses(m, a, batch)
         used = len(sent)  # distinct keys, as A's budget counts them
         if not replied and not tokens and not whole:
             # A sends no keys back (it alone evaluates): adapt, and send whole guessed people
@@ -184,6 +194,8 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
             facts = evidence_facts(evidence, batch[i])
             learned[pseudonym] |= facts
             follow(facts)
+        if refused_now:
+            raise Refused(refused_now)
 
     try:
         while used < max_keys and not exhausted:
@@ -194,7 +206,9 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
                 sent.update(record)
                 batch.append(record)
                 size += len(record)
-            while size < GUESS_BATCH and len(batch) < RECORDS_PER_BATCH:
+            while size < (WHOLE_ROUND_KEYS if whole else GUESS_BATCH) and (
+                whole or len(batch) < RECORDS_PER_BATCH
+            ):
                 guess = next(stage1, None)
                 if guess is None:
                     exhausted = True
@@ -289,9 +303,8 @@ def probe_over_budget(a: Side, m: Side, used: int, budget: int) -> tuple[bool, s
     while total <= budget:
         n = min(GUESS_BATCH, budget + 1 - total)
         keys = [[("phone", f"+000{secrets.randbelow(10**12):012d}")] for _ in range(n)]
-        try:
-            send_guesses(m, a, keys)
-        except Refused as err:
-            return True, str(err)
+        refused = send_guesses(m, a, keys)[3]
+        if refused:
+            return True, refused
         total += n
     return False, f"accepted {total} keys with a budget of {budget}"
