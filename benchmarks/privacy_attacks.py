@@ -80,6 +80,8 @@ from privacy_nodes import (  # beside this script
     make_node,
     pair,
     reidentified,
+    reidentified_within_a_year,
+    right_facts,
     with_years,
 )
 
@@ -182,7 +184,7 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
         if ref is None:
             continue
         facts = with_years(facts)
-        right = {f for f in facts if f in truth_facts[ref] or f[0] == "yw"}
+        right = right_facts(facts, truth_facts[ref])
         wrong += len(exact(facts - right))
         correct[ref] = right
     not_shown = [ref for p, ref in a_refs.items() if p not in shown]
@@ -194,6 +196,7 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
         if p not in shown and exact(with_years(unordered.get(p, set())) & truth_facts[ref])
     ]
     reid = [ref for ref in unmatched if reidentified(correct.get(ref, set()))]
+    reid_near = [ref for ref in unmatched if reidentified_within_a_year(correct.get(ref, set()))]
     by_field = {
         f: round(100 * sum(any(x == f for x, _ in correct.get(r, ())) for r in not_shown)
                  / max(1, len(not_shown)), 1)
@@ -202,6 +205,7 @@ def curious_attack(a: Side, b: Side, truth_facts: dict[str, set], matched_a: set
     return {
         "curious_value_leak_pct": round(100 * len(leak) / max(1, len(not_shown)), 1),
         "curious_reid_pct": round(100 * len(reid) / max(1, len(unmatched)), 1),
+        "curious_reid_within_a_year_pct": round(100 * len(reid_near) / max(1, len(unmatched)), 1),
         "curious_value_leak_by_field_pct": by_field,
         # The same attack without the reply's order: by key type and by intersecting B's records
         # that hold the same token (what shuffled, untyped replies would leave).

@@ -21,6 +21,8 @@ from privacy_nodes import (  # beside this script
     exchange,
     key_facts,
     reidentified,
+    reidentified_within_a_year,
+    right_facts,
     score,
     with_years,
 )
@@ -251,18 +253,20 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
     except Refused as err:
         refused = str(err)
     a_refs = {p: ref for ref, (p, _) in a.store.pseudonyms(a.peer(m).id).items()}
-    reid = 0
+    reid = reid_near = 0
     wrong = 0
     for pseudonym, facts in learned.items():
         ref = a_refs.get(pseudonym)
         if ref is None:
             continue
         facts = with_years(facts)
-        right = {f for f in facts if f in truth_facts[ref] or f[0] == "yw"}
+        right = right_facts(facts, truth_facts[ref])
         wrong += len(exact(facts - right))
         reid += reidentified(right)
+        reid_near += reidentified_within_a_year(right)
     return {
         "malicious_reid_pct": round(100 * reid / max(1, len(a_refs)), 1),
+        "malicious_reid_within_a_year_pct": round(100 * reid_near / max(1, len(a_refs)), 1),
         "malicious_keys_used": used,
         "malicious_leak_pct": round(
             100 * sum(bool(exact(f)) for f in learned.values()) / max(1, len(a_refs)), 1

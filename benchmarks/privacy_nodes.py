@@ -219,6 +219,30 @@ def reidentified(facts: set[tuple[str, str]]) -> bool:
     return {"names", "year", "district"} <= kinds
 
 
+def reidentified_within_a_year(facts: set[tuple[str, str]]) -> bool:
+    """Names, district and the birth year to within one: what a guess learns when the evidence
+    says "birth year within a year" of the year it chose. Not the issue's measure (which needs
+    the exact year), but as good as one to anyone who knows the person."""
+    kinds = {f for f, _ in facts}
+    return {"names", "district"} <= kinds and bool(kinds & {"year", "near_year"})
+
+
+def right_facts(facts: set[tuple[str, str]], truth: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The facts true of a record (windows are never wrong; a year "within a year" is right when
+    the record's year, or one of its windows' years, is at most one away)."""
+    years = {int(v) for f, v in truth if f == "year"}
+    for f, v in truth:
+        if f == "yw":
+            years |= window_years(v)
+    return {
+        (f, v)
+        for f, v in facts
+        if (f, v) in truth
+        or f == "yw"
+        or (f == "near_year" and any(abs(int(v) - y) <= 1 for y in years))
+    }
+
+
 def exact(facts: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return {(f, v) for f, v in facts if f in EXACT}
 
@@ -236,6 +260,7 @@ EVIDENCE = (
     ("mother's name sounds the same", ("mother",)),
     ("two names sound the same", ("names",)),
     ("three or more names sound the same", ("names",)),
+    ("birth year within a year", ("near_year",)),
 )
 
 
@@ -243,13 +268,14 @@ def evidence_facts(evidence: str, own_keys: list[tuple[str, str]]) -> set[tuple[
     """What a suggestion's evidence tells B about A's record: B's own value of each field the
     evidence calls the same, when B's record has exactly one value for it."""
     mine: dict[str, set[str]] = defaultdict(set)
-    for facts in (with_years(key_facts(*k)) for k in own_keys):
-        for f, v in facts:
-            mine[f].add(v)
+    # The windows of all its keys together pin its year down (two windows one apart: one year).
+    for f, v in with_years(set().union(*(key_facts(*k) for k in own_keys))):
+        mine[f].add(v)
     out = set()
     for phrase, fields in EVIDENCE:
         if phrase in evidence:
             for f in fields:
-                if len(mine.get(f, ())) == 1:
-                    out.add((f, next(iter(mine[f]))))
+                own = mine.get("year" if f == "near_year" else f, set())
+                if len(own) == 1:
+                    out.add((f, next(iter(own))))
     return out
