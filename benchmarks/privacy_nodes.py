@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keys import KdfParams
 from matching.errors import KeySetError
-from matching.fields import components
+from matching.fields import FIELDS, components
 from node.demo.network import write_register
 from node.federation.exchange import Federation
 from node.home import open_home
@@ -251,17 +251,26 @@ def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-EVIDENCE = (
-    ("same home district", ("district",)),
-    ("same home village", ("village",)),
-    ("same birth date", ("date", "year")),
-    ("same birth year", ("year",)),
-    ("same phone number", ("phone",)),
-    ("mother's name sounds the same", ("mother",)),
-    ("two names sound the same", ("names",)),
-    ("three or more names sound the same", ("names",)),
-    ("birth year within a year", ("near_year",)),
-)
+# What each evidence phrase tells the reader of its own record's value, by the scorer's own words
+# (matching.fields), so that a change of wording cannot silently blind the harness. A level that
+# says only "alike" (one letter off, spelled alike) tells no exact value and is left out.
+_TELLS = {
+    ("names", "two names sound the same, in any order"): ("names",),
+    ("names", "all names (or three or more) sound the same, in any order"): ("names",),
+    ("names", "same names, in any order"): ("names",),
+    ("birth", "birth year within a year"): ("near_year",),
+    ("birth", "same birth year, birth date differs"): ("year",),
+    ("birth", "same birth year"): ("year",),
+    ("birth", "same birth date"): ("date", "year"),
+    ("district", "same home district"): ("district",),
+    ("village", "same home village"): ("village",),
+    ("phone", "same phone number"): ("phone",),
+    ("mother", "mother's name sounds the same"): ("mother",),
+}
+for _field, _words in _TELLS:  # every phrase above is one the scorer says
+    if _words not in FIELDS[_field].words:
+        raise RuntimeError(f"matching.fields no longer says {_words!r}: update the harness")
+EVIDENCE = {words: facts for (_, words), facts in _TELLS.items()}
 
 
 def evidence_facts(evidence: str, own_keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -272,10 +281,9 @@ def evidence_facts(evidence: str, own_keys: list[tuple[str, str]]) -> set[tuple[
     for f, v in with_years(set().union(*(key_facts(*k) for k in own_keys))):
         mine[f].add(v)
     out = set()
-    for phrase, fields in EVIDENCE:
-        if phrase in evidence:
-            for f in fields:
-                own = mine.get("year" if f == "near_year" else f, set())
-                if len(own) == 1:
-                    out.add((f, next(iter(own))))
+    for phrase in (part.strip() for part in evidence.split(";")):
+        for f in EVIDENCE.get(phrase, ()):
+            own = mine.get("year" if f == "near_year" else f, set())
+            if len(own) == 1:
+                out.add((f, next(iter(own))))
     return out
