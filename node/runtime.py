@@ -14,6 +14,7 @@ from node.directory.districts import HOME_FILE as DISTRICTS_FILE
 from node.directory.districts import Gazetteer, load_gazetteer
 from node.directory.suppression import DEFAULT_K
 from node.federation.exchange import Federation
+from node.review.notices import MAX_TELL_FIELDS, MIN_TELL_FIELDS
 from node.store.db import Store
 from node.trust.identity import unlock
 from node.trust.peers import default_budget
@@ -49,8 +50,9 @@ def stats_k(home: Home) -> int:
 def federation_for(
     home: Home, store: Store, keyring: Keyring, lexicon: Lexicon, workers: int | None = None
 ) -> Federation:
-    """A Federation with the home's settings: ``[matching] threshold``,
-    ``[federation] default_key_budget`` and ``[stats] k`` and ``share`` in config.toml."""
+    """A Federation with the home's settings: ``[matching] threshold``, ``[federation]
+    default_key_budget``, ``rotate_days`` and ``tell_before_review``, and ``[stats] k`` and
+    ``share`` in config.toml."""
     federation = Federation(
         store=store,
         keyring=keyring,
@@ -71,7 +73,22 @@ def federation_for(
             raise HomeError(f"[federation] rotate_days in {home.config_path} must be 0 to 3650")
         federation.rotate_days = rotate
     federation.default_key_budget = default_budget(home, store)
+    federation.tell_fields = tell_fields(home)
     return federation
+
+
+def tell_fields(home: Home) -> int:
+    """``[federation] tell_before_review``: 0 (the default) tells a peer that does not evaluate
+    of a suggestion only once our caseworker confirms it; N (3 or more) also before review when N
+    fields agree (review/notices.py)."""
+    value = home.config.get("federation", {}).get("tell_before_review", 0)
+    if type(value) is not int or not (value == 0 or MIN_TELL_FIELDS <= value <= MAX_TELL_FIELDS):
+        raise HomeError(
+            f"[federation] tell_before_review in {home.config_path} must be 0 (tell a peer of a "
+            f"suggestion only once our caseworker confirms it) or the number of agreeing fields, "
+            f"{MIN_TELL_FIELDS} to {MAX_TELL_FIELDS}, that lets one through before review"
+        )
+    return value
 
 
 @contextmanager

@@ -107,11 +107,6 @@ def rotate_secrets(store: Store, peer_id: int, *, actor: str, now: int) -> int:
     return len(old)
 
 
-# When only we evaluate, a suggestion is told to the peer before our caseworker confirms it only
-# if it agrees on at least this many fields. A pair agreeing on two (two name sounds and a
-# district, say) is exactly what a peer sending guessed records would get back: it told a
-# guessing peer the name sounds and district of 41.9 % of a register (docs/privacy-design.md).
-# The others reach the peer when our caseworker confirms them.
 def batched(records: list[blinding.BlindedRecord]) -> list[list[blinding.BlindedRecord]]:
     """Records in messages of at most BATCH_RECORDS records and BATCH_KEYS keys (a record with
     more keys than that still travels alone: a record has at most 256)."""
@@ -151,6 +146,10 @@ class Federation(Inbox):
     gazetteer: Gazetteer | None = None  # districts, for statistics shared with peers
     stats_k: int = stats.DEFAULT_K  # smallest count published ([stats] k)
     share_stats: bool = True  # send our published tables to peers ([stats] share)
+    # When only we (or our linkage node) evaluate, the peer hears of a suggestion once our
+    # caseworker confirms it; before review only if this many fields agree (0: never;
+    # [federation] tell_before_review; review/notices.py says why).
+    tell_fields: int = 0
     # Our records' key digests, so a round where nothing changed computes no keys (keycache).
     _key_digests: KeyDigests = field(default_factory=KeyDigests, repr=False)
     # As a linkage node: when this process first saw each pair waiting to be scored.
@@ -402,7 +401,11 @@ class Federation(Inbox):
             scoring.reviewed,
         )
         if self.store.peer_evaluation(peer.id) == "ours":
-            told = [notice_for(s) for s in scoring.suggestions if tell_before_review(s["evidence"])]
+            told = [
+                notice_for(s)
+                for s in scoring.suggestions
+                if tell_before_review(s["evidence"], self.tell_fields)
+            ]
             confirmed = [notice_for(m) for m in self.store.confirmed_matches(peer.id)]
             unique = {n["match_id"]: n for n in told + confirmed}
             self.store.enqueue_notices(peer.id, list(unique.values()), self.clock())

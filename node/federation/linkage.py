@@ -9,9 +9,9 @@ With two nodes A and B that both choose evaluation "linker" via a node L that bo
 2. L holds both sides' doubly blinded keys but no plaintext of either and no scalar that made
    them: it sees which key types agree, not what they say. It scores with the same scorer as a
    two-sided pair and tells each node its suggestions (``linkage-notice``): the pair's ``first``
-   node every suggestion, the ``second`` only those agreeing on three fields before review (as
-   review/notices.py's rule); the others reach the second node when the first one's caseworker
-   confirms (its confirmation and a match notice go to the peer directly).
+   node every suggestion, the ``second`` none before review (or those agreeing on as many fields
+   as L's admin allows, review/notices.py's rule); they reach the second node when the first
+   one's caseworker confirms (its confirmation and a match notice go to the peer directly).
 3. Review decisions, confirmations and contact handovers travel between A and B as always.
 
 What is left: L learns the pair's candidate structure (counts, key types, agreement patterns)
@@ -144,7 +144,7 @@ def score_linkages(
                 {"peer": pair["second_key_id"],
                  **notice_for({**found, "peer_pseudonym": s.ref_a, "local_pseudonym": s.ref_b})}
             )  # fmt: skip
-            if tell_before_review(s.evidence):
+            if tell_before_review(s.evidence, federation.tell_fields):
                 to_second.append(
                     {"peer": pair["first_key_id"],
                      **notice_for({**found, "peer_pseudonym": s.ref_b, "local_pseudonym": s.ref_a})}

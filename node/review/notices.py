@@ -1,8 +1,11 @@
 """Match notices: what a peer that does not evaluate our pair learns of a suggestion, and when.
 
 With ``evaluation = theirs`` the peer keeps no doubly blinded keys of its own, so we tell it of a
-suggestion in a ``match-notice``: before review only when at least NOTICE_MIN_FIELDS fields agree,
-otherwise once our caseworker confirms (review/rules.py). docs/privacy-design.md has the why.
+suggestion in a ``match-notice`` once our caseworker confirms it (review/rules.py), or, if the
+admin chose so (``[federation] tell_before_review = N``), before review when at least N fields
+agree. By default nothing is told before review: a peer that sends guessed people is told of every
+guess right on three fields, and learned names, district and birth year of most of a register that
+way (docs/privacy-design.md).
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from matching.fields import FIELDS, UNDETERMINED
 from node.store.db import Store
 from protocol.blinding import match_id_for
 
-NOTICE_MIN_FIELDS = 3
+# The fewest agreeing fields an admin may let through before review (two are exactly what a
+# guessed name pair and district give back); 0 means "only once our caseworker confirms".
+MIN_TELL_FIELDS = 3
+MAX_TELL_FIELDS = len(FIELDS) - 1  # every field but "rarity"
 _AGREEING = frozenset(
     words
     for name, f in FIELDS.items()
@@ -25,8 +31,10 @@ def agreeing_fields(evidence: str) -> int:
     return sum(part.strip() in _AGREEING for part in evidence.split(";"))
 
 
-def tell_before_review(evidence: str) -> bool:
-    return agreeing_fields(evidence) >= NOTICE_MIN_FIELDS
+def tell_before_review(evidence: str, min_fields: int) -> bool:
+    """Whether the peer hears of a suggestion before our caseworker confirms it: only if the admin
+    allowed it (``min_fields`` from MIN_TELL_FIELDS up, 0 = never) and that many fields agree."""
+    return min_fields >= MIN_TELL_FIELDS and agreeing_fields(evidence) >= min_fields
 
 
 def notice_for(suggestion: dict) -> dict:

@@ -63,7 +63,7 @@ def decide(store: Store, match_id: str, decision: str, note: str, user: dict, no
         raise ReviewRefused(f"this match is {match['status']}; it cannot be decided again")
     messages = to_peer(match, match["status"], STATUS_AFTER[decision], now)
     if messages and decision == "confirm" and store.peer_evaluation(match["peer_id"]) == "ours":
-        # The peer learns of a pair it was not told about before (federation.NOTICE_MIN_FIELDS)
+        # The peer learns of a pair it was not told about before (notices.tell_before_review)
         # now that our caseworker confirms it, just before the confirmation itself.
         store.send_notices(match["peer_id"], [notice_for(match)], now)
     store.decide(match, decision, note, user, messages, now, hand_over=handover.next_step)

@@ -24,8 +24,9 @@ REGS = generate(60, 50, overlap=0.5, seed=13)
 NAMES = {"A": "Kwale Rescue", "B": "Mombasa Shelter", "L": "Nairobi Linkage"}
 
 
-def build(root, *, agree: bool = True) -> Mesh:
-    """A and B choose L as their linkage node; L agrees (A first) unless ``agree`` is False."""
+def build(root, *, agree: bool = True, tell_fields: int = 0) -> Mesh:
+    """A and B choose L as their linkage node; L agrees (A first) unless ``agree`` is False, and
+    tells B of suggestions before review if ``tell_fields`` fields agree (0: never)."""
     mesh = Mesh(
         root,
         {"A": REGS.missing, "B": REGS.found, "L": []},
@@ -36,6 +37,7 @@ def build(root, *, agree: bool = True) -> Mesh:
         set_evaluation(mesh.stores[x], NAMES[y], "linker", actor="test", via=NAMES["L"])
     if agree:
         add_pair(mesh.stores["L"], NAMES["A"], NAMES["B"], actor="test")
+    mesh.fed["L"].tell_fields = tell_fields
     return mesh
 
 
@@ -78,6 +80,15 @@ def linked(tmp_path):
     mesh.close()
 
 
+@pytest.fixture
+def linked_telling(tmp_path):
+    """L's admin lets suggestions agreeing on three fields reach B before review."""
+    mesh = build(tmp_path, tell_fields=3)
+    settle(mesh)
+    yield mesh
+    mesh.close()
+
+
 def test_neither_node_of_the_pair_holds_a_key_blinded_by_both(linked):
     for side in "AB":
         assert count(linked, side, "own_blinded") == 0
@@ -95,9 +106,13 @@ def test_all_three_nodes_count_the_exchange_as_settled(linked):
         assert is_settled(pending_work(fed)), (side, pending_work(fed))
 
 
-def test_the_first_node_is_told_every_suggestion_and_the_second_the_strong_ones(linked):
-    first, second = matches(linked, "A"), matches(linked, "B")
-    strong = {m for m in first if tell_before_review(m[2])}
+def test_the_first_node_is_told_every_suggestion_and_the_second_none_before_review(linked):
+    assert matches(linked, "A") and matches(linked, "B") == set()
+
+
+def test_the_second_node_is_told_the_strong_ones_if_the_linkers_admin_allows(linked_telling):
+    first, second = matches(linked_telling, "A"), matches(linked_telling, "B")
+    strong = {m for m in first if tell_before_review(m[2], 3)}
     assert strong and second == strong and len(first) > len(strong)
 
 
@@ -121,10 +136,8 @@ def test_the_linked_pair_gets_the_suggestions_of_a_two_sided_pair(tmp_path, link
     pair.close()
 
 
-def test_a_weak_suggestion_reaches_the_second_node_when_the_first_confirms_it(linked):
-    weak = next(
-        m for m in linked.stores["A"].list_matches() if not tell_before_review(m["evidence"])
-    )
+def test_a_suggestion_reaches_the_second_node_when_the_first_confirms_it(linked):
+    weak = next(iter(linked.stores["A"].list_matches()))
     assert linked.stores["B"].match(weak["match_id"]) is None
     store = linked.stores["A"]
     user_id = add_user(store, "amina", "caseworker", "a long password here", Profile(),
@@ -136,14 +149,15 @@ def test_a_weak_suggestion_reaches_the_second_node_when_the_first_confirms_it(li
     assert theirs["peer_decision"] == "confirm"
 
 
-def test_a_retracted_record_leaves_the_linkage_node_and_its_suggestions(linked):
-    store = linked.stores["A"]
-    match = next(m for m in store.list_matches() if tell_before_review(m["evidence"]))
-    held = count(linked, "L", "linkage_keys")
+def test_a_retracted_record_leaves_the_linkage_node_and_its_suggestions(linked_telling):
+    store = linked_telling.stores["A"]
+    match = next(m for m in store.list_matches() if tell_before_review(m["evidence"], 3))
+    assert linked_telling.stores["B"].match(match["match_id"]) is not None
+    held = count(linked_telling, "L", "linkage_keys")
     store.retract_record(match["local_ref"], actor="test", reason="found", now=10)
-    settle(linked)
-    assert count(linked, "L", "linkage_keys") < held
-    assert linked.stores["B"].match(match["match_id"]) is None
+    settle(linked_telling)
+    assert count(linked_telling, "L", "linkage_keys") < held
+    assert linked_telling.stores["B"].match(match["match_id"]) is None
 
 
 def test_keys_for_a_pair_the_linkage_node_did_not_agree_to_link_are_refused(tmp_path):
@@ -248,25 +262,25 @@ def test_a_bad_pair_gets_a_clear_error_from_the_cli(tmp_path, run, first, second
     mesh.close()
 
 
-def test_the_peer_cannot_overwrite_what_our_linkage_node_told_us(linked):
+def test_the_peer_cannot_overwrite_what_our_linkage_node_told_us(linked_telling):
     """B confirms a strong suggestion, then sends its own notice with another score and
     evidence: A keeps the linkage node's."""
-    store = linked.stores["B"]
-    strong = next(m for m in store.list_matches() if tell_before_review(m["evidence"]))
+    store = linked_telling.stores["B"]
+    strong = next(m for m in store.list_matches() if tell_before_review(m["evidence"], 3))
     user_id = add_user(store, "baraka", "caseworker", "a long password here", Profile(),
                        actor="test", now=1, hasher=cheap_hasher())  # fmt: skip
     review.decide(store, strong["match_id"], "confirm", "checked", store.user_by_id(user_id), 5)
-    deliver(linked)
-    before = linked.stores["A"].match(strong["match_id"])
+    deliver(linked_telling)
+    before = linked_telling.stores["A"].match(strong["match_id"])
     assert before["peer_decision"] == "confirm"
     payload = {"match_id": strong["match_id"], "score": 0.01, "evidence": "made up",
                "receiver_pseudonym": strong["peer_pseudonym"],
                "sender_pseudonym": strong["local_pseudonym"]}  # fmt: skip
-    fed = linked.fed["B"]
-    linked.fed["A"].receive(
-        fed.seal_for(linked.peer("B", "A"), new_message_id(), "match-notice", payload)
+    fed = linked_telling.fed["B"]
+    linked_telling.fed["A"].receive(
+        fed.seal_for(linked_telling.peer("B", "A"), new_message_id(), "match-notice", payload)
     )
-    after = linked.stores["A"].match(strong["match_id"])
+    after = linked_telling.stores["A"].match(strong["match_id"])
     assert (after["score"], after["evidence"]) == (before["score"], before["evidence"])
 
 

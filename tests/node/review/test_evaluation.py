@@ -90,13 +90,30 @@ def one_sided(tmp_path):
     b.store.close()
 
 
-def test_the_peer_never_holds_its_own_keys_doubly_blinded_and_learns_only_notices(one_sided):
+@pytest.fixture
+def telling(tmp_path):
+    """As one_sided, but A's admin lets suggestions agreeing on three fields through before
+    review ([federation] tell_before_review = 3)."""
+    a, b = build(tmp_path, "ours", "theirs")
+    a.tell_fields = 3
+    exchange(a, b)
+    yield a, b
+    a.store.close()
+    b.store.close()
+
+
+def test_the_peer_never_holds_its_own_keys_doubly_blinded_nor_hears_before_review(one_sided):
     a, b = one_sided
     assert table_count(b, "own_blinded") == 0 and table_count(b, "peer_blinded") == 0
     assert table_count(a, "own_blinded") > 0 and table_count(a, "peer_blinded") > 0
+    assert a.store.list_matches() and b.store.list_matches() == []
+
+
+def test_an_admin_may_let_strong_suggestions_reach_the_peer_before_review(telling):
+    a, b = telling
     ours = {(m["match_id"], m["score"], m["evidence"]) for m in a.store.list_matches()}
     theirs = {(m["match_id"], m["score"], m["evidence"]) for m in b.store.list_matches()}
-    told = {m for m in ours if tell_before_review(m[2])}
+    told = {m for m in ours if tell_before_review(m[2], 3)}
     assert told and theirs == told and len(ours) > len(told)
 
 
@@ -119,9 +136,9 @@ def test_a_rotation_leaves_no_notice_stuck_in_an_outbox(one_sided, rotating):
     assert a.store.outbox_count() == 0 and b.store.outbox_count() == 0
 
 
-def test_a_pair_agreeing_on_few_fields_reaches_the_peer_when_we_confirm_it(one_sided):
+def test_a_suggestion_reaches_the_peer_when_we_confirm_it(one_sided):
     a, b = one_sided
-    weak = next(m for m in a.store.list_matches() if not tell_before_review(m["evidence"]))
+    weak = next(iter(a.store.list_matches()))
     assert b.store.match(weak["match_id"]) is None
     user_id = add_user(a.store, "amina", "caseworker", "a long password here", Profile(),
                        actor="test", now=1, hasher=cheap_hasher())  # fmt: skip
@@ -137,22 +154,31 @@ def test_a_pair_agreeing_on_few_fields_reaches_the_peer_when_we_confirm_it(one_s
     assert b.store.match(weak["match_id"]) is not None
 
 
+STRONG = "two names sound the same, in any order; same birth year; same home district"
+
+
 @pytest.mark.parametrize(
-    ("evidence", "told"),
+    ("evidence", "min_fields", "told"),
     [
-        ("two names sound the same, in any order; same home district", False),
-        ("two names sound the same, in any order; same birth year; same home district", True),
-        ("a name sounds the same; same home village; home district differs", False),
-        ("same phone number; same birth date; mother's name sounds the same", True),
+        ("two names sound the same, in any order; same home district", 3, False),
+        (STRONG, 3, True),
+        (STRONG, 0, False),  # the default: only once our caseworker confirms
+        (STRONG, 4, False),
+        (STRONG, 2, False),  # below the least an admin may set: never
+        ("a name sounds the same; same home village; home district differs", 3, False),
+        ("same phone number; same birth date; mother's name sounds the same", 3, True),
         (
             "two names sound the same, in any order; same home district; another candidate fits "
             "as well or better",
+            3,
             False,
         ),
     ],
 )
-def test_a_suggestion_is_told_before_review_only_on_three_agreeing_fields(evidence, told):
-    assert tell_before_review(evidence) is told
+def test_a_suggestion_is_told_before_review_only_if_the_admin_allows_and_enough_fields_agree(
+    evidence, min_fields, told
+):
+    assert tell_before_review(evidence, min_fields) is told
 
 
 def test_one_sided_evaluation_gives_the_same_scores_as_both_sides(tmp_path, one_sided):
@@ -200,8 +226,8 @@ def test_an_unwanted_or_wrong_notice_is_refused_and_changes_nothing(tmp_path, ev
     b.store.close()
 
 
-def test_a_withdrawn_notice_removes_an_unreviewed_suggestion(one_sided):
-    a, b = one_sided
+def test_a_withdrawn_notice_removes_an_unreviewed_suggestion(telling):
+    a, b = telling
     match = b.store.list_matches()[0]
     payload = {"match_id": match["match_id"], "score": 0, "evidence": "",
                "receiver_pseudonym": match["local_pseudonym"],
@@ -221,3 +247,25 @@ def test_peers_evaluation_shows_and_changes_who_evaluates(tmp_path, run):
     assert bad.exit_code != 0 and a.store.peer_evaluation(peer(a).id) == "ours"
     a.store.close()
     b.store.close()
+
+
+@pytest.mark.parametrize("value", ["2", "9", "'three'", "true", "-1"])
+def test_a_bad_tell_before_review_setting_gives_one_clear_error(run, node_home, value):
+    config = node_home / "config.toml"
+    before = config.read_text(encoding="utf-8")
+    config.write_text(before + f"\n[federation]\ntell_before_review = {value}\n", "utf-8")
+    result = run("--home", node_home, "sync")
+    assert result.exit_code == 1, result.output
+    assert "[federation] tell_before_review" in result.output and "0 (tell" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("setting", "fields"), [("", 0), ("tell_before_review = 0", 0),
+                                                 ("tell_before_review = 4", 4)])  # fmt: skip
+def test_tell_before_review_comes_from_the_admins_config(node_home, setting, fields):
+    config = node_home / "config.toml"
+    config.write_text(config.read_text("utf-8") + f"\n[federation]\n{setting}\n", "utf-8")
+    home = open_home(node_home)
+    with Store.open(home.database_path) as store:
+        federation = federation_for(home, store, unlock(home, PASSPHRASE), node_lexicon(home))
+        assert federation.tell_fields == fields
