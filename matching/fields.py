@@ -89,13 +89,16 @@ FIELDS: dict[str, Field] = {
                 "no two names sound the same",
                 "",  # undetermined
                 "a name sounds the same",
+                "two names sound the same, more names differ",
                 "two names alike (one a letter off)",
                 "two names sound the same, in any order",
-                "all names (or three or more) sound the same, in any order",
-                "same names, in any order",  # all names spelled alike
+                "all names sound the same, in any order",  # each has one or two names
+                "three or more names sound the same, in any order",
+                "the same two names, in any order",  # spelled alike
+                "the same three or more names, in any order",
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.07, 0.12),
-            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.007, 0.003),
+            (0.02, 0.06, 0.07, 0.15, 0.01, 0.06, 0.44, 0.05, 0.04, 0.06, 0.06),
+            (0.12, 0.12, 0.3, 0.23, 0.05, 0.04, 0.13, 0.005, 0.002, 0.002, 0.001),
         ),
         Field(
             "birth",
@@ -253,11 +256,55 @@ def field_levels(
         if types:
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
-        if name == "names" and fewest is not None:
-            level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = _ALL
-        if name == "names" and most is not None:
-            level[_spelled_alike(comps_of, agree, most) & (level == _ALL)] = _ALL + 1
+        if name == "names":
+            level = _graded_names(level, comps_of, agree, fewest, most)
         out[:, f] = level
+    return out
+
+
+# Names levels as _names gives them (undetermined counted), and where _graded_names moves them.
+_A_NAME, _TWO_ALIKE, _TWO, _THREE = 3, 4, 5, 6
+_NAMES_LEVEL = {
+    _A_NAME: 3, _TWO_ALIKE: 5, _TWO: 6, _THREE: 8,
+}  # fmt: skip
+_TWO_OTHERS_DIFFER, _ALL_TWO, _ALL_THREE, _SAME_TWO, _SAME_THREE = 4, 7, 8, 9, 10
+# Two name sounds shared, and at most this share (numerator, denominator) of the name pairs of
+# the record with fewer: both records have more names, which differ.
+FEW_PAIRS_SHARED = (1, 4)
+
+
+def _graded_names(
+    level: np.ndarray,
+    comps_of: Sequence[tuple[str, ...]],
+    agree: np.ndarray,
+    fewest: np.ndarray | None,
+    most: np.ndarray | None,
+) -> np.ndarray:
+    """The names level graded by how many of each record's names agree, from key counts.
+
+    Sharing two of two names is weaker evidence than sharing three, and sharing two names when
+    each record has three or four more is weaker still (a family name and a common given name):
+    the number of name-pair keys each record has (both nodes see it) tells them apart.
+    """
+    out = level.copy()
+    for old, new in _NAMES_LEVEL.items():
+        out[level == old] = new
+    if fewest is None:
+        return out
+    shared = _shared_pairs((), comps_of, agree)
+    num, den = FEW_PAIRS_SHARED
+    few = np.zeros(len(agree), dtype=bool)
+    for t, cs in enumerate(comps_of):
+        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
+            count = agree[:, t].astype(np.int32)
+            few |= (count > 0) & (count * den <= fewest[:, t].astype(np.int32) * num)
+    out[(level == _TWO) & few] = _TWO_OTHERS_DIFFER
+    every = _all_names(comps_of, agree, fewest) & (level >= UNDETERMINED["names"])
+    out[every] = np.where(shared[every] >= 2, _ALL_THREE, _ALL_TWO)
+    if most is not None:
+        alike = _spelled_alike(comps_of, agree, most)
+        out[alike & (out == _ALL_TWO)] = _SAME_TWO
+        out[alike & (out == _ALL_THREE)] = _SAME_THREE
     return out
 
 
@@ -265,7 +312,6 @@ def field_levels(
 # agreeing (numerator, denominator; integer arithmetic, the same on both nodes): identical names
 # share all of a name's neighbours, one letter apart only one or two.
 SPELLED_ALIKE = (3, 4)
-_ALL = 6  # "all names … sound the same", with the undetermined level counted
 
 
 def _spelled_alike(

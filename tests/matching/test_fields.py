@@ -77,9 +77,13 @@ def test_every_key_type_in_use_says_something_about_a_field(key_type):
 @pytest.mark.parametrize(
     ("shared", "fewest", "words"),
     [
-        (1, 1, "all names (or three or more) sound the same, in any order"),  # two names each
+        (1, 1, "all names sound the same, in any order"),  # two names each
         (1, 3, "two names sound the same, in any order"),  # one of three name pairs
-        (3, 3, "all names (or three or more) sound the same, in any order"),
+        (3, 3, "three or more names sound the same, in any order"),
+        (3, 6, "three or more names sound the same, in any order"),  # three of four names
+        # Two names of four (or three and a father's name): one pair of six, the others differ.
+        (1, 4, "two names sound the same, more names differ"),
+        (1, 6, "two names sound the same, more names differ"),
     ],
 )
 def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agrees(
@@ -100,14 +104,14 @@ def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agr
     ("shared", "fewest", "near_agreeing", "near_most", "words"),
     [
         # Every deletion-neighbourhood key of the longer record agrees: the same names.
-        (1, 1, 14, 14, "same names, in any order"),
-        (3, 3, 32, 42, "same names, in any order"),  # 3 in 4 or more
+        (1, 1, 14, 14, "the same two names, in any order"),
+        (3, 3, 32, 42, "the same three or more names, in any order"),  # 3 in 4 or more
         # One of two six-letter names a letter off: 8 of 14 agree; they only sound the same.
-        (1, 1, 8, 14, "all names (or three or more) sound the same, in any order"),
+        (1, 1, 8, 14, "all names sound the same, in any order"),
         # Not all names sound the same: the spelling of the two that do is not graded.
         (1, 3, 14, 14, "two names sound the same, in any order"),
         # No district on one side, so no near keys: the sound is all that is known.
-        (1, 1, 0, 0, "all names (or three or more) sound the same, in any order"),
+        (1, 1, 0, 0, "all names sound the same, in any order"),
     ],
 )
 def test_the_share_of_agreeing_deletion_neighbours_tells_the_same_names_from_names_sounding_alike(
@@ -126,12 +130,16 @@ def test_the_share_of_agreeing_deletion_neighbours_tells_the_same_names_from_nam
     assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
 
 
-def test_the_same_names_rank_just_above_all_names_sounding_the_same():
+def test_more_names_agreeing_rank_higher_and_the_same_spelling_above_the_same_sound():
     words = FIELDS["names"].words
     assert (
-        words.index("two names alike (one a letter off)")
+        words.index("a name sounds the same")
+        < words.index("two names sound the same, more names differ")
+        < words.index("two names alike (one a letter off)")
         < words.index("two names sound the same, in any order")
-        < words.index("all names (or three or more) sound the same, in any order")
-        < words.index("same names, in any order")
+        < words.index("all names sound the same, in any order")
+        < words.index("three or more names sound the same, in any order")
+        < words.index("the same two names, in any order")
+        < words.index("the same three or more names, in any order")
         == len(words) - 1
     )
