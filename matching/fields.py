@@ -158,6 +158,14 @@ FIELDS: dict[str, Field] = {
 UNDETERMINED = {
     "names": 2, "birth": 3, "rarity": 1, "district": 1, "village": 1, "phone": 1, "mother": 1,
 }  # fmt: skip
+# The fields whose "undetermined" level is used. For names it is an observation: both records
+# have names and no name key agrees. For the others it is not: every key with a birth year,
+# district, village, mother or phone also carries two name sounds, a name sound or a birth date,
+# so "no key tells" mostly repeats that those do not agree — which the names level already
+# counts. As a level of its own, EM weighed it a second time (district undetermined −4.2 on
+# eastafrica-10k, a pair sharing one name sound and a village, with the same phone, scored
+# 0.002), so these fields stay unknown there (weight 0), as when one side lacks them.
+UNDETERMINED_USED = ("names",)
 
 
 def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
@@ -253,7 +261,7 @@ def field_levels(
             for t, cs in enumerate(comps_of)
             if any(_FIELD_OF.get(c.split(":")[0]) == name for c in cs)
         ]
-        if types:
+        if types and name in UNDETERMINED_USED:
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
         if name == "names":

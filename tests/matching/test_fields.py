@@ -39,8 +39,6 @@ def _words(agree: dict[str, int], both: set[str]) -> dict[str, str]:
         ({"pair_mph_dist": 2, "pair_mph_yw": 4}, set(), "birth", "same birth year"),
         # Names agree but the names + village key differs: the village differs.
         ({"pair_mph_yw": 2}, {"pair_mph_place"}, "village", "home village differs"),
-        # Both have a village key, nothing decides it: undetermined, never guessed.
-        ({"dob_dist": 1}, {"pair_mph_place"}, "village", "undetermined"),
         ({"phone": 1}, set(), "phone", "same phone number"),
         ({"pair_mph_yw": 2}, {"phone"}, "phone", "phone number differs"),
         ({"pair_mph_yw": 2}, {"pair_mph_mother"}, "mother", "mother's name differs"),
@@ -66,6 +64,21 @@ def test_what_the_key_types_say_about_a_field(agree, both, field, words):
 
 def test_a_field_neither_key_type_covers_on_both_sides_is_not_mentioned():
     assert "village" not in _words({"pair_mph_yw": 2}, set())
+
+
+def test_a_field_no_key_decides_is_unknown_not_a_level_of_its_own():
+    """Both have a names + village key and no key decides the village (the names differ): the
+    village stays unknown, so the names' difference is not counted a second time."""
+    assert "village" not in _words({"dob_dist": 1}, {"pair_mph_place"})
+
+
+def test_names_no_key_agrees_on_are_undetermined_which_is_evidence():
+    """Only the phone agrees; both records have names (a names + district key each) and no
+    name key agrees: that is said, as a level below every agreement."""
+    assert _words({"phone": 1}, {"pair_mph_dist"}) == {
+        "names": "undetermined",
+        "phone": "same phone number",
+    }
 
 
 @pytest.mark.parametrize("key_type", KEY_TYPES)
