@@ -201,9 +201,9 @@ def field_levels(
     "Mwakio", "Mary" / "Maria").
 
     ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
-    (both nodes see how many keys of each type a record has). A name-pair key with a one-valued
-    component agreeing on all of them means every name pair of the record with fewer names is
-    shared: all its names sound the same, whether it has two names or four.
+    (both nodes see how many keys of each type a record has). A name-pair key type agreeing on
+    all of them means every name pair of the record with fewer is shared (``_all_names``): all
+    its names sound the same, whether it has two names or four.
 
     ``agree[i, t]``: equal keys of ``key_types[t]`` for pair i; ``both[i, t]``: both records
     have keys of that type. Columns beyond ``len(key_types)`` are ignored.
@@ -339,11 +339,19 @@ def _spelled_alike(
 def _all_names(
     comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, fewest: np.ndarray
 ) -> np.ndarray:
-    """Pairs where some name-pair key with a one-valued component agrees on every key of that
-    type the record with fewer keys has."""
+    """Pairs where some name-pair key type agrees on every key of that type the record with
+    fewer keys has.
+
+    With a one-valued component (a district) that is every name pair of that record. With a
+    many-valued one (birth-year windows or six-year bands) too: a record has (name pairs) x
+    (windows) keys of the type and a pair agrees on (shared pairs) x (shared windows), which is
+    at most (fewer name pairs) x (fewer windows) <= the fewer keys — equal only when every name
+    pair of the record with fewer is shared. That is what tells "all names" for records with no
+    district, village or parents (sparse found records), where only the birth keys carry names.
+    """
     out = np.zeros(len(agree), dtype=bool)
     for t, cs in enumerate(comps_of):
-        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
+        if len(cs) == 2 and cs[0].startswith("names2:"):
             out |= (agree[:, t] > 0) & (agree[:, t] >= fewest[:, t])
     return out
 

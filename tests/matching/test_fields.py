@@ -156,3 +156,26 @@ def test_more_names_agreeing_rank_higher_and_the_same_spelling_above_the_same_so
         < words.index("the same three or more names, in any order")
         == len(words) - 1
     )
+
+
+@pytest.mark.parametrize(
+    ("shared", "fewest", "words"),
+    [
+        # One name pair each, two six-year bands each, both shared: all names (no district).
+        (2, 2, "all names sound the same, in any order"),
+        # Three name pairs x two bands on the record with fewer keys, one pair shared.
+        (2, 6, "two names sound the same, in any order"),
+    ],
+)
+def test_birth_band_keys_tell_all_names_for_records_without_a_place(shared, fewest, words):
+    """Keys of names x six-year bands: (name pairs) x (bands) per record, (shared pairs) x
+    (shared bands) agreeing — equal to the fewer keys only when every name pair is shared."""
+    t = KEY_TYPES.index("pair_mph_y6")
+    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
+    agree[0, t] = shared
+    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
+    both[0, t] = True
+    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
+    least[0, t] = fewest
+    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
+    assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
