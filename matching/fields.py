@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import KeySetError
+from .name_counts import graded_names, shared_pairs
 
 MISSING = -1
 
@@ -50,9 +51,6 @@ _SPECIAL = {
     "dob_place": ("date", "village"),
     "dob_dist": ("date", "district"),
 }
-# Components that take one value per record: a key of "names2" with one of these agrees on as
-# many keys as the two records share name pairs.
-_SINGLE = ("district", "village", "villagex", "date", "mother")
 
 
 def components(key_type: str) -> tuple[str, ...]:
@@ -202,7 +200,7 @@ def field_levels(
 
     ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
     (both nodes see how many keys of each type a record has). A name-pair key type agreeing on
-    all of them means every name pair of the record with fewer is shared (``_all_names``): all
+    all of them means every name pair of the record with fewer is shared (name_counts.py): all
     its names sound the same, whether it has two names or four.
 
     ``agree[i, t]``: equal keys of ``key_types[t]`` for pair i; ``both[i, t]``: both records
@@ -265,94 +263,8 @@ def field_levels(
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
         if name == "names":
-            level = _graded_names(level, comps_of, agree, fewest, most)
+            level = graded_names(level, comps_of, agree, fewest, most, undetermined)
         out[:, f] = level
-    return out
-
-
-# Names levels as _names gives them (undetermined counted), and where _graded_names moves them.
-_A_NAME, _TWO_ALIKE, _TWO, _THREE = 3, 4, 5, 6
-_NAMES_LEVEL = {
-    _A_NAME: 3, _TWO_ALIKE: 5, _TWO: 6, _THREE: 8,
-}  # fmt: skip
-_TWO_OTHERS_DIFFER, _ALL_TWO, _ALL_THREE, _SAME_TWO, _SAME_THREE = 4, 7, 8, 9, 10
-# Two name sounds shared, and at most this share (numerator, denominator) of the name pairs of
-# the record with fewer: both records have more names, which differ.
-FEW_PAIRS_SHARED = (1, 4)
-
-
-def _graded_names(
-    level: np.ndarray,
-    comps_of: Sequence[tuple[str, ...]],
-    agree: np.ndarray,
-    fewest: np.ndarray | None,
-    most: np.ndarray | None,
-) -> np.ndarray:
-    """The names level graded by how many of each record's names agree, from key counts.
-
-    Sharing two of two names is weaker evidence than sharing three, and sharing two names when
-    each record has three or four more is weaker still (a family name and a common given name):
-    the number of name-pair keys each record has (both nodes see it) tells them apart.
-    """
-    out = level.copy()
-    for old, new in _NAMES_LEVEL.items():
-        out[level == old] = new
-    if fewest is None:
-        return out
-    shared = _shared_pairs((), comps_of, agree)
-    num, den = FEW_PAIRS_SHARED
-    few = np.zeros(len(agree), dtype=bool)
-    for t, cs in enumerate(comps_of):
-        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
-            count = agree[:, t].astype(np.int32)
-            few |= (count > 0) & (count * den <= fewest[:, t].astype(np.int32) * num)
-    out[(level == _TWO) & few] = _TWO_OTHERS_DIFFER
-    every = _all_names(comps_of, agree, fewest) & (level >= UNDETERMINED["names"])
-    out[every] = np.where(shared[every] >= 2, _ALL_THREE, _ALL_TWO)
-    if most is not None:
-        alike = _spelled_alike(comps_of, agree, most)
-        out[alike & (out == _ALL_TWO)] = _SAME_TWO
-        out[alike & (out == _ALL_THREE)] = _SAME_THREE
-    return out
-
-
-# A pair of name sounds agreeing with at least this share of the deletion-neighbourhood keys
-# agreeing (numerator, denominator; integer arithmetic, the same on both nodes): identical names
-# share all of a name's neighbours, one letter apart only one or two.
-SPELLED_ALIKE = (3, 4)
-
-
-def _spelled_alike(
-    comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, most: np.ndarray
-) -> np.ndarray:
-    """Pairs whose agreeing ``near2`` keys are at least SPELLED_ALIKE of the keys of that type
-    the record with more of them has."""
-    out = np.zeros(len(agree), dtype=bool)
-    num, den = SPELLED_ALIKE
-    for t, cs in enumerate(comps_of):
-        if cs[0].startswith("near2:"):
-            count = agree[:, t].astype(np.int32)
-            out |= (count > 0) & (count * den >= most[:, t].astype(np.int32) * num)
-    return out
-
-
-def _all_names(
-    comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, fewest: np.ndarray
-) -> np.ndarray:
-    """Pairs where some name-pair key type agrees on every key of that type the record with
-    fewer keys has.
-
-    With a one-valued component (a district) that is every name pair of that record. With a
-    many-valued one (birth-year windows or six-year bands) too: a record has (name pairs) x
-    (windows) keys of the type and a pair agrees on (shared pairs) x (shared windows), which is
-    at most (fewer name pairs) x (fewer windows) <= the fewer keys — equal only when every name
-    pair of the record with fewer is shared. That is what tells "all names" for records with no
-    district, village or parents (sparse found records), where only the birth keys carry names.
-    """
-    out = np.zeros(len(agree), dtype=bool)
-    for t, cs in enumerate(comps_of):
-        if len(cs) == 2 and cs[0].startswith("names2:"):
-            out |= (agree[:, t] > 0) & (agree[:, t] >= fewest[:, t])
     return out
 
 
@@ -379,18 +291,6 @@ def _any(table: np.ndarray, col: dict[str, int], prefix: str) -> np.ndarray:
     return np.asarray(table[:, cols].any(axis=1))
 
 
-def _shared_pairs(
-    key_types: Sequence[str], comps_of: Sequence[tuple[str, ...]], agree: np.ndarray
-) -> np.ndarray:
-    """Name pairs both records share, where a names2 key with a one-valued component agrees
-    (0 where not known)."""
-    out = np.zeros(len(agree), dtype=np.int16)
-    for t, cs in enumerate(comps_of):
-        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
-            out = np.maximum(out, agree[:, t])
-    return out
-
-
 def _names(
     key_types: Sequence[str],
     comps_of: Sequence[tuple[str, ...]],
@@ -405,7 +305,7 @@ def _names(
     level[_any(yes, col, "name1")] = 2
     level[_any(yes, col, "near2")] = 3
     level[_any(yes, col, "names2")] = 4
-    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 5
+    level[shared_pairs(key_types, comps_of, agree) >= 2] = 5
     return level
 
 
@@ -424,7 +324,7 @@ def _birth(
         return table[:, col[c]] if c in col else np.zeros(n, dtype=bool)
 
     # Year windows shared: a "names2 + year" key agrees on (shared pairs) x (shared windows).
-    pairs = np.maximum(_shared_pairs(key_types, comps_of, agree), 1)
+    pairs = np.maximum(shared_pairs(key_types, comps_of, agree), 1)
     windows = np.zeros(n, dtype=np.int16)
     for t, cs in enumerate(comps_of):
         if "year" in cs:
