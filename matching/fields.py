@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import KeySetError
+from .name_counts import graded_names, shared_pairs
 
 MISSING = -1
 
@@ -50,9 +51,6 @@ _SPECIAL = {
     "dob_place": ("date", "village"),
     "dob_dist": ("date", "district"),
 }
-# Components that take one value per record: a key of "names2" with one of these agrees on as
-# many keys as the two records share name pairs.
-_SINGLE = ("district", "village", "villagex", "date", "mother")
 
 
 def components(key_type: str) -> tuple[str, ...]:
@@ -89,13 +87,16 @@ FIELDS: dict[str, Field] = {
                 "no two names sound the same",
                 "",  # undetermined
                 "a name sounds the same",
+                "two names sound the same, more names differ",
                 "two names alike (one a letter off)",
                 "two names sound the same, in any order",
-                "all names (or three or more) sound the same, in any order",
-                "same names, in any order",  # all names spelled alike
+                "all names sound the same, in any order",  # each has one or two names
+                "three or more names sound the same, in any order",
+                "the same two names, in any order",  # spelled alike
+                "the same three or more names, in any order",
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.06, 0.45, 0.07, 0.12),
-            (0.12, 0.12, 0.3, 0.23, 0.04, 0.18, 0.007, 0.003),
+            (0.02, 0.06, 0.07, 0.15, 0.01, 0.06, 0.44, 0.05, 0.04, 0.06, 0.06),
+            (0.12, 0.12, 0.3, 0.23, 0.05, 0.04, 0.13, 0.005, 0.002, 0.002, 0.001),
         ),
         Field(
             "birth",
@@ -155,6 +156,14 @@ FIELDS: dict[str, Field] = {
 UNDETERMINED = {
     "names": 2, "birth": 3, "rarity": 1, "district": 1, "village": 1, "phone": 1, "mother": 1,
 }  # fmt: skip
+# The fields whose "undetermined" level is used. For names it is an observation: both records
+# have names and no name key agrees. For the others it is not: every key with a birth year,
+# district, village, mother or phone also carries two name sounds, a name sound or a birth date,
+# so "no key tells" mostly repeats that those do not agree — which the names level already
+# counts. As a level of its own, EM weighed it a second time (district undetermined −4.2 on
+# eastafrica-10k, a pair sharing one name sound and a village, with the same phone, scored
+# 0.002), so these fields stay unknown there (weight 0), as when one side lacks them.
+UNDETERMINED_USED = ("names",)
 
 
 def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
@@ -190,9 +199,9 @@ def field_levels(
     "Mwakio", "Mary" / "Maria").
 
     ``fewest[i, t]``, when given: the smaller of the two records' numbers of keys of type t
-    (both nodes see how many keys of each type a record has). A name-pair key with a one-valued
-    component agreeing on all of them means every name pair of the record with fewer names is
-    shared: all its names sound the same, whether it has two names or four.
+    (both nodes see how many keys of each type a record has). A name-pair key type agreeing on
+    all of them means every name pair of the record with fewer is shared (name_counts.py): all
+    its names sound the same, whether it has two names or four.
 
     ``agree[i, t]``: equal keys of ``key_types[t]`` for pair i; ``both[i, t]``: both records
     have keys of that type. Columns beyond ``len(key_types)`` are ignored.
@@ -250,47 +259,12 @@ def field_levels(
             for t, cs in enumerate(comps_of)
             if any(_FIELD_OF.get(c.split(":")[0]) == name for c in cs)
         ]
-        if types:
+        if types and name in UNDETERMINED_USED:
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
-        if name == "names" and fewest is not None:
-            level[_all_names(comps_of, agree, fewest) & (level >= undetermined)] = _ALL
-        if name == "names" and most is not None:
-            level[_spelled_alike(comps_of, agree, most) & (level == _ALL)] = _ALL + 1
+        if name == "names":
+            level = graded_names(level, comps_of, agree, fewest, most, undetermined)
         out[:, f] = level
-    return out
-
-
-# A pair of name sounds agreeing with at least this share of the deletion-neighbourhood keys
-# agreeing (numerator, denominator; integer arithmetic, the same on both nodes): identical names
-# share all of a name's neighbours, one letter apart only one or two.
-SPELLED_ALIKE = (3, 4)
-_ALL = 6  # "all names … sound the same", with the undetermined level counted
-
-
-def _spelled_alike(
-    comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, most: np.ndarray
-) -> np.ndarray:
-    """Pairs whose agreeing ``near2`` keys are at least SPELLED_ALIKE of the keys of that type
-    the record with more of them has."""
-    out = np.zeros(len(agree), dtype=bool)
-    num, den = SPELLED_ALIKE
-    for t, cs in enumerate(comps_of):
-        if cs[0].startswith("near2:"):
-            count = agree[:, t].astype(np.int32)
-            out |= (count > 0) & (count * den >= most[:, t].astype(np.int32) * num)
-    return out
-
-
-def _all_names(
-    comps_of: Sequence[tuple[str, ...]], agree: np.ndarray, fewest: np.ndarray
-) -> np.ndarray:
-    """Pairs where some name-pair key with a one-valued component agrees on every key of that
-    type the record with fewer keys has."""
-    out = np.zeros(len(agree), dtype=bool)
-    for t, cs in enumerate(comps_of):
-        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
-            out |= (agree[:, t] > 0) & (agree[:, t] >= fewest[:, t])
     return out
 
 
@@ -317,18 +291,6 @@ def _any(table: np.ndarray, col: dict[str, int], prefix: str) -> np.ndarray:
     return np.asarray(table[:, cols].any(axis=1))
 
 
-def _shared_pairs(
-    key_types: Sequence[str], comps_of: Sequence[tuple[str, ...]], agree: np.ndarray
-) -> np.ndarray:
-    """Name pairs both records share, where a names2 key with a one-valued component agrees
-    (0 where not known)."""
-    out = np.zeros(len(agree), dtype=np.int16)
-    for t, cs in enumerate(comps_of):
-        if len(cs) == 2 and cs[0].startswith("names2:") and cs[1] in _SINGLE:
-            out = np.maximum(out, agree[:, t])
-    return out
-
-
 def _names(
     key_types: Sequence[str],
     comps_of: Sequence[tuple[str, ...]],
@@ -343,7 +305,7 @@ def _names(
     level[_any(yes, col, "name1")] = 2
     level[_any(yes, col, "near2")] = 3
     level[_any(yes, col, "names2")] = 4
-    level[_shared_pairs(key_types, comps_of, agree) >= 2] = 5
+    level[shared_pairs(key_types, comps_of, agree) >= 2] = 5
     return level
 
 
@@ -362,7 +324,7 @@ def _birth(
         return table[:, col[c]] if c in col else np.zeros(n, dtype=bool)
 
     # Year windows shared: a "names2 + year" key agrees on (shared pairs) x (shared windows).
-    pairs = np.maximum(_shared_pairs(key_types, comps_of, agree), 1)
+    pairs = np.maximum(shared_pairs(key_types, comps_of, agree), 1)
     windows = np.zeros(n, dtype=np.int16)
     for t, cs in enumerate(comps_of):
         if "year" in cs:

@@ -27,6 +27,7 @@ from .candidates import MAX_BLOCK_PAIRS, Candidates, Key, candidate_arrays
 from .fields import FIELDS, MISSING, field_levels, fields_for, rarity_levels
 from .keys import KEY_TYPES
 from .same_person import same_person_groups
+from .shared import without_shared
 from .strata import MIN_NON_BEST, below_best, with_name_strata
 
 # Chosen from the benchmarks in docs/matching.md: the review queue favours recall (a person is
@@ -408,8 +409,10 @@ def score_key_candidates(
     ``left`` or ``right``) get the same pairs with the same scores: only key types and equality
     are used, and EM sees the patterns sorted. Likely duplicates inside each side count as one
     person in the one-to-one step (same_person.py). ``min_score`` drops lower-scoring pairs from the
-    result (not from the fit), which is what keeps a 100k × 100k link's output small.
+    result (not from the fit), which is what keeps a 100k × 100k link's output small. A phone
+    many records of one side hold (a shelter's) is set aside first (shared.py).
     """
+    left, right = without_shared(left), without_shared(right)
     candidates = candidate_arrays(
         left, right, tuple(key_types), max_block_pairs=max_block_pairs,
         rarity_types=[t for t in RARITY_TYPES if t in key_types],

@@ -29,8 +29,8 @@ SAME_NAMES_U_PAIRS = 50.0
 # names level of each: pairs agreeing on two names and pairs agreeing on all of them are
 # namesakes and relatives of one community far more often than pairs sharing one name sound.
 NAME_STRATA = (
-    ("two names alike (one a letter off)", "two names sound the same, in any order"),
-    ("all names (or three or more) sound the same, in any order", "same names, in any order"),
+    ("two names sound the same, more names differ", "two names sound the same, in any order"),
+    ("all names sound the same, in any order", "the same three or more names, in any order"),
 )
 
 

@@ -40,6 +40,7 @@ from matching import KEY_TYPES, KEYSET_VERSION, Lexicon, match_keys, normalise, 
 from matching.candidates import MAX_BLOCK_PAIRS
 from matching.joined import joined_candidates, joined_groups
 from matching.scoring import RARITY_TYPES
+from matching.shared import SHARED_HOLDERS, SHARED_TYPES
 from protocol import blinding
 from protocol.errors import BlindingError
 
@@ -110,12 +111,12 @@ def link_spark(
             distinct = keys.select("side", "type", "value").distinct()
             # Persisted: the blinding (the costly step) must run once, not once per use.
             tokens = distinct.mapInArrow(_blinder(scalar_a, scalar_b), TOKEN_SCHEMA).persist()
-            entries = (
+            entries = _without_shared(
                 keys.join(tokens, ["side", "type", "value"])
                 .join(F.broadcast(column), "type")
-                .select("side", "idx", "t", "token")
-                .persist()
-            )
+                .select("side", "idx", "t", "token"),
+                types,
+            ).persist()
             counts["distinct_keys"] = tokens.count()
             counts["blindings"] = 2 * counts["distinct_keys"]
             entries.count()
@@ -300,6 +301,22 @@ def double_blind(first: bytes, second: bytes, keys: Sequence[tuple[str, str]]) -
     if any(token is None for token in twice):
         raise BlindingError("a blinded key gave a low-order point; refusing the batch")
     return twice  # type: ignore[return-value]
+
+
+def _without_shared(entries: DataFrame, types: Sequence[str]) -> DataFrame:
+    """matching/shared.py's rule, as the local path applies it: keys of SHARED_TYPES that
+    SHARED_HOLDERS or more records of one side hold (a shelter's phone) are dropped."""
+    wanted = [i for i, name in enumerate(types) if name in SHARED_TYPES]
+    if not wanted:
+        return entries
+    shared = (
+        entries.where(F.col("t").isin(wanted))
+        .groupBy("side", "t", "token")
+        .agg(F.countDistinct("idx").alias("n"))
+        .where(F.col("n") >= SHARED_HOLDERS)
+        .select("side", "t", "token")
+    )
+    return entries.join(shared, ["side", "t", "token"], "left_anti")
 
 
 def _join(

@@ -39,8 +39,6 @@ def _words(agree: dict[str, int], both: set[str]) -> dict[str, str]:
         ({"pair_mph_dist": 2, "pair_mph_yw": 4}, set(), "birth", "same birth year"),
         # Names agree but the names + village key differs: the village differs.
         ({"pair_mph_yw": 2}, {"pair_mph_place"}, "village", "home village differs"),
-        # Both have a village key, nothing decides it: undetermined, never guessed.
-        ({"dob_dist": 1}, {"pair_mph_place"}, "village", "undetermined"),
         ({"phone": 1}, set(), "phone", "same phone number"),
         ({"pair_mph_yw": 2}, {"phone"}, "phone", "phone number differs"),
         ({"pair_mph_yw": 2}, {"pair_mph_mother"}, "mother", "mother's name differs"),
@@ -68,6 +66,21 @@ def test_a_field_neither_key_type_covers_on_both_sides_is_not_mentioned():
     assert "village" not in _words({"pair_mph_yw": 2}, set())
 
 
+def test_a_field_no_key_decides_is_unknown_not_a_level_of_its_own():
+    """Both have a names + village key and no key decides the village (the names differ): the
+    village stays unknown, so the names' difference is not counted a second time."""
+    assert "village" not in _words({"dob_dist": 1}, {"pair_mph_place"})
+
+
+def test_names_no_key_agrees_on_are_undetermined_which_is_evidence():
+    """Only the phone agrees; both records have names (a names + district key each) and no
+    name key agrees: that is said, as a level below every agreement."""
+    assert _words({"phone": 1}, {"pair_mph_dist"}) == {
+        "names": "undetermined",
+        "phone": "same phone number",
+    }
+
+
 @pytest.mark.parametrize("key_type", KEY_TYPES)
 def test_every_key_type_in_use_says_something_about_a_field(key_type):
     assert components(key_type)
@@ -77,9 +90,13 @@ def test_every_key_type_in_use_says_something_about_a_field(key_type):
 @pytest.mark.parametrize(
     ("shared", "fewest", "words"),
     [
-        (1, 1, "all names (or three or more) sound the same, in any order"),  # two names each
+        (1, 1, "all names sound the same, in any order"),  # two names each
         (1, 3, "two names sound the same, in any order"),  # one of three name pairs
-        (3, 3, "all names (or three or more) sound the same, in any order"),
+        (3, 3, "three or more names sound the same, in any order"),
+        (3, 6, "three or more names sound the same, in any order"),  # three of four names
+        # Two names of four (or three and a father's name): one pair of six, the others differ.
+        (1, 4, "two names sound the same, more names differ"),
+        (1, 6, "two names sound the same, more names differ"),
     ],
 )
 def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agrees(
@@ -100,14 +117,14 @@ def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agr
     ("shared", "fewest", "near_agreeing", "near_most", "words"),
     [
         # Every deletion-neighbourhood key of the longer record agrees: the same names.
-        (1, 1, 14, 14, "same names, in any order"),
-        (3, 3, 32, 42, "same names, in any order"),  # 3 in 4 or more
+        (1, 1, 14, 14, "the same two names, in any order"),
+        (3, 3, 32, 42, "the same three or more names, in any order"),  # 3 in 4 or more
         # One of two six-letter names a letter off: 8 of 14 agree; they only sound the same.
-        (1, 1, 8, 14, "all names (or three or more) sound the same, in any order"),
+        (1, 1, 8, 14, "all names sound the same, in any order"),
         # Not all names sound the same: the spelling of the two that do is not graded.
         (1, 3, 14, 14, "two names sound the same, in any order"),
         # No district on one side, so no near keys: the sound is all that is known.
-        (1, 1, 0, 0, "all names (or three or more) sound the same, in any order"),
+        (1, 1, 0, 0, "all names sound the same, in any order"),
     ],
 )
 def test_the_share_of_agreeing_deletion_neighbours_tells_the_same_names_from_names_sounding_alike(
@@ -126,12 +143,39 @@ def test_the_share_of_agreeing_deletion_neighbours_tells_the_same_names_from_nam
     assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
 
 
-def test_the_same_names_rank_just_above_all_names_sounding_the_same():
+def test_more_names_agreeing_rank_higher_and_the_same_spelling_above_the_same_sound():
     words = FIELDS["names"].words
     assert (
-        words.index("two names alike (one a letter off)")
+        words.index("a name sounds the same")
+        < words.index("two names sound the same, more names differ")
+        < words.index("two names alike (one a letter off)")
         < words.index("two names sound the same, in any order")
-        < words.index("all names (or three or more) sound the same, in any order")
-        < words.index("same names, in any order")
+        < words.index("all names sound the same, in any order")
+        < words.index("three or more names sound the same, in any order")
+        < words.index("the same two names, in any order")
+        < words.index("the same three or more names, in any order")
         == len(words) - 1
     )
+
+
+@pytest.mark.parametrize(
+    ("shared", "fewest", "words"),
+    [
+        # One name pair each, two six-year bands each, both shared: all names (no district).
+        (2, 2, "all names sound the same, in any order"),
+        # Three name pairs x two bands on the record with fewer keys, one pair shared.
+        (2, 6, "two names sound the same, in any order"),
+    ],
+)
+def test_birth_band_keys_tell_all_names_for_records_without_a_place(shared, fewest, words):
+    """Keys of names x six-year bands: (name pairs) x (bands) per record, (shared pairs) x
+    (shared bands) agreeing — equal to the fewer keys only when every name pair is shared."""
+    t = KEY_TYPES.index("pair_mph_y6")
+    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
+    agree[0, t] = shared
+    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
+    both[0, t] = True
+    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
+    least[0, t] = fewest
+    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
+    assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words

@@ -271,10 +271,10 @@ def test_among_pairs_whose_names_all_agree_a_shared_district_says_less_than_amon
     """Different people whose names all agree are namesakes and relatives of one community:
     they share a district far more often than two random candidates do (same_names_model)."""
     n = 200
-    same = {"names": _level("names", "same names, in any order"),
+    same = {"names": _level("names", "the same three or more names, in any order"),
             "birth": _level("birth", "same birth date"),
             "district": _level("district", "same home district")}  # fmt: skip
-    all_names = "all names (or three or more) sound the same, in any order"
+    all_names = "three or more names sound the same, in any order"
     namesake = {"names": _level("names", all_names),
                 "birth": _level("birth", "birth years more than a year apart"),
                 "district": _level("district", "same home district")}  # fmt: skip
