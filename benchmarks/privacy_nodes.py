@@ -255,9 +255,12 @@ def _b64(text: str) -> bytes:
 # (matching.fields), so that a change of wording cannot silently blind the harness. A level that
 # says only "alike" (one letter off, spelled alike) tells no exact value and is left out.
 _TELLS = {
+    ("names", "two names sound the same, more names differ"): ("names",),
     ("names", "two names sound the same, in any order"): ("names",),
-    ("names", "all names (or three or more) sound the same, in any order"): ("names",),
-    ("names", "same names, in any order"): ("names",),
+    ("names", "all names sound the same, in any order"): ("names",),
+    ("names", "three or more names sound the same, in any order"): ("names",),
+    ("names", "the same two names, in any order"): ("names",),
+    ("names", "the same three or more names, in any order"): ("names",),
     ("birth", "birth year within a year"): ("near_year",),
     ("birth", "same birth year, birth date differs"): ("year",),
     ("birth", "same birth year"): ("year",),
