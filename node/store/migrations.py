@@ -436,5 +436,25 @@ _CORE: tuple[Migration, ...] = (
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = _CORE + PRIVACY_MIGRATIONS
+# Kept by the federation to skip work a sync round or a new process would otherwise repeat.
+_FEDERATION_SPEED: tuple[Migration, ...] = (
+    Migration(
+        12,
+        "the digest of each record's match keys, kept across processes",
+        (
+            # Under the hash of the record's content (with the lexicon, key set and keying code:
+            # node/federation/keycache.py), the digest of the keys it gives, so a process that
+            # finds the same hash need not compute the keys again. Deleted with the record.
+            """
+            CREATE TABLE record_keys (
+                ref TEXT PRIMARY KEY REFERENCES records (ref) ON DELETE CASCADE,
+                content_hash TEXT NOT NULL,
+                keys_digest TEXT NOT NULL
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = _CORE + PRIVACY_MIGRATIONS + _FEDERATION_SPEED
 LATEST_VERSION = MIGRATIONS[-1].version
