@@ -208,10 +208,16 @@ class Federation(Inbox):
         nothing changed. Writes nothing but the peer's scalar on first use and the digests of
         keys it computed (``record_keys``, for the next process)."""
         digests = self._digests()
+        changes = self.store.change_counts()  # before reading: a change meanwhile shows next time
+        if digests.quiet.get(peer.id) == changes:
+            return None  # no record and no pseudonym changed since we found nothing to send
         try:
-            return self._plan(peer, digests, round_keys)
+            plan = self._plan(peer, digests, round_keys)
         finally:
             self.store.remember_key_digests(digests.take_unsaved())
+        if plan is None:
+            digests.quiet[peer.id] = changes
+        return plan
 
     def _digests(self) -> KeyDigests:
         """This process's key digests, read from the store on first use."""

@@ -15,6 +15,11 @@ than the record: the lexicon (an admin's variant lists), the key set version and
 code that normalises and keys a record. All of it goes into the hash (``keys_salt``), so a
 changed lexicon or an upgrade computes every record's keys again once.
 
+Most rounds find nothing changed at all, and hashing every record's content to see it cost
+1.2-1.7 s a round at 6,000 records and two peers, every second in ``serve``. The store counts
+changes to records and pseudonyms (triggers); once a plan found nothing to send to a peer, the
+next reads no records while both counts stay as they were then (``quiet``).
+
 Only digests are kept, never keys: a few dozen bytes a record, so the cache stays small beside
 the store even at a million records.
 """
@@ -80,12 +85,15 @@ def content_hash(record: dict, salt: str = "") -> str:
 @dataclass
 class KeyDigests:
     """ref -> (content hash, keys digest): loaded from the store once, then as computed by
-    this process; what it computed and the store does not hold yet waits in ``unsaved``."""
+    this process; what it computed and the store does not hold yet waits in ``unsaved``; and
+    for each peer, the change counts under which it had nothing to send (``quiet``)."""
 
     salt: str = ""
     _seen: dict[str, tuple[str, str]] = field(default_factory=dict)
     unsaved: list[tuple[str, str, str]] = field(default_factory=list)
     loaded: bool = False
+    # peer id -> the store's change counts when a plan last found nothing to send to the peer.
+    quiet: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def load(self, salt: str, rows: Iterable[tuple[str, str, str]]) -> None:
         """Start from the digests the store holds: (ref, content hash, keys digest) rows."""

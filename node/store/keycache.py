@@ -1,6 +1,7 @@
 """The digest of each record's match keys under the hash of its content (record_keys), kept so
-that a new process need not compute every record's keys again (node/federation/keycache.py).
-Part of the store layer; mixed into ``Store``."""
+that a new process need not compute every record's keys again, and the counts of changes to
+records and pseudonyms (table_changes), so a sync round need not read every record to find
+nothing changed (node/federation/keycache.py). Part of the store layer; mixed into ``Store``."""
 
 from __future__ import annotations
 
@@ -28,3 +29,8 @@ class KeyDigestTables(StoreParts):
                 "keys_digest = excluded.keys_digest",
                 rows,
             )
+
+    def change_counts(self) -> tuple[int, int]:
+        """(changes to records, changes to pseudonyms) ever: equal counts, nothing changed."""
+        counts = dict(self.conn.execute("SELECT name, changes FROM table_changes").fetchall())
+        return counts["records"], counts["pseudonyms"]
