@@ -46,7 +46,6 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .envelope import unb64
 from .errors import BlindingError
 
 DOMAIN = b"tafuta/match-key/v1"
@@ -258,17 +257,17 @@ def to_wire(records: Sequence[BlindedRecord]) -> list[dict[str, Any]]:
 
 
 def from_wire(records: Sequence[Mapping[str, Any]]) -> list[BlindedRecord]:
-    """Inverse of ``to_wire``, for a payload that messages.validate accepted."""
-    return [BlindedRecord(r["p"], tuple((t, _unb64(k)) for t, k in r["k"])) for r in records]
+    """Inverse of ``to_wire``, for a payload that messages.validate accepted: its schema
+    checked every key's canonical spelling and length, so each is only decoded here."""
+    decode = base64.urlsafe_b64decode
+    return [
+        BlindedRecord(r["p"], tuple((t, decode(k + "=" * (-len(k) % 4))) for t, k in r["k"]))
+        for r in records
+    ]
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    """Canonical base64url only (protocol.envelope.unb64); the schema checked it already."""
-    return unb64(text)
 
 
 def shuffled(items: Iterable[T]) -> list[T]:

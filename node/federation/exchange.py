@@ -52,7 +52,7 @@ from protocol.envelope import (
 
 from . import linkage
 from .inbox import BATCH_RECORDS, Inbox
-from .keycache import KeyDigests
+from .keycache import KeyDigests, RoundKeys, keys_salt
 
 log = logging.getLogger("tafuta.federation")
 
@@ -150,7 +150,8 @@ class Federation(Inbox):
     # caseworker confirms it; before review only if this many fields agree (0: never;
     # [federation] tell_before_review; review/notices.py says why).
     tell_fields: int = 0
-    # Our records' key digests, so a round where nothing changed computes no keys (keycache).
+    # Our records' key digests, so a round where nothing changed computes no keys (keycache);
+    # read from the store on first use, shared with the round's preparing thread (preparing.py).
     _key_digests: KeyDigests = field(default_factory=KeyDigests, repr=False)
     # As a linkage node: when this process first saw each pair waiting to be scored.
     _linkage_dirty_since: dict[int, int] = field(default_factory=dict, repr=False)
@@ -181,17 +182,18 @@ class Federation(Inbox):
 
     # -- outgoing ---------------------------------------------------------------------------
 
-    def prepare(self, peer: Peer) -> int:
+    def prepare(self, peer: Peer, round_keys: RoundKeys | None = None) -> int:
         """Queue blinded keys for new or changed records and retractions; returns records sent.
 
-        One preparer per peer at a time, across processes (``exchange_lock``): a second
-        ``tafuta sync`` started while ``serve`` prepares waits, then finds nothing left to send.
-        The plan is checked against the store again when it is queued, so even without the
-        lock nothing is sent that the pseudonym table does not record.
+        One preparer per peer at a time, across processes and threads (``exchange_lock``): a
+        second ``tafuta sync`` started while ``serve`` prepares waits, then finds nothing left
+        to send. The plan is checked against the store again when it is queued, so even without
+        the lock nothing is sent that the pseudonym table does not record. ``round_keys``: keys
+        computed for another peer in the same round, to use again (``KeyDigests.digest``).
         """
         with exchange_lock(self.store, peer.id):
             for _ in range(PREPARE_ATTEMPTS):
-                plan = self.plan(peer)
+                plan = self.plan(peer, round_keys)
                 if plan is None:
                     return 0
                 if self.commit(peer, plan):
@@ -200,12 +202,33 @@ class Federation(Inbox):
             f"the records for {peer.name} kept changing while they were prepared; try again"
         )
 
-    def plan(self, peer: Peer) -> Plan | None:
+    def plan(self, peer: Peer, round_keys: RoundKeys | None = None) -> Plan | None:
         """Read what changed since the last exchange and blind it (the slow part); None if
-        nothing changed. Writes nothing but the peer's scalar on first use."""
+        nothing changed. Writes nothing but the peer's scalar on first use and the digests of
+        keys it computed (``record_keys``, for the next process)."""
+        digests = self._digests()
+        changes = self.store.change_counts()  # before reading: a change meanwhile shows next time
+        if digests.quiet.get(peer.id) == changes:
+            return None  # no record and no pseudonym changed since we found nothing to send
+        try:
+            plan = self._plan(peer, digests, round_keys)
+        finally:
+            self.store.remember_key_digests(digests.take_unsaved())
+        if plan is None:
+            digests.quiet[peer.id] = changes
+        return plan
+
+    def _digests(self) -> KeyDigests:
+        """This process's key digests, read from the store on first use."""
+        digests = self._key_digests
+        if not digests.loaded:
+            digests.load(keys_salt(self.lexicon), self.store.record_key_digests())
+        return digests
+
+    def _plan(self, peer: Peer, digests: KeyDigests, round_keys: RoundKeys | None) -> Plan | None:
         known = self.store.pseudonyms(peer.id)
         changed: dict[str, list[tuple[str, str]]] = {}
-        digests: dict[str, str] = {}
+        sent_digests: dict[str, str] = {}
         retracted: list[tuple[str, str, None]] = []
         live = 0
         for record in self.store.iter_records(include_retracted=True):
@@ -215,10 +238,12 @@ class Federation(Inbox):
                     retracted.append((ref, known[ref][0], None))
                 continue
             live += 1
-            keys, digest = self._key_digests.digest(record, self._keys_of)
+            keys, digest = digests.digest(record, self._keys_of, round_keys)
             if ref not in known or known[ref][1] != digest:
-                changed[ref] = keys if keys is not None else self._keys_of(record)[0]
-                digests[ref] = digest
+                changed[ref] = (
+                    digests.keys(record, self._keys_of, round_keys) if keys is None else keys
+                )
+                sent_digests[ref] = digest
         if not changed and not retracted:
             return None
         scalar = self._scalar(peer)
@@ -231,7 +256,7 @@ class Federation(Inbox):
         records, refs = blinding.blind_own_keys(
             scalar, KEYSET_VERSION, changed, workers=self.workers, pseudonyms=names
         )
-        sent = [(ref, pseudonym, digests[ref]) for pseudonym, ref in refs.items()]
+        sent = [(ref, pseudonym, sent_digests[ref]) for pseudonym, ref in refs.items()]
         messages: list[tuple[str, str, dict]] = []
         batches: list[str] = []
         for chunk in batched(records):

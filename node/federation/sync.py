@@ -12,9 +12,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 
@@ -25,6 +24,7 @@ from protocol.errors import EnvelopeRefused
 from protocol.messages import validate
 
 from .exchange import Federation, Peer
+from .preparing import Preparer
 
 log = logging.getLogger("tafuta.sync")
 
@@ -148,27 +148,9 @@ async def sync_round(
     if own_session:
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         session = aiohttp.ClientSession(timeout=timeout)
-    reports = []
+    reports = [PeerReport(peer.name) for peer in peers]
     try:
-        for peer in peers:
-            report = PeerReport(peer.name)
-            if federation.rotation_due(peer):
-                federation.rotate(peer, actor="node")
-            report.queued = (
-                federation.prepare(peer)
-                + federation.prepare_shared(peer)
-                + federation.tell_confirmed(peer)
-            )
-            if not peer.url:
-                report.error = "the peer has no URL; exchange bundles instead"
-            reports.append(report)
-        # Every peer's outbox at once: each delivery mostly waits for its peer to blind our
-        # keys, so one peer's wait is another's sending time (in order within each peer).
-        await _all(
-            deliver(federation, peer, session, report)
-            for peer, report in zip(peers, reports, strict=True)
-            if peer.url
-        )
+        await _queue_and_deliver(federation, peers, reports, session)
         for peer, report in zip(peers, reports, strict=True):
             report.pending = federation.store.outbox_count(peer.id)
             report.suggestions = federation.rescore_when_due(peer)
@@ -184,7 +166,35 @@ async def sync_round(
     return reports
 
 
-async def _all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+async def _queue_and_deliver(
+    federation: Federation,
+    peers: list[Peer],
+    reports: list[PeerReport],
+    session: aiohttp.ClientSession,
+) -> None:
+    """Queue each peer's changes and deliver its outbox as soon as they are queued, while the
+    next peer is prepared on a worker thread (preparing.py). Every peer's delivery runs at
+    once: each mostly waits for its peer to blind our keys, so one peer's wait is another's
+    sending time (in order within each peer). An error preparing a peer ends the round once
+    the deliveries begun have ended."""
+    preparer = Preparer(federation, threaded=len(peers) > 1)
+    deliveries: list[asyncio.Future[None]] = []
+    try:
+        for peer, report in zip(peers, reports, strict=True):
+            report.queued = await preparer.queue(peer)
+            if not peer.url:
+                report.error = "the peer has no URL; exchange bundles instead"
+                continue
+            deliveries.append(asyncio.ensure_future(deliver(federation, peer, session, report)))
+    except BaseException:
+        await asyncio.gather(*deliveries, return_exceptions=True)
+        raise
+    finally:
+        await preparer.close()
+    await _all(deliveries)
+
+
+async def _all(coroutines: Iterable[Awaitable[None]]) -> None:
     """Run the coroutines together; once all have ended, raise the first error, if any (no
     delivery is left running half-way behind an error)."""
     results = await asyncio.gather(*coroutines, return_exceptions=True)

@@ -19,6 +19,7 @@ from .audit import AuditTables
 from .budgets import BudgetTables
 from .directory import DirectoryTables
 from .exchange import FederationTables
+from .keycache import KeyDigestTables
 from .linkage import LinkageTables
 from .matches import MatchTables
 from .migrations import LATEST_VERSION, MIGRATIONS, Migration
@@ -34,6 +35,7 @@ class Store(
     RecordTables,
     PeerTables,
     FederationTables,
+    KeyDigestTables,
     OutboxTables,
     MatchTables,
     NoticeTables,

@@ -436,5 +436,47 @@ _CORE: tuple[Migration, ...] = (
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = _CORE + PRIVACY_MIGRATIONS
+# Kept by the federation to skip work a sync round or a new process would otherwise repeat.
+_FEDERATION_SPEED: tuple[Migration, ...] = (
+    Migration(
+        12,
+        "the digest of each record's match keys, kept across processes; counts of changes to "
+        "records and pseudonyms",
+        (
+            # Under the hash of the record's content (with the lexicon, key set and keying code:
+            # node/federation/keycache.py), the digest of the keys it gives, so a process that
+            # finds the same hash need not compute the keys again. Deleted with the record.
+            """
+            CREATE TABLE record_keys (
+                ref TEXT PRIMARY KEY REFERENCES records (ref) ON DELETE CASCADE,
+                content_hash TEXT NOT NULL,
+                keys_digest TEXT NOT NULL
+            ) WITHOUT ROWID
+            """,
+            # How many rows of each table were inserted, updated or deleted, ever: a sync round
+            # that finds both counts as they were when it last found nothing to send to a peer
+            # reads no records (node/federation/keycache.py). Kept by triggers, so no write,
+            # through the store or not, is missed.
+            """
+            CREATE TABLE table_changes (
+                name TEXT PRIMARY KEY,
+                changes INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            "INSERT INTO table_changes VALUES ('records', 0), ('pseudonyms', 0)",
+            *(
+                f"""
+                CREATE TRIGGER {table}_{event.lower()}_counted AFTER {event} ON {table}
+                BEGIN
+                    UPDATE table_changes SET changes = changes + 1 WHERE name = '{table}';
+                END
+                """
+                for table in ("records", "pseudonyms")
+                for event in ("INSERT", "UPDATE", "DELETE")
+            ),
+        ),
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = _CORE + PRIVACY_MIGRATIONS + _FEDERATION_SPEED
 LATEST_VERSION = MIGRATIONS[-1].version

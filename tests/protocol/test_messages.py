@@ -9,9 +9,9 @@ import secrets
 import pytest
 
 from keys._encoding import unb64 as keys_unb64
-from protocol.envelope import b64
+from protocol.envelope import b64, unb64
 from protocol.errors import BadPayload
-from protocol.messages import validate
+from protocol.messages import canonical_base64url, validate
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 MATCH_ID = "0" * 32
@@ -84,3 +84,21 @@ def test_keys_base64_refuses_a_second_spelling_of_the_same_bytes():
     assert keys_unb64(text) == keys_unb64(text)
     with pytest.raises(ValueError, match="canonical"):
         keys_unb64(second_spelling(text))
+
+
+@pytest.mark.parametrize("nbytes", [16, 32])
+def test_the_schema_accepts_exactly_the_spellings_the_decoder_accepts(nbytes):
+    """The schema checks a key's spelling without decoding it (keys are decoded once, after);
+    for every last character it must agree with the decoder's canonical rule."""
+    pattern = canonical_base64url(nbytes)
+    for _ in range(200):
+        text = canonical(nbytes)
+        for last in ALPHABET:
+            spelling = text[:-1] + last
+            try:
+                decodes = bool(unb64(spelling))
+            except ValueError:
+                decodes = False
+            assert (pattern.match(spelling) is not None) == decodes, spelling
+        assert pattern.match(text + "\n") is None
+        assert pattern.match(text[:-1]) is None
