@@ -245,7 +245,15 @@ def false_suggestions(a: Side, b: Side, truth: set) -> tuple[int, int]:
     return len(matches), false
 
 
-def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluation: str) -> dict:
+def run(
+    records: int,
+    seed: int,
+    max_keys: int,
+    web: bool,
+    root: Path,
+    evaluation: str,
+    tell_fields: int | None = None,
+) -> dict:
     t0 = time.perf_counter()
     regs = generate(records, records, 0.4, seed)
     a = make_node(root, "Rural A", regs.missing)
@@ -256,6 +264,11 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
         linker = make_node(root, "Linker L", [])
         for side in (a, b, m):
             pair(side, linker, "both")
+    if tell_fields is not None:  # as the admins of the evaluating nodes would set it
+        for side in (a, *([linker] if linker else [])):
+            side.fed.tell_fields = tell_fields
+            with (side.home / "config.toml").open("a", encoding="utf-8") as config:
+                config.write(f"\n[federation]\ntell_before_review = {tell_fields}\n")
     pair(a, b, evaluation, linker)
     pair(a, m, evaluation, linker)
     exchange(a, b)
@@ -270,6 +283,7 @@ def run(records: int, seed: int, max_keys: int, web: bool, root: Path, evaluatio
         "records": records,
         "found_records": records,
         "evaluation": evaluation,
+        "tell_before_review": a.fed.tell_fields,
         "true_pairs": len(regs.true_pairs),
         "suggestions": suggestions,
         "false_suggestions": false,
@@ -317,6 +331,10 @@ def main() -> None:
     parser.add_argument("--evaluation", choices=("both", "ours", "linker"), default="both",
                         help="who compares keys, as A's coordinator chose; linker: a third "
                         "node, L, links A with B and with M")  # fmt: skip
+    parser.add_argument("--tell-before-review", type=int, metavar="N",
+                        help="set [federation] tell_before_review at A (and L): tell the peer "
+                        "of suggestions agreeing on N fields before review (default: the "
+                        "node's, 0 = only once confirmed)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--keep", type=Path, help="build the nodes here and keep them")
     args = parser.parse_args()
@@ -324,7 +342,8 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="tafuta-privacy-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        result = run(args.records, args.seed, args.max_keys, not args.no_web, root, args.evaluation)
+        result = run(args.records, args.seed, args.max_keys, not args.no_web, root,
+                     args.evaluation, args.tell_before_review)  # fmt: skip
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
