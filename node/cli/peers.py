@@ -178,9 +178,10 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
 @click.option(
     "--evaluation",
     type=click.Choice(TRUST_EVALUATIONS),
-    help="Who compares the two sides' keys: ours (the peer learns only suggestions above the "
-    "threshold), theirs, or both (default; asked when run in a terminal). Agree it with the "
-    "peer's coordinator. A linkage node is chosen afterwards: 'tafuta peers evaluation'.",
+    help="Who compares the two sides' keys: ours (the peer learns only the suggestions our "
+    "caseworkers confirm), theirs, or both (default; asked when run in a terminal). Agree it "
+    "with the peer's coordinator. A linkage node is chosen afterwards: 'tafuta peers "
+    "evaluation'.",
 )
 @ACTOR_OPTION
 @click.pass_obj
@@ -228,7 +229,8 @@ def peers_trust(
 
 EVALUATION_WORDS = {
     "both": "both nodes compare keys (each could read the other's values behind equal keys)",
-    "ours": "only this node compares keys; the peer learns only suggestions above the threshold",
+    "ours": "only this node compares keys; the peer learns only the suggestions our caseworkers "
+    "confirm ([federation] tell_before_review lets strong ones through before review)",
     "theirs": "only the peer compares keys; this node learns its suggestions",
     "linker": "neither node compares keys; a linkage node both trust does, blind to values, "
     "and tells both the suggestions",
