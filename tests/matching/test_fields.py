@@ -87,6 +87,19 @@ def test_every_key_type_in_use_says_something_about_a_field(key_type):
     assert fields_for([key_type])
 
 
+def names_level(t: int, shared: int, fewest: int) -> str:
+    """The names words for one pair whose only keys in common are ``shared`` of key type ``t``,
+    the record with fewer having ``fewest`` of them."""
+    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
+    agree[0, t] = shared
+    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
+    both[0, t] = True
+    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
+    least[0, t] = fewest
+    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
+    return FIELDS["names"].words[levels[FIELD_NAMES.index("names")]]
+
+
 @pytest.mark.parametrize(
     ("shared", "fewest", "words"),
     [
@@ -102,15 +115,7 @@ def test_every_key_type_in_use_says_something_about_a_field(key_type):
 def test_names_all_sound_the_same_when_every_name_pair_of_the_shorter_record_agrees(
     shared, fewest, words
 ):
-    t = KEY_TYPES.index("pair_mph_dist")
-    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
-    agree[0, t] = shared
-    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
-    both[0, t] = True
-    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
-    least[0, t] = fewest
-    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
-    assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
+    assert names_level(KEY_TYPES.index("pair_mph_dist"), shared, fewest) == words
 
 
 @pytest.mark.parametrize(
@@ -170,12 +175,4 @@ def test_more_names_agreeing_rank_higher_and_the_same_spelling_above_the_same_so
 def test_birth_band_keys_tell_all_names_for_records_without_a_place(shared, fewest, words):
     """Keys of names x six-year bands: (name pairs) x (bands) per record, (shared pairs) x
     (shared bands) agreeing — equal to the fewer keys only when every name pair is shared."""
-    t = KEY_TYPES.index("pair_mph_y6")
-    agree = np.zeros((1, len(KEY_TYPES)), dtype=np.int8)
-    agree[0, t] = shared
-    both = np.zeros((1, len(KEY_TYPES)), dtype=bool)
-    both[0, t] = True
-    least = np.zeros((1, len(KEY_TYPES)), dtype=np.int16)
-    least[0, t] = fewest
-    levels = field_levels(KEY_TYPES, agree, both, FIELD_NAMES, least)[0]
-    assert FIELDS["names"].words[levels[FIELD_NAMES.index("names")]] == words
+    assert names_level(KEY_TYPES.index("pair_mph_y6"), shared, fewest) == words
