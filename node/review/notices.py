@@ -3,9 +3,9 @@
 With ``evaluation = theirs`` the peer keeps no doubly blinded keys of its own, so we tell it of a
 suggestion in a ``match-notice`` once our caseworker confirms it (review/rules.py), or, if the
 admin chose so (``[federation] tell_before_review = N``), before review when at least N fields
-agree. By default nothing is told before review: a peer that sends guessed people is told of every
-guess right on three fields, and learned names, district and birth year of most of a register that
-way (docs/privacy-design.md).
+agree. By default nothing is told before review: told of every guess right on three fields, a
+peer sending guessed people learned names, district and birth year of 18.5 % of a 2,000-record
+register within the default budget (docs/privacy-design.md).
 """
 
 from __future__ import annotations
