@@ -30,6 +30,14 @@ def counting(monkeypatch) -> list[int]:
     return calls
 
 
+def edit_one_record(store: Store, ref: str | None = None) -> str:
+    """Change one record's family name behind the store's methods, as an admin editing the
+    database by hand (or another process) would; the record's ref."""
+    ref = ref or next(store.iter_records())["ref"]
+    store.conn.execute("UPDATE records SET family_name = 'Otherwise' WHERE ref = ?", (ref,))
+    return ref
+
+
 @pytest.fixture
 def pair(tmp_path):
     registers = generate(30, 30, overlap=0.5, seed=3)
@@ -65,10 +73,7 @@ def test_a_round_with_nothing_changed_computes_no_keys(pair, monkeypatch):
 def test_a_changed_record_is_sent_again(pair, monkeypatch):
     peer = pair.peer_of(pair.a)
     pair.a.prepare(peer)
-    record = next(pair.a.store.iter_records())
-    pair.a.store.conn.execute(
-        "UPDATE records SET family_name = 'Otherwise' WHERE ref = ?", (record["ref"],)
-    )
+    edit_one_record(pair.a.store)
     calls = counting(monkeypatch)
     assert pair.a.prepare(peer) == 1
     assert calls[0] >= 1
@@ -121,10 +126,7 @@ def test_a_changed_lexicon_computes_every_records_keys_again(pair, reopen, monke
 def test_a_record_changed_by_another_process_is_sent_again(pair, reopen):
     peer = pair.peer_of(pair.a)
     pair.a.prepare(peer)
-    record = next(pair.a.store.iter_records())
-    pair.a.store.conn.execute(
-        "UPDATE records SET family_name = 'Otherwise' WHERE ref = ?", (record["ref"],)
-    )
+    edit_one_record(pair.a.store)
     again = reopen(pair.a)
     assert again.prepare(peer) == 1
 
@@ -149,8 +151,7 @@ def test_a_quiet_round_reads_no_records_until_one_changes(pair, monkeypatch):
     assert pair.a.prepare(peer) == 0
     assert reads == []
     # Changed outside the store's methods, as by hand: the triggers count it all the same.
-    ref = next(real())["ref"]
-    store.conn.execute("UPDATE records SET family_name = 'Otherwise' WHERE ref = ?", (ref,))
+    edit_one_record(store, next(real())["ref"])
     assert pair.a.prepare(peer) == 1
     assert reads == [1]
 
