@@ -297,23 +297,24 @@ def fit_key_scorer(
     return _fit(levels, key_types, fields, sizes)[0]
 
 
-def score_candidates(
-    candidates: Candidates,
-    key_types: Sequence[str] = KEY_TYPES,
-    *,
-    min_score: float = 0.0,
-    groups: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
-    keep: Iterable[tuple[str, str]] = (),
-) -> list[Scored]:
-    """Score and explain candidate pairs found by ``candidate_arrays``, best first; only pairs
-    scoring at least ``min_score`` are returned (all are used to fit the weights), and the
-    candidates among ``keep`` (left id, right id) whatever their score: pairs people already
-    decided on, whose score both nodes must keep showing alike. ``groups``: likely duplicates
-    inside each side (same_person.same_person_groups), for one_to_one."""
+@dataclass(frozen=True)
+class FittedPatterns:
+    """Candidate pairs as field patterns, with the model fitted to them: each pair's pattern
+    (``unique[inverse]``), each pattern's log-odds and the model that gave them."""
+
+    fields: tuple[str, ...]
+    unique: np.ndarray
+    inverse: np.ndarray
+    pattern_odds: np.ndarray
+    models: list[em.Model]
+
+
+def fit_patterns(candidates: Candidates, key_types: Sequence[str] = KEY_TYPES) -> FittedPatterns:
+    """Field levels of every candidate pair and the weights fitted to them, before the
+    one-to-one step: what ``score_candidates`` scores, and what benchmarks/ceiling.py compares
+    with the labels."""
     key_types = tuple(key_types)
     fields = fields_for(key_types)
-    if not len(candidates):
-        return []
     t = len(key_types)
     both = (
         candidates.present_left[candidates.left, :t]
@@ -342,6 +343,28 @@ def score_candidates(
     else:
         pattern_odds = np.array([scorer.model.log_odds(p) for p in unique.tolist()])
         models = [scorer.model] * len(unique)
+    return FittedPatterns(fields, unique, inverse, pattern_odds, models)
+
+
+def score_candidates(
+    candidates: Candidates,
+    key_types: Sequence[str] = KEY_TYPES,
+    *,
+    min_score: float = 0.0,
+    groups: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    keep: Iterable[tuple[str, str]] = (),
+) -> list[Scored]:
+    """Score and explain candidate pairs found by ``candidate_arrays``, best first; only pairs
+    scoring at least ``min_score`` are returned (all are used to fit the weights), and the
+    candidates among ``keep`` (left id, right id) whatever their score: pairs people already
+    decided on, whose score both nodes must keep showing alike. ``groups``: likely duplicates
+    inside each side (same_person.same_person_groups), for one_to_one."""
+    key_types = tuple(key_types)
+    if not len(candidates):
+        return []
+    fitted = fit_patterns(candidates, key_types)
+    fields, unique, inverse = fitted.fields, fitted.unique, fitted.inverse
+    pattern_odds, models = fitted.pattern_odds, fitted.models
     scores, crowded = one_to_one(
         pattern_odds[inverse], candidates.left, candidates.right,
         len(candidates.ids_left), len(candidates.ids_right), *groups,
