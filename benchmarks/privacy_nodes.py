@@ -32,7 +32,7 @@ from node.trust.peers import add_peer, peer_fingerprint, set_evaluation, trust_p
 
 MAX_ROUNDS = 20
 # Facts that are exact field values (a two-year window alone is not).
-EXACT = ("names", "name", "year", "date", "district", "village", "phone", "mother")
+EXACT = ("names", "name", "year", "date", "district", "village", "phone", "mother", "sex")
 
 
 # --- nodes ----------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def key_facts(key_type: str, value: str) -> set[tuple[str, str]]:
             facts.add(("year", v))
         elif base == "date":
             facts |= {("date", v), ("year", v[:4])}
-        elif base in ("district", "village", "phone", "mother"):
+        elif base in ("district", "village", "phone", "mother", "sex"):
             facts.add((base, v))
     return facts
 
@@ -256,6 +256,7 @@ def _b64(text: str) -> bytes:
 # says only "alike" (one letter off, spelled alike) tells no exact value and is left out.
 _TELLS = {
     ("names", "two names sound the same, more names differ"): ("names",),
+    ("names", "two names sound alike, spelled differently"): ("names",),
     ("names", "two names sound the same, in any order"): ("names",),
     ("names", "all names sound the same, in any order"): ("names",),
     ("names", "three or more names sound the same, in any order"): ("names",),
@@ -269,6 +270,7 @@ _TELLS = {
     ("village", "same home village"): ("village",),
     ("phone", "same phone number"): ("phone",),
     ("mother", "mother's name sounds the same"): ("mother",),
+    ("sex", "same sex"): ("sex",),
 }
 for _field, _words in _TELLS:  # every phrase above is one the scorer says
     if _words not in FIELDS[_field].words:

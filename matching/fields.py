@@ -17,7 +17,8 @@ sound, an equal date includes an equal birth year (and a differing year a differ
 The counts say a little more: ``pair_…_yw`` agreeing on two keys per shared name pair means the
 same birth year (two shared year windows), on one key a year apart.
 
-The result is one comparison level per *field* (names, birth, district, village, phone, mother),
+The result is one comparison level per *field* (names, birth, district, village, phone, mother,
+sex),
 which is what Fellegi-Sunter's conditional independence is about: fields, not the correlated key
 types built from them. Everything is numpy over all pairs at once and symmetric in the two sides.
 """
@@ -50,6 +51,7 @@ _SPECIAL = {
     "phone": ("phone",),
     "dob_place": ("date", "village"),
     "dob_dist": ("date", "district"),
+    "phone_sex": ("phone", "sex"),
 }
 
 
@@ -88,6 +90,7 @@ FIELDS: dict[str, Field] = {
                 "",  # undetermined
                 "a name sounds the same",
                 "two names sound the same, more names differ",
+                "two names sound alike, spelled differently",
                 "two names alike (one a letter off)",
                 "two names sound the same, in any order",
                 "all names sound the same, in any order",  # each has one or two names
@@ -95,8 +98,8 @@ FIELDS: dict[str, Field] = {
                 "the same two names, in any order",  # spelled alike
                 "the same three or more names, in any order",
             ),
-            (0.02, 0.06, 0.07, 0.15, 0.01, 0.06, 0.44, 0.05, 0.04, 0.06, 0.06),
-            (0.12, 0.12, 0.3, 0.23, 0.05, 0.04, 0.13, 0.005, 0.002, 0.002, 0.001),
+            (0.02, 0.06, 0.07, 0.15, 0.01, 0.01, 0.06, 0.44, 0.05, 0.04, 0.06, 0.06),
+            (0.12, 0.12, 0.3, 0.23, 0.05, 0.05, 0.04, 0.13, 0.005, 0.002, 0.002, 0.001),
         ),
         Field(
             "birth",
@@ -148,6 +151,12 @@ FIELDS: dict[str, Field] = {
             (0.15, 0.15, 0.7),
             (0.4, 0.5, 0.1),
         ),
+        Field(
+            "sex",
+            ("sex differs", "", "same sex"),
+            (0.03, 0.1, 0.87),
+            (0.4, 0.1, 0.5),
+        ),
     )
 }
 # Where each field's "undetermined" level sits: both records have the field (some key type with
@@ -155,6 +164,7 @@ FIELDS: dict[str, Field] = {
 # known difference; a field one side lacks stays MISSING (weight 0).
 UNDETERMINED = {
     "names": 2, "birth": 3, "rarity": 1, "district": 1, "village": 1, "phone": 1, "mother": 1,
+    "sex": 1,
 }  # fmt: skip
 # The fields whose "undetermined" level is used. For names it is an observation: both records
 # have names and no name key agrees. For the others it is not: every key with a birth year,
@@ -176,6 +186,7 @@ def fields_for(key_types: Sequence[str]) -> tuple[str, ...]:
         "village": {"village", "villagex"},
         "phone": {"phone"},
         "mother": {"mother"},
+        "sex": {"sex"},
         "rarity": {"names2"},
     }
     return tuple(name for name in FIELDS if wanted[name] & comps)
@@ -263,8 +274,30 @@ def field_levels(
             comparable = both[:, types].any(axis=1)
             level[(level == MISSING) & comparable] = undetermined
         if name == "names":
-            level = graded_names(level, comps_of, agree, fewest, most, undetermined)
+            level = graded_names(
+                level,
+                comps_of,
+                agree,
+                fewest,
+                most,
+                undetermined,
+                _near_comparable(comps_of, both, yes, col),
+            )
         out[:, f] = level
+    return out
+
+
+def _near_comparable(
+    comps_of: Sequence[tuple[str, ...]], both: np.ndarray, yes: np.ndarray, col: dict[str, int]
+) -> np.ndarray:
+    """Pairs for which some deletion-neighbourhood (``near2``) key type could agree: both records
+    have it and its other component (the district, the village) agrees. There, no such key
+    agreeing means no name of one record is spelled as, or one letter from, a name of the other
+    that sounds the same."""
+    out = np.zeros(len(both), dtype=bool)
+    for t, cs in enumerate(comps_of):
+        if cs[0].startswith("near2:") and all(c in col for c in cs[1:]):
+            out |= both[:, t] & yes[:, [col[c] for c in cs[1:]]].all(axis=1)
     return out
 
 
@@ -281,6 +314,7 @@ _FIELD_OF = {
     "village": "village",
     "phone": "phone",
     "mother": "mother",
+    "sex": "sex",
 }
 
 
@@ -426,4 +460,5 @@ _LEVELS = {
     "village": _village,
     "phone": _simple("phone"),
     "mother": _simple("mother"),
+    "sex": _simple("sex"),
 }

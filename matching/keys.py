@@ -17,7 +17,10 @@ and from tolerant forms of the other fields, so the usual errors still leave som
   the Metaphone code of another name of the same person, and with the district, so the key stays
   as specific as a two-name key;
 * a village misspelt in its vowels, doubled letters, h/w/y or l/r, k/g, b/p, d/t keeps its
-  consonant ``skeleton``.
+  consonant ``skeleton``;
+* a family phone is written on the records of brothers and sisters as well as on the missing
+  person's, so ``phone_sex`` joins the phone with the recorded sex: with ``phone`` agreeing and
+  it differing, the two records share a phone but not a sex — a sibling, not the person.
 
 ``KEY_TYPES`` is the key set in use, chosen from data (docs/matching.md, with the figures, and
 benchmarks/key_selection.py to measure them again); ``CANDIDATE_KEY_TYPES`` are all key types the
@@ -35,7 +38,7 @@ import jellyfish
 from .errors import KeySetError
 from .normalise import Birth, Person
 
-KEYSET_VERSION = 3
+KEYSET_VERSION = 4
 
 Encoder = Callable[[str], str]
 ENCODERS: dict[str, Encoder] = {
@@ -211,7 +214,13 @@ def _candidate_functions() -> dict[str, KeyFunction]:
     def dist(p: _Parts) -> list[str]:
         return _one(p.person.district)
 
-    functions: dict[str, KeyFunction] = {"phone": lambda p: _one(p.person.phone)}
+    def sex(p: _Parts) -> list[str]:
+        return _one(p.person.sex)
+
+    def phone(p: _Parts) -> list[str]:
+        return _one(p.person.phone)
+
+    functions: dict[str, KeyFunction] = {"phone": phone, "phone_sex": _joined(phone, sex)}
     functions["dob_place"] = _joined(dob, place)
     functions["dob_dist"] = _joined(dob, dist)
     for tag, enc in ENCODERS.items():
@@ -263,12 +272,13 @@ def _candidate_functions() -> dict[str, KeyFunction]:
 KEY_FUNCTIONS: dict[str, KeyFunction] = _candidate_functions()
 CANDIDATE_KEY_TYPES: tuple[str, ...] = tuple(sorted(KEY_FUNCTIONS))
 
-# The key set in use (KEYSET_VERSION 3): version 2's, chosen by benchmarks/key_selection.py (see
+# The key set in use (KEYSET_VERSION 4): version 2's, chosen by benchmarks/key_selection.py (see
 # docs/matching.md), plus three for the errors of East-African registers (issue 11): name pairs
 # with six-year bands (estimated ages), a name one letter off with another name's sound and the
-# district, and name pairs with the village's skeleton. Every name component is built on
-# Metaphone, so the scorer can tell from agreeing and differing key types which field agrees and
-# which differs (matching/fields.py).
+# district, and name pairs with the village's skeleton (version 3); and the phone with the sex,
+# which tells a sibling sharing the family phone from the person (version 4). Every name
+# component is built on Metaphone, so the scorer can tell from agreeing and differing key types
+# which field agrees and which differs (matching/fields.py).
 KEY_TYPES: tuple[str, ...] = (
     "pair_mph_yw",
     "pair_mph_y6",
@@ -282,6 +292,7 @@ KEY_TYPES: tuple[str, ...] = (
     "dob_dist",
     "dob_place",
     "phone",
+    "phone_sex",
 )
 
 

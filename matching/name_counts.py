@@ -36,9 +36,10 @@ def shared_pairs(
 # moves them.
 _A_NAME, _TWO_ALIKE, _TWO, _THREE = 3, 4, 5, 6
 _NAMES_LEVEL = {
-    _A_NAME: 3, _TWO_ALIKE: 5, _TWO: 6, _THREE: 8,
+    _A_NAME: 3, _TWO_ALIKE: 6, _TWO: 7, _THREE: 9,
 }  # fmt: skip
-_TWO_OTHERS_DIFFER, _ALL_TWO, _ALL_THREE, _SAME_TWO, _SAME_THREE = 4, 7, 8, 9, 10
+_TWO_OTHERS_DIFFER, _TWO_SPELLED_APART = 4, 5
+_ALL_TWO, _ALL_THREE, _SAME_TWO, _SAME_THREE = 8, 9, 10, 11
 # Two name sounds shared, and at most this share (numerator, denominator) of the name pairs of
 # the record with fewer: both records have more names, which differ.
 FEW_PAIRS_SHARED = (1, 4)
@@ -51,12 +52,19 @@ def graded_names(
     fewest: np.ndarray | None,
     most: np.ndarray | None,
     undetermined: int,
+    near_comparable: np.ndarray | None = None,
 ) -> np.ndarray:
     """The names level graded by how many of each record's names agree, from key counts.
 
     Sharing two of two names is weaker evidence than sharing three, and sharing two names when
     each record has three or four more is weaker still (a family name and a common given name):
     the number of name-pair keys each record has (both nodes see it) tells them apart.
+
+    Two names that sound the same (equal Metaphone codes) but where no deletion-neighbourhood
+    key agrees although one could (``near_comparable``: both have the district or village it
+    carries, and it agrees) are spelled differently, beyond one letter: "Amina" and "Amani"
+    (both AMN). Among different people that is common, among two records of one person rare
+    (docs/matching.md § 3, item 14).
     """
     out = level.copy()
     for old, new in _NAMES_LEVEL.items():
@@ -71,6 +79,13 @@ def graded_names(
             count = agree[:, t].astype(np.int32)
             few |= (count > 0) & (count * den <= fewest[:, t].astype(np.int32) * num)
     out[(level == _TWO) & few] = _TWO_OTHERS_DIFFER
+    if near_comparable is not None:
+        near_agree = np.zeros(len(agree), dtype=bool)
+        for t, cs in enumerate(comps_of):
+            if cs[0].startswith("near2:"):
+                near_agree |= agree[:, t] > 0
+        apart = (out == _NAMES_LEVEL[_TWO]) & near_comparable & ~near_agree
+        out[apart] = _TWO_SPELLED_APART
     every = _all_names(comps_of, agree, fewest) & (level >= undetermined)
     out[every] = np.where(shared[every] >= 2, _ALL_THREE, _ALL_TWO)
     if most is not None:

@@ -40,7 +40,7 @@ from matching import KEY_TYPES, KEYSET_VERSION, Lexicon, match_keys, normalise, 
 from matching.candidates import MAX_BLOCK_PAIRS
 from matching.joined import joined_candidates, joined_groups
 from matching.scoring import RARITY_TYPES
-from matching.shared import SHARED_HOLDERS, SHARED_TYPES
+from matching.shared import CARRIED_WITH, SHARED_HOLDERS, SHARED_TYPES
 from protocol import blinding
 from protocol.errors import BlindingError
 
@@ -305,7 +305,8 @@ def double_blind(first: bytes, second: bytes, keys: Sequence[tuple[str, str]]) -
 
 def _without_shared(entries: DataFrame, types: Sequence[str]) -> DataFrame:
     """matching/shared.py's rule, as the local path applies it: keys of SHARED_TYPES that
-    SHARED_HOLDERS or more records of one side hold (a shelter's phone) are dropped."""
+    SHARED_HOLDERS or more records of one side hold (a shelter's phone) are dropped, and so are
+    those records' keys of the types carried with them (CARRIED_WITH: the phone with the sex)."""
     wanted = [i for i, name in enumerate(types) if name in SHARED_TYPES]
     if not wanted:
         return entries
@@ -316,7 +317,25 @@ def _without_shared(entries: DataFrame, types: Sequence[str]) -> DataFrame:
         .where(F.col("n") >= SHARED_HOLDERS)
         .select("side", "t", "token")
     )
-    return entries.join(shared, ["side", "t", "token"], "left_anti")
+    kept = entries.join(shared, ["side", "t", "token"], "left_anti")
+    index = {name: i for i, name in enumerate(types)}
+    carried = [
+        (index[name], index[other])
+        for name in SHARED_TYPES
+        for other in CARRIED_WITH.get(name, ())
+        if name in index and other in index
+    ]
+    if not carried:
+        return kept
+    spark = entries.sparkSession
+    carry = spark.createDataFrame(carried, "t byte, carried byte")
+    holders = (
+        entries.join(shared, ["side", "t", "token"])
+        .join(F.broadcast(carry), "t")
+        .select("side", "idx", F.col("carried").alias("t"))
+        .distinct()
+    )
+    return kept.join(holders, ["side", "idx", "t"], "left_anti")
 
 
 def _join(

@@ -38,6 +38,7 @@ COMPONENT_WORDS = {
     "famprefix": "the family name starts alike",
     "mother": "the mother's name sounds alike",
     "phone": "the same phone number",
+    "sex": "the same sex",
 }
 SEX_WORDS = {"F": "female", "M": "male", "X": "other sex"}
 # Problems the pages report in fixed words (node/web/app.py); those naming a value (a file, a

@@ -56,6 +56,10 @@ def _words(agree: dict[str, int], both: set[str]) -> dict[str, str]:
         # The village's skeleton agrees but not its spelling; or not even the skeleton.
         ({"pair_mph_vsk": 1}, {"pair_mph_place"}, "village", "home village spelled alike"),
         ({"pair_mph_yw": 2}, {"pair_mph_vsk"}, "village", "home village differs"),
+        # The phone agrees, and the phone with the sex too (the same sex) or not (a sibling).
+        ({"phone": 1, "phone_sex": 1}, set(), "sex", "same sex"),
+        ({"phone": 1}, {"phone_sex"}, "sex", "sex differs"),
+        ({"phone": 1}, {"phone_sex"}, "phone", "same phone number"),
     ],
 )
 def test_what_the_key_types_say_about_a_field(agree, both, field, words):
@@ -153,6 +157,7 @@ def test_more_names_agreeing_rank_higher_and_the_same_spelling_above_the_same_so
     assert (
         words.index("a name sounds the same")
         < words.index("two names sound the same, more names differ")
+        < words.index("two names sound alike, spelled differently")
         < words.index("two names alike (one a letter off)")
         < words.index("two names sound the same, in any order")
         < words.index("all names sound the same, in any order")

@@ -52,6 +52,7 @@ def test_every_candidate_key_type_has_a_function_and_known_components(person):
         mother_name="Fatuma Said",
         father_name="Juma Mwakio",
         phone="0712345678",
+        sex="F",
     )
     for key_type in CANDIDATE_KEY_TYPES:
         assert match_keys(record, [key_type]), key_type
@@ -179,5 +180,6 @@ def test_no_record_has_more_keys_than_the_protocol_carries(person):
         origin_place="Lunga Lunga",
         origin_district="Kwale",
         phone="0712345678",
+        sex="F",
     )
     assert len(match_keys(crowded)) <= MAX_KEYS_PER_RECORD

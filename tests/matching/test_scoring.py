@@ -15,6 +15,7 @@ from matching import (
     KEY_TYPES,
     Agreement,
     fit_key_scorer,
+    load_lexicon,
     match_keys,
     normalise,
     score_key_candidates,
@@ -187,13 +188,15 @@ class TestExplanation:
         return SCORER.explain_levels(pattern)
 
     def test_agreeing_facts_come_first_then_what_differs(self):
-        text = self._scorer_words(names=TWO_NAMES, birth=6, district=2, mother=0)
-        facts = text.split("; ")
-        assert set(facts[:3]) == {
-            "two names sound the same, in any order",
-            "same birth year",
-            "same home district",
+        agreeing = {
+            "names": "all names sound the same, in any order",
+            "birth": "same birth date",
+            "district": "same home district",
         }
+        levels = {f: FIELDS[f].words.index(w) for f, w in agreeing.items()}
+        text = self._scorer_words(**levels, mother=0)
+        facts = text.split("; ")
+        assert set(facts[:3]) == set(agreeing.values())
         assert facts[3:] == ["mother's name differs"]
 
     def test_an_unknown_or_undetermined_field_is_not_mentioned(self):
@@ -324,3 +327,34 @@ def test_among_pairs_agreeing_on_two_names_a_shared_district_says_less_than_amon
     district, shared = FIELD_NAMES.index("district"), same["district"]
     assert two_names.weights[district][shared] < model.weights[district][shared]
     assert two_names.m == model.m and two_names.prior == model.prior
+
+
+def test_a_brother_sharing_the_family_phone_is_told_apart_by_his_sex():
+    """A family phone is on the missing girl's record and on her brother's: the phone with the
+    sex (``phone_sex``) says the brother shares the phone but not the sex."""
+    lexicon = load_lexicon()
+    family = {"family_name": "Baya", "origin_place": "Tiwi", "phone": "0712 345 678"}
+    girl = {"ref": "M1", "kind": "missing", "given_names": "Amina", "sex": "F",
+            "birth_date": "2008-04-02", "origin_district": "Kwale", **family}  # fmt: skip
+    found = {
+        "ref": "F1",
+        "kind": "found",
+        "given_names": "Amina",
+        "sex": "F",
+        "age": "17",
+        **family,
+    }
+    brother = {
+        "ref": "F2",
+        "kind": "found",
+        "given_names": "Juma",
+        "sex": "M",
+        "age": "15",
+        **family,
+    }
+    left = {"M1": match_keys(normalise(girl, lexicon))}
+    right = {r["ref"]: match_keys(normalise(r, lexicon)) for r in (found, brother)}
+    scored = {s.ref_b: s for s in score_key_candidates(left, right)}
+    assert "same sex" in scored["F1"].evidence
+    assert "sex differs" in scored["F2"].evidence
+    assert scored["F2"].score < scored["F1"].score

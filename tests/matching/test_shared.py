@@ -9,14 +9,27 @@ from matching.shared import SHARED_HOLDERS, without_shared
 SHELTER = ("phone", "254733200300")
 
 
-def _found(n: int) -> dict[str, list[tuple[str, str]]]:
-    return {f"F{i}": [("pair_mph_dist", f"NAME{i}|kwale"), SHELTER] for i in range(n)}
+def _found(n: int, men: int = 0) -> dict[str, list[tuple[str, str]]]:
+    """n found records with the shelter's phone, the first ``men`` of them men."""
+    return {
+        f"F{i}": [
+            ("pair_mph_dist", f"NAME{i}|kwale"),
+            SHELTER,
+            ("phone_sex", f"{SHELTER[1]}|{'M' if i < men else 'F'}"),
+        ]
+        for i in range(n)
+    }
 
 
 def test_a_phone_held_by_many_records_of_one_side_is_dropped_from_that_side():
     side = without_shared(_found(SHARED_HOLDERS))
     assert all(SHELTER not in keys for keys in side.values())
     assert all(("pair_mph_dist", f"NAME{i}|kwale") in side[f"F{i}"] for i in range(5))
+
+
+def test_the_phone_with_the_sex_goes_with_a_shared_phone_however_few_share_that_sex():
+    side = without_shared(_found(SHARED_HOLDERS + 5, men=2))
+    assert all(not any(t.startswith("phone") for t, _ in keys) for keys in side.values())
 
 
 def test_a_family_phone_on_a_few_records_stays():
