@@ -56,7 +56,25 @@ NO_ENGINE = 3  # a Tafuta method's exit code while node/records/linking.py does 
 # --- the methods (each runs in its own process) ------------------------------------------------
 
 
-def link_tafuta(folder: Path, fields: list[str], plain: bool) -> tuple[list, float]:
+# Points blinded to time one X25519 operation on all cores, in the same run as the link.
+FLOOR_SAMPLE = 60_000
+
+
+def x25519_per_second() -> float:
+    """X25519 operations per second on all cores of this machine, now: what the private path's
+    floor is counted in (the link's own blinding, the same pool and chunks)."""
+    from protocol import blinding
+
+    points = [blinding.hash_to_point(1, "floor", str(i)) for i in range(FLOOR_SAMPLE)]
+    scalar = blinding.new_scalar()
+    start = time.perf_counter()
+    blinding.blind_points(scalar, points)
+    return FLOOR_SAMPLE / (time.perf_counter() - start)
+
+
+def link_tafuta(folder: Path, fields: list[str], plain: bool) -> tuple[list, float, int, int]:
+    """The pairs, the default threshold, the X25519 operations the link made (0 for
+    ``--plain``) and the records on both sides."""
     try:
         from matching import DEFAULT_THRESHOLD
         from node.records.linking import link_records, read_records_leniently
@@ -69,8 +87,14 @@ def link_tafuta(folder: Path, fields: list[str], plain: bool) -> tuple[list, flo
         [{k: (v if k in keep else None) for k, v in r.items()} for r in records]
         for records in (read_records_leniently(folder / f)[0] for f in ("a.csv", "b.csv"))
     ]
-    results = link_records(*sides, threshold=SCAN_FLOOR, plain=plain)
-    return [(r.ref_a, r.ref_b, float(r.score)) for r in results], DEFAULT_THRESHOLD
+    operations = [0]
+
+    def count(done: int, total: int) -> None:  # total: X25519 operations of the whole link
+        operations[0] = total
+
+    results = link_records(*sides, threshold=SCAN_FLOOR, plain=plain, progress=count)
+    scored = [(r.ref_a, r.ref_b, float(r.score)) for r in results]
+    return scored, DEFAULT_THRESHOLD, operations[0], len(sides[0]) + len(sides[1])
 
 
 def link_baseline(folder: Path, fields: list[str], method: str) -> tuple[list, float]:
@@ -108,8 +132,10 @@ def child(method: str, folder: Path, fields: list[str]) -> None:
         result.update(evaluate(scored, read_truth(folder, "duplicates"), default))
         print(json.dumps(result))
         return
+    operations = records = 0
     if method.startswith("tafuta"):
-        scored, default = link_tafuta(folder, fields, plain=method == "tafuta-plain")
+        plain = method == "tafuta-plain"
+        scored, default, operations, records = link_tafuta(folder, fields, plain=plain)
     else:
         scored, default = link_baseline(folder, fields, method)
     seconds = time.perf_counter() - start
@@ -117,6 +143,12 @@ def child(method: str, folder: Path, fields: list[str]) -> None:
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = {"method": method, "seconds": seconds, "peak_mb": (own + workers) / 1024,
               "scored_pairs": len(scored), "default_threshold": default}  # fmt: skip
+    if operations:  # the private path: its cryptographic floor, measured now (issue 16)
+        rate = x25519_per_second()
+        result.update({"x25519_operations": operations, "x25519_per_second": rate,
+                       "x25519_floor_seconds": operations / rate,
+                       "floor_ratio": seconds / (operations / rate),
+                       "x25519_per_record": operations / max(records, 1)})  # fmt: skip
     result.update(evaluate(scored, read_truth(folder), default))
     messiness_path = folder / "messiness.json"
     messiness = json.loads(messiness_path.read_text()) if messiness_path.exists() else {}
@@ -233,6 +265,16 @@ def markdown(report: dict) -> str:
                 f"| {r['best_f1']:.3f} ({r['best_threshold']:.2f}) "
                 f"| {r['seconds']:.1f} | {r['peak_mb']:.0f} |"
             )
+    for data in report["datasets"]:
+        for r in data["results"]:
+            if "floor_ratio" in r:
+                lines.append(
+                    f"\n{data['dataset']}, {r['method']}: {r['x25519_operations']:,} X25519 "
+                    f"operations ({r['x25519_per_record']:.0f} a record), "
+                    f"{r['x25519_per_second']:,.0f} a second on all cores measured in this run: "
+                    f"floor {r['x25519_floor_seconds']:.1f} s, wall time "
+                    f"{r['floor_ratio']:.2f}x the floor"
+                )
     errors = [(d["dataset"], r) for d in report["datasets"] for r in d["results"] if "error" in r]
     lines += [""] + [f"- {name}, {r['method']}: {r['error']}" for name, r in errors]
     lines += ["", "```", side_by_side(report), "```"]
