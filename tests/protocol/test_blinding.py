@@ -138,3 +138,28 @@ def test_protocol_does_not_import_matching_or_node():
         for alias in node.names
     }
     assert not imported & {"matching", "node"}
+
+
+class TestShuffling:
+    """What leaves a node is in an order that says nothing about the input order."""
+
+    def test_every_item_is_kept_once_and_the_order_is_not_the_input_order(self):
+        items = [f"record-{i}" for i in range(50)] + ["twice", "twice"]
+        out = blinding.shuffled(items)
+        assert sorted(out) == sorted(items)
+        assert out != items  # 1 in 52!/2 for a uniform shuffle
+
+    def test_every_position_receives_every_item_about_equally_often(self):
+        # 2,000 shuffles of 10 items: each item lands at each position 200 times on average
+        # (standard deviation 13.4); the bounds are over 7 deviations away, so a uniform
+        # shuffle fails this test with probability below 10^-10.
+        counts = [[0] * 10 for _ in range(10)]
+        for _ in range(2000):
+            for position, item in enumerate(blinding.shuffled(range(10))):
+                counts[position][item] += 1
+        for row in counts:
+            assert all(100 <= n <= 300 for n in row), row
+
+    def test_an_empty_or_single_list_comes_back_as_it_was(self):
+        assert blinding.shuffled([]) == []
+        assert blinding.shuffled(["only"]) == ["only"]
