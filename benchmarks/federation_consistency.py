@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from federation_speed import PASSPHRASE, TAFUTA, free_port, write_csv  # beside this script
+from process_cpu import LoadSampler, children_cpu, tree_cpu
 
 from keys import KdfParams
 from matching.synthetic import generate
@@ -199,15 +200,18 @@ def main() -> None:
         pair(a, b)
         pair(a, c)
 
-        link_seconds = {}
+        link_seconds, link_cpu = {}, {}
+        sampler = LoadSampler().__enter__()
         for other, label in ((b, "b"), (c, "c")):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), children_cpu()
             a.run(
                 "link", str(file_a), str(other.register), "--out", str(root / f"link_{label}.csv")
             )
             link_seconds[label] = time.perf_counter() - start
+            link_cpu[label] = children_cpu() - cpu
+        load_links = list(sampler.samples)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         try:
             for node in (a, b, c):
                 node.serve()
@@ -219,6 +223,11 @@ def main() -> None:
                     raise SystemExit("the network did not settle in time")
                 time.sleep(1)
             settle_seconds = time.perf_counter() - start
+            # The `tafuta sync` runs (finished) and the serve processes with their workers.
+            serves = [n.process.pid for n in (a, b, c) if n.process is not None]
+            network_cpu = children_cpu() - cpu + sum(tree_cpu(pid) for pid in serves)
+            sampler.__exit__()
+            load_network = sampler.samples[len(load_links) :]
             results = {}
             for other, label in ((b, "b"), (c, "c")):
                 ours, theirs = a.matches_with(other), other.matches_with(a)
@@ -254,6 +263,8 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; settled in "
           f"{settle_seconds:.1f} s (tafuta link: {link_seconds['b']:.1f} s + "
           f"{link_seconds['c']:.1f} s; {ratio:.2f}x)")  # fmt: skip
+    print(f"# CPU seconds: network {network_cpu:.1f}, tafuta link {link_cpu['b']:.1f} + "
+          f"{link_cpu['c']:.1f}")  # fmt: skip
     print(
         "| pair | matches A / peer | common | differing | A's records held by peer / A's "
         "| F1 network vs link | F1 network vs truth | F1 link vs truth |"
@@ -268,6 +279,14 @@ def main() -> None:
     figures = {
         "settle_seconds": settle_seconds,
         "settle_over_links": ratio,
+        # CPU seconds (user + system) of the node processes, their blinding workers included:
+        # the network's until settled, and each `tafuta link` run's.
+        "network_cpu_seconds": network_cpu,
+        "link_cpu_seconds": link_cpu,
+        "cpu_over_links": network_cpu / (link_cpu["b"] + link_cpu["c"]),
+        # The 1-minute load average every 20 s, during the links and during the network.
+        "load_average_links": load_links,
+        "load_average_network": load_network,
         "load_average_at_end": os.getloadavg(),
         "pairs": results,
     }
