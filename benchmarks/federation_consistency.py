@@ -224,8 +224,13 @@ def main() -> None:
                 time.sleep(1)
             settle_seconds = time.perf_counter() - start
             # The `tafuta sync` runs (finished) and the serve processes with their workers.
-            serves = [n.process.pid for n in (a, b, c) if n.process is not None]
-            network_cpu = children_cpu() - cpu + sum(tree_cpu(pid) for pid in serves)
+            serves = {
+                label: tree_cpu(n.process.pid)
+                for n, label in ((a, "a"), (b, "b"), (c, "c"))
+                if n.process is not None
+            }
+            syncs_cpu = children_cpu() - cpu
+            network_cpu = syncs_cpu + sum(serves.values())
             sampler.__exit__()
             load_network = sampler.samples[len(load_links) :]
             results = {}
@@ -263,8 +268,11 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; settled in "
           f"{settle_seconds:.1f} s (tafuta link: {link_seconds['b']:.1f} s + "
           f"{link_seconds['c']:.1f} s; {ratio:.2f}x)")  # fmt: skip
-    print(f"# CPU seconds: network {network_cpu:.1f}, tafuta link {link_cpu['b']:.1f} + "
-          f"{link_cpu['c']:.1f}")  # fmt: skip
+    print(
+        f"# CPU seconds: network {network_cpu:.1f} (serve "
+        + ", ".join(f"{k.upper()} {v:.1f}" for k, v in serves.items())
+        + f", syncs {syncs_cpu:.1f}), tafuta link {link_cpu['b']:.1f} + {link_cpu['c']:.1f}"
+    )
     print(
         "| pair | matches A / peer | common | differing | A's records held by peer / A's "
         "| F1 network vs link | F1 network vs truth | F1 link vs truth |"
@@ -284,6 +292,10 @@ def main() -> None:
         "network_cpu_seconds": network_cpu,
         "link_cpu_seconds": link_cpu,
         "cpu_over_links": network_cpu / (link_cpu["b"] + link_cpu["c"]),
+        # Where the network's CPU went: each node's serve (with its workers), and the finished
+        # `tafuta sync` runs of all three nodes together.
+        "serve_cpu_seconds": serves,
+        "sync_cpu_seconds": syncs_cpu,
         # The 1-minute load average every 20 s, during the links and during the network.
         "load_average_links": load_links,
         "load_average_network": load_network,
