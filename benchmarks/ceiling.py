@@ -149,6 +149,11 @@ def label_optimal(evaluated: Scored, labels: Scored, oracles: tuple[str, ...]) -
     return np.log(share / (1 - share))
 
 
+def _variant_and_seed(spec: str) -> bool:
+    name, _, seed = spec.partition(":")
+    return name in generalisation.VARIANTS and seed.isdigit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -171,10 +176,15 @@ def main() -> None:
         unknown = set(combo) - set(ORACLES)
         if unknown:
             parser.error(f"unknown oracle field(s) {', '.join(sorted(unknown))}")
+    pairs = [pair.split("/") for pair in args.pairs.split(",")]
+    for pair in pairs:
+        known = all(spec == "febrl4" or _variant_and_seed(spec) for spec in pair)
+        if len(pair) != 2 or not known:
+            parser.error(f"--pairs takes EVALUATED/LABELS set pairs such as base:1/base:2, not "
+                         f"{'/'.join(pair)!r}")  # fmt: skip
     sets: dict[str, Scored] = {}
     results = []
-    for pair in args.pairs.split(","):
-        evaluated_spec, labels_spec = pair.split("/")
+    for evaluated_spec, labels_spec in pairs:
         for spec in (evaluated_spec, labels_spec):
             if spec not in sets:
                 sets[spec] = Scored(spec, args.records)
