@@ -40,6 +40,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -122,6 +123,14 @@ def _blind_chunk(scalar: bytes, points: bytes) -> tuple[bytes, list[int]]:
     return bytes(out), failed
 
 
+def _hash_and_blind_chunk(
+    scalar: bytes, keys: Sequence[tuple[str, str]], keyset: int
+) -> tuple[bytes, list[int]]:
+    """Hash a chunk of match keys to points and blind them, in one worker: the hashing then runs
+    on every core beside the curve arithmetic, not in the calling process before it."""
+    return _blind_chunk(scalar, b"".join(hash_to_point(keyset, t, v) for t, v in keys))
+
+
 def blind_points(
     scalar: bytes,
     points: Sequence[bytes],
@@ -133,24 +142,39 @@ def blind_points(
 
     Uses every core (or ``workers`` processes) for large batches.
     """
+    chunks = [b"".join(points[i : i + CHUNK]) for i in range(0, len(points), CHUNK)]
+    sizes = [len(chunk) // POINT_BYTES for chunk in chunks]
+    return _in_chunks(_blind_chunk, scalar, chunks, sizes, workers=workers, progress=progress)
+
+
+def _in_chunks(
+    blind: Callable[[bytes, Any], tuple[bytes, list[int]]],
+    scalar: bytes,
+    chunks: Sequence[Any],
+    sizes: Sequence[int],
+    *,
+    workers: int | None,
+    progress: Progress | None,
+) -> list[bytes | None]:
+    """``blind(scalar, chunk)`` for every chunk, in order, over every core (or ``workers``
+    processes) when the chunks hold PARALLEL_MIN points or more; the results one per point,
+    None where it was all-zero."""
     if len(scalar) != POINT_BYTES:
         raise BlindingError("a blinding scalar is 32 bytes")
     workers = workers or os.cpu_count() or 1
-    chunks = [b"".join(points[i : i + CHUNK]) for i in range(0, len(points), CHUNK)]
     results: list[tuple[bytes, list[int]]] = []
-    if workers == 1 or len(points) < PARALLEL_MIN:
-        for chunk in chunks:
-            results.append(_blind_chunk(scalar, chunk))
+    if workers == 1 or sum(sizes) < PARALLEL_MIN:
+        for chunk, size in zip(chunks, sizes, strict=True):
+            results.append(blind(scalar, chunk))
             if progress:
-                progress(len(chunk) // POINT_BYTES)
+                progress(size)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for chunk, result in zip(
-                chunks, pool.map(_blind_chunk, [scalar] * len(chunks), chunks), strict=True
-            ):
+            blinded = pool.map(blind, [scalar] * len(chunks), chunks)
+            for size, result in zip(sizes, blinded, strict=True):
                 results.append(result)
                 if progress:
-                    progress(len(chunk) // POINT_BYTES)
+                    progress(size)
     out: list[bytes | None] = []
     for data, failed in results:
         start = len(out)
@@ -214,8 +238,10 @@ def _blind_hashed(
     workers: int | None,
     progress: Progress | None,
 ) -> list[bytes]:
-    points = [hash_to_point(keyset, t, v) for t, v in keys]
-    blinded = blind_points(scalar, points, workers=workers, progress=progress)
+    chunks = [keys[i : i + CHUNK] for i in range(0, len(keys), CHUNK)]
+    blind = partial(_hash_and_blind_chunk, keyset=keyset)
+    sizes = [len(chunk) for chunk in chunks]
+    blinded = _in_chunks(blind, scalar, chunks, sizes, workers=workers, progress=progress)
     for i, result in enumerate(blinded):
         counter = 0
         while result is None:  # a low-order point: try the next hash, as the peer will

@@ -163,3 +163,16 @@ class TestShuffling:
     def test_an_empty_or_single_list_comes_back_as_it_was(self):
         assert blinding.shuffled([]) == []
         assert blinding.shuffled(["only"]) == ["only"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_keys_hashed_in_the_workers_blind_as_points_hashed_here(workers):
+    """Large batches hash their keys to points inside the blinding workers: the tokens are the
+    ones hashing first and blinding the points gives, in order, on one core or several."""
+    scalar = blinding.new_scalar()
+    keys = [("pair_mph_yw", f"NAME{i}+OTHER|e{i % 50}") for i in range(blinding.PARALLEL_MIN + 5)]
+    points = [blinding.hash_to_point(4, t, v) for t, v in keys]
+    done: list[int] = []
+    hashed = blinding._blind_hashed(scalar, 4, keys, workers=workers, progress=done.append)
+    assert hashed == blinding.blind_points(scalar, points, workers=1)
+    assert sum(done) == len(keys)
