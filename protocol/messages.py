@@ -84,13 +84,6 @@ def _matches(pattern: re.Pattern[str]) -> Check:
     return lambda v: isinstance(v, str) and bool(pattern.match(v))
 
 
-def _base64(pattern: re.Pattern[str]) -> Check:
-    """Base64url of the pattern's length, and the one encoding of its bytes
-    (``canonical_base64url``), or one key would have several wire forms (and a peer could
-    send the same key twice as two different strings)."""
-    return lambda v: isinstance(v, str) and pattern.match(v) is not None
-
-
 def _score(v: Any) -> bool:
     """A number in [0, 1]; not a boolean (``True`` is an int in Python, 1 in JSON it is not)."""
     return type(v) in (int, float) and 0 <= v <= 1
@@ -100,18 +93,26 @@ def _text(v: Any) -> bool:
     return isinstance(v, str) and len(v) <= MAX_TEXT
 
 
+# Pseudonyms and blinded keys only in their one canonical spelling (``canonical_base64url``), or
+# one key would have several wire forms (and a peer could send the same key twice as two
+# different strings). Built once: ``_record`` checks every key of a batch.
+_pseudonym = _matches(PSEUDONYM)
+_blinded_key = _matches(BLINDED_KEY)
+_key_type = _matches(KEY_TYPE)
+
+
 def _record(v: Any) -> bool:
     return (
         isinstance(v, dict)
         and set(v) == {"p", "k"}
-        and _base64(PSEUDONYM)(v["p"])
+        and _pseudonym(v["p"])
         and isinstance(v["k"], list)
         and len(v["k"]) <= MAX_KEYS_PER_RECORD
         and all(
             isinstance(pair, list)
             and len(pair) == 2
-            and _matches(KEY_TYPE)(pair[0])
-            and _base64(BLINDED_KEY)(pair[1])
+            and _key_type(pair[0])
+            and _blinded_key(pair[1])
             for pair in v["k"]
         )
     )
@@ -143,36 +144,36 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "match_id": _matches(MATCH_ID),
         "score": _score,
         "evidence": _text,
-        "receiver_pseudonym": _base64(PSEUDONYM),
-        "sender_pseudonym": _base64(PSEUDONYM),
+        "receiver_pseudonym": _pseudonym,
+        "sender_pseudonym": _pseudonym,
     },
     "linkage-keys": {
         "peer": _matches(KEY_ID),
         "keyset": _is_int(1, 1_000),
         "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
-        "retracted": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH),
+        "retracted": _list_of(_pseudonym, MAX_RECORDS_PER_BATCH),
     },
     "linkage-notice": {
         "peer": _matches(KEY_ID),
         "match_id": _matches(MATCH_ID),
         "score": _score,
         "evidence": _text,
-        "receiver_pseudonym": _base64(PSEUDONYM),
-        "sender_pseudonym": _base64(PSEUDONYM),
+        "receiver_pseudonym": _pseudonym,
+        "sender_pseudonym": _pseudonym,
     },
     "review-decision": {
         "match_id": _matches(MATCH_ID),
         "decision": lambda v: v in ("confirm", "reject", "unsure", "undo"),
         "at": _is_int(0, 2**40),
-        "receiver_pseudonym": _base64(PSEUDONYM),
-        "sender_pseudonym": _base64(PSEUDONYM),
+        "receiver_pseudonym": _pseudonym,
+        "sender_pseudonym": _pseudonym,
     },
     "contact-handover": {"match_id": _matches(MATCH_ID), "contact": _contact},
-    "retraction": {"pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH)},
+    "retraction": {"pseudonyms": _list_of(_pseudonym, MAX_RECORDS_PER_BATCH)},
     "holdings-request": {"batch": _matches(BATCH_ID)},
     "holdings": {
         "batch": _matches(BATCH_ID),
-        "pseudonyms": _list_of(_base64(PSEUDONYM), MAX_RECORDS_PER_BATCH),
+        "pseudonyms": _list_of(_pseudonym, MAX_RECORDS_PER_BATCH),
         "last": lambda v: type(v) is bool,
     },
     "rekey": {"since": _is_int(0, 2**40)},
