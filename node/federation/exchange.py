@@ -231,6 +231,10 @@ class Federation(Inbox):
         sent_digests: dict[str, str] = {}
         retracted: list[tuple[str, str, None]] = []
         live = 0
+
+        def unsent(ref: str, digest: str) -> bool:  # the peer was not sent these keys
+            return ref not in known or known[ref][1] != digest
+
         for record in self.store.iter_records(include_retracted=True):
             ref = record["ref"]
             if record["retracted"] or not may_match(record):  # withheld: retracted at peers
@@ -238,11 +242,11 @@ class Federation(Inbox):
                     retracted.append((ref, known[ref][0], None))
                 continue
             live += 1
-            keys, digest = digests.digest(record, self._keys_of, round_keys)
-            if ref not in known or known[ref][1] != digest:
-                changed[ref] = (
-                    digests.keys(record, self._keys_of, round_keys) if keys is None else keys
-                )
+
+            keys, digest = digests.digest(record, self._keys_of, round_keys, unsent)
+            if unsent(ref, digest):
+                assert keys is not None  # digest() computes the keys of a digest not yet sent
+                changed[ref] = keys
                 sent_digests[ref] = digest
         if not changed and not retracted:
             return None

@@ -105,41 +105,32 @@ class KeyDigests:
         record: dict,
         compute: Callable[[dict], tuple[Keys, str]],
         round_keys: RoundKeys | None = None,
+        wanted: Callable[[str, str], bool] | None = None,
     ) -> tuple[Keys | None, str]:
         """The record's keys digest, and its keys when they are at hand (else None).
 
-        ``compute`` returns (keys, digest) for a record; it is called only when the record's
-        content changed since its digest was last computed, here or by another process. Keys
-        computed are added to ``round_keys``; keys found there are returned.
+        ``compute`` returns (keys, digest) for a record; it is called when the record's content
+        changed since its digest was last computed, here or by another process, and when
+        ``wanted(ref, digest)`` says the keys are needed (a peer was not sent this digest) and
+        ``round_keys`` does not hold them. Keys computed are added to ``round_keys``; keys
+        found there are returned. The record's content is hashed once either way.
         """
         ref, content = record["ref"], content_hash(record, self.salt)
         seen = self._seen.get(ref)
         if seen is not None and seen[0] == content:
             held = round_keys.get(ref) if round_keys is not None else None
-            return (held[1] if held is not None and held[0] == content else None), seen[1]
-        keys, digest = compute(record)
-        self._seen[ref] = (content, digest)
-        self.unsaved.append((ref, content, digest))
+            if held is not None and held[0] == content:
+                return held[1], seen[1]
+            if wanted is None or not wanted(ref, seen[1]):
+                return None, seen[1]
+            keys, digest = compute(record)[0], seen[1]
+        else:
+            keys, digest = compute(record)
+            self._seen[ref] = (content, digest)
+            self.unsaved.append((ref, content, digest))
         if round_keys is not None:
             round_keys[ref] = (content, keys)
         return keys, digest
-
-    def keys(
-        self,
-        record: dict,
-        compute: Callable[[dict], tuple[Keys, str]],
-        round_keys: RoundKeys | None = None,
-    ) -> Keys:
-        """The record's keys: from ``round_keys`` if computed this round, else computed (and
-        added to it)."""
-        ref, content = record["ref"], content_hash(record, self.salt)
-        held = round_keys.get(ref) if round_keys is not None else None
-        if held is not None and held[0] == content:
-            return held[1]
-        keys, _ = compute(record)
-        if round_keys is not None:
-            round_keys[ref] = (content, keys)
-        return keys
 
     def take_unsaved(self) -> list[tuple[str, str, str]]:
         """The digests computed since the last call, to store (and forget as unsaved)."""
