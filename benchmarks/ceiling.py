@@ -54,7 +54,7 @@ ORACLES = ("sex", "jw", "father")
 SMOOTHING = 1.0  # pairs' worth of the model's probability in each pattern's share
 
 
-class Scored:
+class ScoredSet:
     """One set's candidate pairs: field patterns, the model's odds, labels, plaintext."""
 
     def __init__(self, spec: str, records: int):
@@ -133,7 +133,7 @@ def _father(x, y) -> int:
 ORACLE_LEVEL = {"sex": _sex, "jw": _jw, "father": _father}
 
 
-def label_optimal(evaluated: Scored, labels: Scored, oracles: tuple[str, ...]) -> np.ndarray:
+def label_optimal(evaluated: ScoredSet, labels: ScoredSet, oracles: tuple[str, ...]) -> np.ndarray:
     """Each pair's pattern's share of true pairs in the label set, smoothed toward the model."""
     counted = labels.patterns(oracles)
     seen = Counter(counted)
@@ -182,12 +182,12 @@ def main() -> None:
         if len(pair) != 2 or not known:
             parser.error(f"--pairs takes EVALUATED/LABELS set pairs such as base:1/base:2, not "
                          f"{'/'.join(pair)!r}")  # fmt: skip
-    sets: dict[str, Scored] = {}
+    sets: dict[str, ScoredSet] = {}
     results = []
     for evaluated_spec, labels_spec in pairs:
         for spec in (evaluated_spec, labels_spec):
             if spec not in sets:
-                sets[spec] = Scored(spec, args.records)
+                sets[spec] = ScoredSet(spec, args.records)
         evaluated, labels = sets[evaluated_spec], sets[labels_spec]
         row = {"evaluated": evaluated_spec, "labels": labels_spec,
                "model": evaluated.f1(evaluated.one_to_one(evaluated.odds))}  # fmt: skip
