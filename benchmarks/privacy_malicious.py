@@ -118,6 +118,8 @@ def send_guesses(
             "batch": new_message_id()[:16],
             "records": blinding.to_wire(wire[start : start + RECORDS_PER_BATCH]),
             "announced_records": ANNOUNCE,
+            # What M's own node says: the pair as both coordinators set it, so no alert.
+            "evaluation": m.fed.store.peer_evaluation(peer.id),
         }
         body = m.fed.seal_for(peer, new_message_id(), "blinded-keys", payload)
         try:

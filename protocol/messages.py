@@ -9,7 +9,9 @@ type               payload
 =================  ===========================================================================
 node-document      ``document``: a signed node document token (key rotation, URL change)
 blinded-keys       ``keyset``, ``batch``, ``records``: [{``p``: pseudonym, ``k``: [[type, key]]}],
-                   ``announced_records``: how many records the sender holds
+                   ``announced_records``: how many records the sender holds, ``evaluation``: who
+                   the sender's coordinator chose to compare the pair's keys, from the sender's
+                   side (one of EVALUATIONS), so that the receiver sees a pair set up wrongly
 blinded-reply      ``keyset``, ``batch``, ``records``: the same records with every key blinded
                    again by the replying node
 match-notice       ``match_id``, ``score``, ``evidence``, ``receiver_pseudonym``,
@@ -72,6 +74,9 @@ BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_RECORDS_PER_BATCH = 5000
 MAX_KEYS_PER_RECORD = 256
 MAX_TEXT = 500
+# Who compares a pair's keys, as each node's coordinator set it from that node's side: both
+# nodes, only the sender ("ours"), only the receiver ("theirs"), or a blind linkage node.
+EVALUATIONS = ("both", "ours", "theirs", "linker")
 
 Check = Callable[[Any], bool]
 
@@ -134,6 +139,7 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "batch": _matches(BATCH_ID),
         "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
         "announced_records": _is_int(0, 100_000_000),
+        "evaluation": lambda v: v in EVALUATIONS,
     },
     "blinded-reply": {
         "keyset": _is_int(1, 1_000),

@@ -214,7 +214,7 @@ def _boolean_number(ctx: Context, rng: random.Random) -> BadRequest:
             ("review-decision", {"match_id": secrets.token_hex(16), "decision": "confirm",
                                  "at": flag}),
             ("blinded-keys", {"keyset": flag, "batch": "b1", "records": [],
-                              "announced_records": 1}),
+                              "announced_records": 1, "evaluation": "both"}),
         ]
     )  # fmt: skip
     return _post(ctx.senders["a"].seal(kind=kind, payload=payload))
@@ -236,6 +236,7 @@ def _non_canonical_base64(ctx: Context, rng: random.Random) -> BadRequest:
     kind, payload = rng.choice(
         [
             ("blinded-keys", {"keyset": 1, "batch": "b1", "announced_records": 1,
+                              "evaluation": "both",
                               "records": [{"p": pseudonym, "k": [["name_dob", key]]}]}),
             ("blinded-reply", {"keyset": 1, "batch": "b1",
                                "records": [{"p": pseudonym, "k": [["name_dob", key]]}]}),

@@ -261,6 +261,7 @@ class Federation(Inbox):
             scalar, KEYSET_VERSION, changed, workers=self.workers, pseudonyms=names
         )
         sent = [(ref, pseudonym, sent_digests[ref]) for pseudonym, ref in refs.items()]
+        evaluation = self.store.peer_evaluation(peer.id)  # announced, so the peer can check it
         messages: list[tuple[str, str, dict]] = []
         batches: list[str] = []
         for chunk in batched(records):
@@ -270,6 +271,7 @@ class Federation(Inbox):
                 "batch": batch,
                 "records": blinding.to_wire(chunk),
                 "announced_records": live,
+                "evaluation": evaluation,
             }
             messages.append((new_message_id(), "blinded-keys", payload))
             batches.append(batch)
@@ -278,7 +280,7 @@ class Federation(Inbox):
             messages.append((new_message_id(), "retraction", {"pseudonyms": chunk}))
         every = sent + retracted
         expected = {ref: known.get(ref) for ref, _, _ in every}
-        if self.store.peer_evaluation(peer.id) in ("theirs", "linker"):
+        if evaluation in ("theirs", "linker"):
             batches = []  # none of our keys come back to us: nothing to await
         return Plan(messages, every, expected, batches)
 

@@ -25,7 +25,7 @@ from node.store.budgets import BudgetExceeded
 from node.store.db import Store
 from node.store.review import HandoverNotAllowed
 from node.trust import budgets
-from node.trust.peers import Peer, trusted_peer_for_key
+from node.trust.peers import Peer, evaluation_mismatch, trusted_peer_for_key
 from protocol import blinding
 from protocol.envelope import (
     CLOCK_WINDOW_SECONDS,
@@ -196,6 +196,9 @@ class Inbox:
         # "linker": the keys go on to the pair's linkage node, and only their pseudonyms stay
         # here (a match the peer confirms must name one of them: store/review.py).
         evaluation = self.store.peer_evaluation(peer.id)
+        mismatch = evaluation_mismatch(peer.name, evaluation, payload["evaluation"])
+        if mismatch and self.store.record_peer_alert(peer.id, "evaluation-mismatch", mismatch, now):
+            log.warning("alert about %s: evaluation-mismatch", peer.name)
         reply = None
         forwarded = None
         if evaluation == "linker":

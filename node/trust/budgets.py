@@ -37,7 +37,14 @@ ANNOUNCED_FLOOR = 200
 VOLUME_FLOOR = 2_000
 PROFILE_SHARE_CHANGE = 0.3  # absolute change in one key type's share of keys
 PROFILE_MIN_RECORDS = 50  # fewer records than this say nothing about a profile
-ALERT_KINDS = ("over-budget", "announced-jump", "volume-jump", "profile-jump", "handover-refused")
+ALERT_KINDS = (
+    "over-budget",
+    "announced-jump",
+    "volume-jump",
+    "profile-jump",
+    "handover-refused",
+    "evaluation-mismatch",  # the two coordinators set who evaluates in ways that do not fit
+)
 
 
 def budget_for(records: int) -> int:

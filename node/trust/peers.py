@@ -8,6 +8,7 @@ is the one question the federation code asks: may a message signed with this key
 from __future__ import annotations
 
 import getpass
+import shlex
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -36,6 +37,7 @@ from keys import (
 from node.home import Home
 from node.store.audit import iso as _iso
 from node.store.db import Store
+from protocol.messages import EVALUATIONS
 
 from .budgets import (
     DEFAULT_KEY_BUDGET,
@@ -196,9 +198,42 @@ def trust_peer(
 # suggestions above the threshold from our match notices. "theirs": only the peer (we learn
 # from its notices; it holds the oracle on ours). "both": both nodes, each holding the oracle.
 # "linker": neither; a third node both trust to stay blind compares (federation/linkage.py).
-EVALUATIONS = ("both", "ours", "theirs", "linker")
+# (EVALUATIONS, from protocol.messages: the same words travel in every blinded-keys batch.)
 # Chosen when trusting a peer; a linkage node is chosen afterwards (``set_evaluation``).
 TRUST_EVALUATIONS = ("both", "ours", "theirs")
+# What the peer's coordinator must have chosen, seen from its side, for the pair to work.
+_AGREEING = {"both": "both", "ours": "theirs", "theirs": "ours", "linker": "linker"}
+# What goes wrong when the two sides disagree, by (ours, the peer's).
+_DISAGREEMENT = {
+    ("ours", "ours"): "nobody compares the keys, so neither side gets suggestions",
+    ("theirs", "theirs"): "nobody compares the keys, so neither side gets suggestions",
+    ("both", "ours"): "the peer compares alone and we refuse its notices, while we still send "
+    "its keys back, so it can read our values behind equal keys",
+    ("both", "theirs"): "we compare and tell the peer nothing, while it waits for our notices",
+    ("ours", "both"): "we compare alone and the peer, expecting its keys back, refuses our notices",
+    ("theirs", "both"): "the peer compares and tells us nothing, while we wait for its notices",
+}
+
+
+def evaluation_mismatch(peer: str, ours: str, announced: str) -> str | None:
+    """Why the pair is set up wrongly, or None when the peer's announced choice agrees with ours.
+
+    Each coordinator sets who evaluates on its own node (``set_evaluation``); nothing checked
+    that the two settings fit, so a pair where both chose "ours" exchanged keys for ever and
+    nobody got a suggestion. What the peer announces is only compared, never obeyed: our own
+    setting alone decides what we give away."""
+    if _AGREEING[ours] == announced:
+        return None
+    harm = _DISAGREEMENT.get(
+        (ours, announced), "no node compares the keys as both expect, so suggestions go missing"
+    )
+    here = _AGREEING[announced] + (" --via LINKER" if announced == "linker" else "")
+    return (
+        f"we set evaluation {ours!r} and {peer} announces {announced!r}: {harm}. Agree with its "
+        f"coordinator: one side 'ours' and the other 'theirs', both 'both', or both 'linker' "
+        f"(here: tafuta peers evaluation {shlex.quote(peer)} {here}, or ask the peer "
+        f"to set {_AGREEING[ours]!r})"
+    )
 
 
 def check_evaluation(value: str, choices: tuple[str, ...] = TRUST_EVALUATIONS) -> str:

@@ -74,7 +74,7 @@ def test_duplicate_keys_are_sent_once():
 def test_blinded_records_fit_the_wire_schema_and_come_back_unchanged():
     sent, _ = blinding.blind_own_keys(blinding.new_scalar(), 1, KEYS)
     payload = {"keyset": 1, "batch": "b1", "records": blinding.to_wire(sent),
-               "announced_records": 2}  # fmt: skip
+               "announced_records": 2, "evaluation": "both"}  # fmt: skip
     validate("blinded-keys", payload)
     assert blinding.from_wire(payload["records"]) == sent
 

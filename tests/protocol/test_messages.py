@@ -32,9 +32,12 @@ def canonical(nbytes: int) -> str:
     return b64(secrets.token_bytes(nbytes))
 
 
+ONLY_IN_KEYS = ("announced_records", "evaluation")  # blinded-keys fields a reply does not have
+
+
 def blinded_keys(p: str, key: str) -> dict:
     return {"keyset": 1, "batch": "b1", "records": [{"p": p, "k": [["name_dob", key]]}],
-            "announced_records": 1}  # fmt: skip
+            "announced_records": 1, "evaluation": "both"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -58,7 +61,7 @@ def test_a_match_notice_score_is_a_number_in_zero_to_one_never_a_boolean(score, 
         ("blinded-keys", lambda p, k: blinded_keys(second_spelling(p), k), "records"),
         ("blinded-keys", lambda p, k: blinded_keys(p, second_spelling(k)), "records"),
         ("blinded-reply", lambda p, k: {k2: v for k2, v in blinded_keys(p, second_spelling(k))
-                                        .items() if k2 != "announced_records"}, "records"),
+                                        .items() if k2 not in ONLY_IN_KEYS}, "records"),
         ("retraction", lambda p, k: {"pseudonyms": [second_spelling(p)]}, "pseudonyms"),
     ],
     ids=["pseudonym", "blinded key", "reply's blinded key", "retracted pseudonym"],
@@ -70,7 +73,7 @@ def test_a_second_base64_spelling_is_refused_where_the_first_is_accepted(
     canonical_payload = {
         "blinded-keys": blinded_keys(p, k),
         "blinded-reply": {k2: v for k2, v in blinded_keys(p, k).items()
-                          if k2 != "announced_records"},
+                          if k2 not in ONLY_IN_KEYS},
         "retraction": {"pseudonyms": [p]},
     }[message_type]  # fmt: skip
     assert validate(message_type, canonical_payload)
@@ -102,3 +105,17 @@ def test_the_schema_accepts_exactly_the_spellings_the_decoder_accepts(nbytes):
             assert (pattern.match(spelling) is not None) == decodes, spelling
         assert pattern.match(text + "\n") is None
         assert pattern.match(text[:-1]) is None
+
+
+@pytest.mark.parametrize(
+    ("evaluation", "accepted"),
+    [("both", True), ("ours", True), ("theirs", True), ("linker", True), ("mine", False),
+     ("", False), (None, False), (["ours"], False), (1, False)],
+)  # fmt: skip
+def test_a_blinded_keys_batch_announces_one_of_the_known_evaluations(evaluation, accepted):
+    payload = {**blinded_keys(canonical(16), canonical(32)), "evaluation": evaluation}
+    if accepted:
+        assert validate("blinded-keys", payload) == payload
+    else:
+        with pytest.raises(BadPayload):
+            validate("blinded-keys", payload)

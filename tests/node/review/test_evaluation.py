@@ -226,6 +226,53 @@ def test_an_unwanted_or_wrong_notice_is_refused_and_changes_nothing(tmp_path, ev
     b.store.close()
 
 
+@pytest.mark.parametrize(
+    ("evaluation_a", "evaluation_b", "misfit"),
+    [
+        ("both", "both", False),
+        ("ours", "theirs", False),
+        ("theirs", "ours", False),
+        ("ours", "ours", True),  # nobody compares: no suggestions on either side
+        ("theirs", "theirs", True),
+        ("both", "ours", True),
+        ("ours", "both", True),
+        ("both", "theirs", True),
+    ],
+)
+def test_each_node_is_alerted_when_the_two_sides_set_who_evaluates_in_ways_that_do_not_fit(
+    tmp_path, run, evaluation_a, evaluation_b, misfit
+):
+    a, b = build(tmp_path, evaluation_a, evaluation_b)
+    for x in (a, b):
+        x.prepare(peer(x))
+    while carry(a, b) + carry(b, a):
+        pass
+    for x, ours, theirs in ((a, evaluation_a, evaluation_b), (b, evaluation_b, evaluation_a)):
+        alerts = x.store.peer_alerts(("evaluation-mismatch",), 0)
+        assert bool(alerts) == misfit, alerts
+        if misfit:
+            detail = alerts[0]["detail"]
+            assert f"we set evaluation {ours!r}" in detail and f"announces {theirs!r}" in detail
+            assert "tafuta peers evaluation" in detail
+    status = run("--home", tmp_path / "kwale", "status").output
+    assert ("ALERT" in status and "evaluation-mismatch" in status) == misfit, status
+    a.store.close()
+    b.store.close()
+
+
+def test_an_announced_evaluation_is_compared_never_obeyed(tmp_path):
+    """A peer claiming to evaluate alone does not make us send our keys back: our own setting
+    decides what we give away."""
+    a, b = build(tmp_path, "ours", "ours")
+    for x in (a, b):
+        x.prepare(peer(x))
+    while carry(a, b) + carry(b, a):
+        pass
+    assert table_count(b, "own_blinded") == 0 and table_count(a, "own_blinded") == 0
+    a.store.close()
+    b.store.close()
+
+
 def test_a_withdrawn_notice_removes_an_unreviewed_suggestion(telling):
     a, b = telling
     match = b.store.list_matches()[0]

@@ -71,7 +71,8 @@ class Nodes:
             typed = tuple(zip([t for t, _ in keys], blinded, strict=True))
             wire.append(blinding.BlindedRecord(blinding.new_pseudonym(), typed))
         payload = {"keyset": KEYSET_VERSION, "batch": new_message_id()[:16],
-                   "records": blinding.to_wire(wire), "announced_records": announced}  # fmt: skip
+                   "records": blinding.to_wire(wire), "announced_records": announced,
+                   "evaluation": "both"}  # fmt: skip
         body = self.theirs.seal_for(peer, new_message_id(), "blinded-keys", payload)
         return self.ours.receive(body).ack
 
