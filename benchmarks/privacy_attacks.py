@@ -1,6 +1,9 @@
 """Benchmark: what a trusted peer can learn about our records (issue 12): attacks anyone can rerun.
 
     .venv/bin/python benchmarks/privacy_attacks.py --json FILE                     # the default
+    .venv/bin/python benchmarks/privacy_attacks.py --evaluation auto-a --json FILE # ... A first
+    .venv/bin/python benchmarks/privacy_attacks.py --evaluation auto-b --json FILE # ... B first
+    .venv/bin/python benchmarks/privacy_attacks.py --evaluation both --json FILE   # both
     .venv/bin/python benchmarks/privacy_attacks.py --evaluation ours --json FILE   # A evaluates
     .venv/bin/python benchmarks/privacy_attacks.py --evaluation linker --json FILE # L evaluates
 
@@ -238,6 +241,16 @@ def keys_of(record: dict, lexicon) -> list[tuple[str, str]]:
     return match_keys(normalise(record, lexicon))
 
 
+def roles_of(pairs: list[tuple[Side, Side]]) -> dict[str, str]:
+    """Who evaluates, as each node of each pair holds it ("(auto)": the default's choice)."""
+    roles = {}
+    for x, y in pairs:
+        peer_id = x.peer(y).id
+        auto = " (auto)" if x.store.peer_evaluation_is_auto(peer_id) else ""
+        roles[f"{x.name} for {y.name}"] = x.store.peer_evaluation(peer_id) + auto
+    return roles
+
+
 def false_suggestions(a: Side, b: Side, truth: set) -> tuple[int, int]:
     b_refs = {p: ref for ref, (p, _) in b.store.pseudonyms(b.peer(a).id).items()}
     matches = [m for m in a.store.list_matches() if m["peer"] == b.name]
@@ -283,6 +296,7 @@ def run(
         "records": records,
         "found_records": records,
         "evaluation": evaluation,
+        "roles": roles_of([(a, b), (b, a), (a, m), (m, a)]),
         "tell_before_review": a.fed.tell_fields,
         "true_pairs": len(regs.true_pairs),
         "suggestions": suggestions,
@@ -328,9 +342,12 @@ def main() -> None:
     parser.add_argument("--max-keys", type=int, default=3_000_000,
                         help="the malicious peer stops here even if never refused")  # fmt: skip
     parser.add_argument("--no-web", action="store_true", help="skip the real server's pages")
-    parser.add_argument("--evaluation", choices=("both", "ours", "linker"), default="both",
-                        help="who compares keys, as A's coordinator chose; linker: a third "
-                        "node, L, links A with B and with M")  # fmt: skip
+    parser.add_argument("--evaluation", default="auto",
+                        choices=("auto", "auto-a", "auto-b", "both", "ours", "linker"),
+                        help="who compares keys, as A's coordinator chose; auto (the default): "
+                        "one node of each pair, by key order (auto-a: as when A's key sorts "
+                        "first, so A evaluates; auto-b: as when it sorts last, so B and M "
+                        "do); linker: a third node, L, links A with B and with M")  # fmt: skip
     parser.add_argument("--tell-before-review", type=int, metavar="N",
                         help="set [federation] tell_before_review at A (and L): tell the peer "
                         "of suggestions agreeing on N fields before review (default: the "

@@ -109,6 +109,9 @@ def pair(a: Side, b: Side, evaluation: str, linker: Side | None = None) -> None:
     homes = {s.name: open_home(s.home) for s in (a, b)}
     for x, y in ((a, b), (b, a)):
         add_peer(homes[x.name], x.store, invite_token(homes[y.name]), actor="benchmark")
+    if evaluation.startswith("auto"):
+        pair_by_default(a, b, evaluation, homes)
+        return
     agreed = {"both": "both", "ours": "theirs", "theirs": "ours"}
     for x, y, mode in ((a, b, evaluation), (b, a, agreed[evaluation])):
         digits = peer_fingerprint(homes[x.name], x.store, y.name)
@@ -117,6 +120,24 @@ def pair(a: Side, b: Side, evaluation: str, linker: Side | None = None) -> None:
         else:
             trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark",
                        evaluation=mode)  # fmt: skip
+
+
+def pair_by_default(a: Side, b: Side, evaluation: str, homes: dict) -> None:
+    """Both coordinators leave who evaluates to the default ("auto": the node whose key id sorts
+    first). "auto-a" / "auto-b": the outcome where A / B evaluates, whatever this run's random
+    keys say: the state the default leaves when the key ids fall that way (the roles, marked
+    as the default's), so that both outcomes can be measured."""
+    for x, y in ((a, b), (b, a)):
+        digits = peer_fingerprint(homes[x.name], x.store, y.name)
+        trust_peer(homes[x.name], x.store, y.name, digits, actor="benchmark")
+    if evaluation == "auto":
+        return
+    roles = {a.name: "ours", b.name: "theirs"}
+    if evaluation == "auto-b":
+        roles = {a.name: "theirs", b.name: "ours"}
+    for x, y in ((a, b), (b, a)):
+        x.store.set_peer_evaluation(x.peer(y).id, roles[x.name], actor="benchmark",
+                                    now=x.fed.clock(), auto=True)  # fmt: skip
 
 
 def carry(sender: Side, receiver: Side) -> int:

@@ -25,12 +25,13 @@ from node.trust.identity import (
     expiry_warning,
     invite_token,
     now_seconds,
+    own_document,
     read_passphrase_file,
     renew_document,
     rotate_keys,
 )
 from node.trust.peers import (
-    EVALUATIONS,
+    SETTABLE_EVALUATIONS,
     TRUST_EVALUATIONS,
     add_peer,
     budget_status,
@@ -178,10 +179,10 @@ def peers_fingerprint(obj: CliContext, name: str) -> None:
 @click.option(
     "--evaluation",
     type=click.Choice(TRUST_EVALUATIONS),
-    help="Who compares the two sides' keys: ours (the peer learns only the suggestions our "
-    "caseworkers confirm), theirs, or both (default; asked when run in a terminal). Agree it "
-    "with the peer's coordinator. A linkage node is chosen afterwards: 'tafuta peers "
-    "evaluation'.",
+    help="Who compares the two sides' keys: auto (default; asked when run in a terminal: one "
+    "of the two nodes, by key order, and the other is told every suggestion), ours (the peer "
+    "learns only the suggestions our caseworkers confirm), theirs, or both. Agree it with the "
+    "peer's coordinator. A linkage node is chosen afterwards: 'tafuta peers evaluation'.",
 )
 @ACTOR_OPTION
 @click.pass_obj
@@ -208,7 +209,7 @@ def peers_trust(
             )
     keys = parse_budget(budget)
     if evaluation is None:
-        evaluation = "both"
+        evaluation = "auto"
         if sys.stdin.isatty():
             for choice in TRUST_EVALUATIONS:
                 click.echo(f"  {choice}: {EVALUATION_WORDS[choice]}")
@@ -219,8 +220,9 @@ def peers_trust(
             )
     with obj.store() as (home, store):
         trust_peer(home, store, name, digits, actor=actor, budget=keys, evaluation=evaluation)
+        info = budget_status(store, name)
     click.echo(f"{name!r} is now trusted")
-    click.echo(f"evaluation: {EVALUATION_WORDS[evaluation]}")
+    click.echo(f"evaluation: {_evaluation_words(info)}")
     click.echo(
         f"key budget: {keys:,} distinct keys per {WINDOW_DAYS} days "
         f"(change it with 'tafuta peers budget {_quote(name)} KEYS')"
@@ -228,6 +230,8 @@ def peers_trust(
 
 
 EVALUATION_WORDS = {
+    "auto": "one of the two nodes compares keys, the one whose key id sorts first, and tells the "
+    "other every suggestion at once; the other's register is as exposed to it as under 'both'",
     "both": "both nodes compare keys (each could read the other's values behind equal keys)",
     "ours": "only this node compares keys; the peer learns only the suggestions our caseworkers "
     "confirm ([federation] tell_before_review lets strong ones through before review)",
@@ -235,11 +239,26 @@ EVALUATION_WORDS = {
     "linker": "neither node compares keys; a linkage node both trust does, blind to values, "
     "and tells both the suggestions",
 }
+# The default's two sides, as `tafuta peers evaluation` shows them.
+AUTO_WORDS = {
+    "ours": "only this node compares keys (by default: its key id sorts first) and tells the "
+    "peer every suggestion at once; the peer cannot read our values behind equal keys",
+    "theirs": "only the peer compares keys (by default: its key id sorts first) and tells this "
+    "node every suggestion at once; it can read our values behind equal keys, as under 'both' "
+    "(to protect ours instead, agree 'ours' here and 'theirs' there)",
+}
+
+
+def _evaluation_words(info: dict) -> str:
+    if info["auto"]:
+        return f"{info['evaluation']} (auto): {AUTO_WORDS[info['evaluation']]}"
+    through = f" (linkage node: {info['linker']})" if info["linker"] else ""
+    return f"{info['evaluation']}{through}: {EVALUATION_WORDS[info['evaluation']]}"
 
 
 @peers.command("evaluation")
 @click.argument("name")
-@click.argument("evaluation", required=False, type=click.Choice(EVALUATIONS))
+@click.argument("evaluation", required=False, type=click.Choice(SETTABLE_EVALUATIONS))
 @click.option("--via", metavar="LINKER", help="For 'linker': the trusted peer that links us.")
 @ACTOR_OPTION
 @click.pass_obj
@@ -248,11 +267,13 @@ def peers_evaluation(
 ) -> None:
     """Show, or set, who compares the keys of this node and peer NAME.
 
-    "ours" protects our records from the peer best: it never gets our keys back to compare, and
-    learns only suggestions above the threshold. Agree with the peer's coordinator: one side
-    "ours", the other "theirs". "linker" protects both: a third node that both trust compares
-    keys it cannot read (both nodes choose it, and it runs 'tafuta linkage add'). A change
-    applies to keys exchanged from then on.
+    "auto" (the default) lets the node whose key id sorts first compare, and it tells the other
+    every suggestion at once. "ours" protects our records from the peer best: it never gets our
+    keys back to compare, and learns only the suggestions our caseworkers confirm. Agree with the
+    peer's coordinator: one side "ours", the other "theirs" (or both "auto"). "linker" protects
+    both: a third node that both trust compares keys it cannot read (both nodes choose it, and it
+    runs 'tafuta linkage add'). A change applies to keys exchanged from then on; the nodes raise
+    an evaluation-mismatch alert when the two settings do not fit.
 
     \b
     Examples:
@@ -260,13 +281,12 @@ def peers_evaluation(
       tafuta peers evaluation "Mombasa Shelter" ours
       tafuta peers evaluation "Mombasa Shelter" linker --via "Nairobi Linkage"
     """
-    with obj.store() as (_home, store):
+    with obj.store() as (home, store):
         if evaluation is not None:
-            set_evaluation(store, name, evaluation, actor=actor, via=via)
+            own = own_document(home).document.key_id
+            set_evaluation(store, name, evaluation, actor=actor, via=via, own_key_id=own)
         info = budget_status(store, name)
-    words = EVALUATION_WORDS[info["evaluation"]]
-    through = f" (linkage node: {info['linker']})" if info["linker"] else ""
-    click.echo(f"{info['peer']}: {info['evaluation']}{through}: {words}")
+    click.echo(f"{info['peer']}: {_evaluation_words(info)}")
 
 
 @peers.command("rotate")

@@ -27,6 +27,7 @@ from matching.synthetic import generate
 from node.accounts.users import Profile, add_user, cheap_hasher
 from node.canonical import FIELDS
 from node.errors import NodeError
+from node.federation.exchange import Federation
 from node.federation.loopback import carry
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
@@ -428,25 +429,30 @@ def exchange(built: list[BuiltNode], progress: Callable[[str], None]) -> None:
         for sender in sides.values():  # the records do not change while the demo is built
             for peer in sender.trusted_peers():
                 sender.prepare(peer)
-        for _ in range(MAX_EXCHANGE_ROUNDS):
-            moved = 0
-            for sender in sides.values():
-                for peer in sender.trusted_peers():
-                    moved += len(carry(sender, peer, sides[peer.name]))
-            if not moved:
-                break
-        else:
-            raise DemoError("the demo nodes did not settle; run it again with TAFUTA_DEBUG=1")
-        for b in built:
-            federation = sides[b.node.name]
+        _settle(sides)
+        for federation in sides.values():
             for peer in federation.trusted_peers():
                 federation.rescore(peer, force=True)
-            b.suggestions = len(federation.store.list_matches())
+        _settle(sides)  # the notices of each pair's evaluating node
+        for b in built:
+            b.suggestions = len(sides[b.node.name].store.list_matches())
         total = sum(b.suggestions for b in built) // 2
         progress(f"  exchanged blinded keys between every pair: {total} suggested matches")
     finally:
         for federation in sides.values():
             federation.store.close()
+
+
+def _settle(sides: dict[str, Federation]) -> None:
+    """Carry every outbox to its peer until none has anything left."""
+    for _ in range(MAX_EXCHANGE_ROUNDS):
+        moved = 0
+        for sender in sides.values():
+            for peer in sender.trusted_peers():
+                moved += len(carry(sender, peer, sides[peer.name]))
+        if not moved:
+            return
+    raise DemoError("the demo nodes did not settle; run it again with TAFUTA_DEBUG=1")
 
 
 def _write_manifest(root: Path, made: list[str], planned: list[DemoNode], people: int) -> None:

@@ -432,10 +432,14 @@ class Federation(Inbox):
             scoring.reviewed,
         )
         if self.store.peer_evaluation(peer.id) == "ours":
+            # By default (trust_peer's "auto") the peer sees every suggestion at once, as it
+            # did when both nodes evaluated; coordinators who chose "ours" chose the rule of
+            # [federation] tell_before_review (review/notices.py).
+            everything = self.store.peer_evaluation_is_auto(peer.id)
             told = [
                 notice_for(s)
                 for s in scoring.suggestions
-                if tell_before_review(s["evidence"], self.tell_fields)
+                if everything or tell_before_review(s["evidence"], self.tell_fields)
             ]
             confirmed = [notice_for(m) for m in self.store.confirmed_matches(peer.id)]
             unique = {n["match_id"]: n for n in told + confirmed}

@@ -192,7 +192,7 @@ class Inbox:
             raise BadPayload(str(err)) from err
         # Who evaluates (docs/privacy-design.md): "ours" keeps the peer's keys and sends none
         # back, so the peer never holds its own doubly blinded keys to compare with ours;
-        # "theirs" sends them back and keeps nothing; "both" does both, as before.
+        # "theirs" sends them back and keeps only their pseudonyms; "both" does both.
         # "linker": the keys go on to the pair's linkage node, and only their pseudonyms stay
         # here (a match the peer confirms must name one of them: store/review.py).
         evaluation = self.store.peer_evaluation(peer.id)
@@ -210,9 +210,13 @@ class Inbox:
                 "records": blinding.to_wire(blinding.shuffled(twice)),
             }
             reply = (new_message_id(), "blinded-reply", payload_back)
-        kept = [] if evaluation == "theirs" else [(r.pseudonym, r.keys) for r in twice]
-        if evaluation == "linker":
+        # Without comparing ("theirs", "linker") only the pseudonyms stay: they say which of the
+        # peer's records we hold (records_held, holdings) and nothing about them.
+        kept: list[tuple[str, tuple[tuple[str, bytes], ...]]]
+        if evaluation in ("theirs", "linker"):
             kept = [(r.pseudonym, ()) for r in twice]
+        else:
+            kept = [(r.pseudonym, r.keys) for r in twice]
         try:
             self.store.apply_peer_keys(
                 peer.id,

@@ -414,6 +414,15 @@ class FederationTables(StoreParts):
             conn.executemany("DELETE FROM peer_blinded WHERE peer_id = ? AND pseudonym = ?", pairs)
             conn.executemany("DELETE FROM peer_records WHERE peer_id = ? AND pseudonym = ?", pairs)
             withdraw_matches(conn, peer_id, "peer_pseudonym", pseudonyms, now)
+            # A match notice on its way to the peer about a record it withdrew (retracted, or
+            # renamed by a rotation) would be refused there, and delivery stops at the first
+            # refusal: it goes. (Our record of having told it stays, so the next scoring sends
+            # a withdrawal, which the peer ignores for a pseudonym it no longer has.)
+            conn.executemany(
+                "DELETE FROM outbox WHERE peer_id = ? AND type = 'match-notice' "
+                "AND json_extract(payload, '$.receiver_pseudonym') = ?",
+                pairs,
+            )
             # The candidates left are scored again: weights and the one-to-one step depend on
             # every pair, so the peer (which rescored after retracting) and we stay equal.
             conn.execute(MARK_DIRTY, (peer_id,))

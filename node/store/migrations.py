@@ -8,7 +8,7 @@ Add new migrations at the end; never edit one that has shipped.
 from __future__ import annotations
 
 from .migration import Migration
-from .privacy_migrations import PRIVACY_MIGRATIONS
+from .privacy_migrations import ONE_EVALUATOR_MIGRATIONS, PRIVACY_MIGRATIONS
 
 _CORE: tuple[Migration, ...] = (
     Migration(
@@ -478,5 +478,7 @@ _FEDERATION_SPEED: tuple[Migration, ...] = (
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = _CORE + PRIVACY_MIGRATIONS + _FEDERATION_SPEED
+MIGRATIONS: tuple[Migration, ...] = (
+    _CORE + PRIVACY_MIGRATIONS + _FEDERATION_SPEED + ONE_EVALUATOR_MIGRATIONS
+)
 LATEST_VERSION = MIGRATIONS[-1].version

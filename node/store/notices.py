@@ -23,20 +23,35 @@ class NoticeTables(StoreParts):
         ).fetchone()
         return row[0] if row else "both"
 
+    def peer_evaluation_is_auto(self, peer_id: int) -> bool:
+        """Whether the pair's evaluation came from the default rule (one node, by key order)."""
+        row = self.conn.execute(
+            "SELECT auto FROM peer_evaluation WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
     def set_peer_evaluation(
-        self, peer_id: int, evaluation: str, *, actor: str, now: int, linker_id: int | None = None
+        self,
+        peer_id: int,
+        evaluation: str,
+        *,
+        actor: str,
+        now: int,
+        linker_id: int | None = None,
+        auto: bool = False,
     ) -> None:
-        """Who compares the pair's keys; ``linker_id`` is the linkage node for "linker"."""
+        """Who compares the pair's keys; ``linker_id`` is the linkage node for "linker";
+        ``auto``: "ours" or "theirs" came from the default rule, not from the coordinators."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO peer_evaluation (peer_id, evaluation, linker_id, set_by, set_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
+                "INSERT INTO peer_evaluation (peer_id, evaluation, linker_id, set_by, set_at, "
+                "auto) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (peer_id) DO UPDATE SET "
                 "evaluation = excluded.evaluation, linker_id = excluded.linker_id, "
-                "set_by = excluded.set_by, set_at = excluded.set_at",
-                (peer_id, evaluation, linker_id, actor, now),
+                "set_by = excluded.set_by, set_at = excluded.set_at, auto = excluded.auto",
+                (peer_id, evaluation, linker_id, actor, now, int(auto)),
             )
             via = "" if linker_id is None else f" via {peer_actor(conn, linker_id)}"
-            detail = evaluation + via
+            detail = evaluation + via + (" (auto: by key order)" if auto else "")
             append_audit(conn, actor, "peer-evaluation-set", peer_actor(conn, peer_id),
                          detail, now)  # fmt: skip
 

@@ -117,3 +117,18 @@ PRIVACY_MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
+
+# One evaluator by default (docs/privacy-design.md, "Choices and defaults").
+ONE_EVALUATOR_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        13,
+        "who evaluates a pair may come from the default rule: one node, by key order",
+        (
+            # 1 when the pair's "ours" or "theirs" came from the default ("auto": of the two
+            # nodes, the one whose key id sorts first compares) rather than from the
+            # coordinators; the evaluating node then tells the peer every suggestion at once.
+            "ALTER TABLE peer_evaluation ADD COLUMN auto INTEGER NOT NULL DEFAULT 0 "
+            "CHECK (auto IN (0, 1))",
+        ),
+    ),
+)

@@ -31,7 +31,10 @@ class Mesh:
         nodes: dict[str, list[dict]],
         links: list[tuple[str, str]],
         names: dict[str, str] | None = None,
+        evaluations: dict[tuple[str, str], str] | None = None,
     ):
+        """``evaluations[(x, y)]``: who evaluates, as x's coordinator sets it for peer y
+        (trust_peer's default, "auto", where it says nothing: one node, by key order)."""
         self.root = root
         self.names = {key: (names or {}).get(key, f"Node {key}") for key in nodes}
         self.homes = {}
@@ -50,7 +53,9 @@ class Mesh:
                 add_peer(self.homes[x], self.stores[x], invite_token(self.homes[y]), actor="test")
             for x, y in ((a, b), (b, a)):
                 digits = peer_fingerprint(self.homes[x], self.stores[x], self.names[y])
-                trust_peer(self.homes[x], self.stores[x], self.names[y], digits, actor="test")
+                evaluation = (evaluations or {}).get((x, y), "auto")
+                trust_peer(self.homes[x], self.stores[x], self.names[y], digits, actor="test",
+                           evaluation=evaluation)  # fmt: skip
         self.links = links
         self.fed: dict[str, Federation] = {}
         for name, home in self.homes.items():
@@ -87,12 +92,17 @@ class Pair:
     """Two nodes that trust each other — Kwale Rescue (a missing list) and Mombasa Shelter (a
     found register) — as a two-node Mesh, spoken to through their Federations."""
 
-    def __init__(self, tmp_path, records_a, records_b):
+    def __init__(self, tmp_path, records_a, records_b, evaluation: tuple[str, str] | None = None):
+        """``evaluation``: who evaluates as A's and as B's coordinator set it, e.g. ("ours",
+        "theirs"); by default "auto" on both (one node, by key order)."""
         self.mesh = Mesh(
             tmp_path,
             {"kwale": records_a, "mombasa": records_b},
             [("kwale", "mombasa")],
             names={"kwale": "Kwale Rescue", "mombasa": "Mombasa Shelter"},
+            evaluations=None
+            if evaluation is None
+            else {("kwale", "mombasa"): evaluation[0], ("mombasa", "kwale"): evaluation[1]},
         )
         self.a, self.b = self.mesh.fed["kwale"], self.mesh.fed["mombasa"]
         self.sides = [self.a, self.b]
@@ -111,6 +121,9 @@ class Pair:
                 self.carry(sender, receiver)
         for side in self.sides:
             side.rescore(self.peer_of(side))
+        # The evaluating side's notices (by default one node evaluates: trust_peer's "auto").
+        for sender, receiver in ((self.a, self.b), (self.b, self.a)):
+            self.carry(sender, receiver)
 
     def close(self) -> None:
         self.mesh.close()

@@ -99,8 +99,9 @@ class Node:
         return json.loads(self.tafuta("matches", "--format", "json").stdout)
 
 
-def pair(a: Node, b: Node) -> None:
-    """Both coordinators exchange tokens, compare the safety number, and trust each other."""
+def pair(a: Node, b: Node, evaluation: tuple[str, str] | None = None) -> None:
+    """Both coordinators exchange tokens, compare the safety number, and trust each other;
+    ``evaluation``: who evaluates as each sets it (else the default, "auto")."""
     token_a = a.tafuta("peers", "invite").stdout.strip().splitlines()[-1]
     token_b = b.tafuta("peers", "invite").stdout.strip().splitlines()[-1]
     a.tafuta("peers", "add", token_b)
@@ -108,8 +109,9 @@ def pair(a: Node, b: Node) -> None:
     digits_a = a.tafuta("peers", "fingerprint", b.name).stdout.strip().splitlines()[-1]
     digits_b = b.tafuta("peers", "fingerprint", a.name).stdout.strip().splitlines()[-1]
     assert digits_a == digits_b
-    a.tafuta("peers", "trust", b.name, "--fingerprint", digits_a)
-    b.tafuta("peers", "trust", a.name, "--fingerprint", digits_b)
+    choice_a, choice_b = evaluation or ("auto", "auto")
+    a.tafuta("peers", "trust", b.name, "--fingerprint", digits_a, "--evaluation", choice_a)
+    b.tafuta("peers", "trust", a.name, "--fingerprint", digits_b, "--evaluation", choice_b)
 
 
 class Network:

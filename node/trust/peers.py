@@ -174,11 +174,11 @@ def trust_peer(
     actor: str,
     now: int | None = None,
     budget: int = DEFAULT_KEY_BUDGET,
-    evaluation: str = "both",
+    evaluation: str = "auto",
 ) -> None:
     """Trust a pending peer, only if the digits read over the phone match, with the key budget
     its coordinator chose (distinct keys we blind for it per 30 days; node/trust/budgets.py) and who
-    compares the two sides' keys (``EVALUATIONS``)."""
+    compares the two sides' keys (``TRUST_EVALUATIONS``; "auto": ``one_evaluator``)."""
     now = now_seconds(now)
     budget = parse_budget(budget)
     evaluation = check_evaluation(evaluation)
@@ -190,7 +190,25 @@ def trust_peer(
         row["id"], row["state"], TRUSTED, actor=actor, at=_iso(now), reason="fingerprint verified"
     )
     store.set_peer_budget(row["id"], budget, actor=actor, now=now)
-    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now)
+    auto = evaluation == "auto"
+    if auto:
+        evaluation = one_evaluator(own_document(home).document.key_id, _key_id(row))
+    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now, auto=auto)
+
+
+def one_evaluator(own_key_id: str, peer_key_id: str) -> str:
+    """Who evaluates a pair whose coordinators left it to the default: "ours" on the node whose
+    key id sorts first, "theirs" on the other.
+
+    Both nodes compute the same answer from the two key ids their safety number vouches for, with
+    no message and nothing either side can change afterwards (it is decided once, at trust
+    time). One evaluator protects that node's register from the other entirely (the other never
+    holds its own keys blinded by both) and the other exactly as much as "both" did, so the
+    default is better than "both" for every pair; which register is the better protected is left
+    to chance unless the coordinators choose ("ours" on the side whose register would do the most
+    harm if read). A node that made keys until its key id sorted first gains the evaluator's seat,
+    which is what "both" gave it anyway."""
+    return "ours" if own_key_id < peer_key_id else "theirs"
 
 
 # Who compares the keys of a pair (docs/privacy-design.md). "ours": only this node; the peer
@@ -199,8 +217,11 @@ def trust_peer(
 # from its notices; it holds the oracle on ours). "both": both nodes, each holding the oracle.
 # "linker": neither; a third node both trust to stay blind compares (federation/linkage.py).
 # (EVALUATIONS, from protocol.messages: the same words travel in every blinded-keys batch.)
-# Chosen when trusting a peer; a linkage node is chosen afterwards (``set_evaluation``).
-TRUST_EVALUATIONS = ("both", "ours", "theirs")
+# Chosen when trusting a peer ("auto", the default: ``one_evaluator``); a linkage node is
+# chosen afterwards (``set_evaluation``).
+TRUST_EVALUATIONS = ("auto", "both", "ours", "theirs")
+# What a coordinator may set later: the wire's four, and "auto" again.
+SETTABLE_EVALUATIONS = ("auto", *EVALUATIONS)
 # What the peer's coordinator must have chosen, seen from its side, for the pair to work.
 _AGREEING = {"both": "both", "ours": "theirs", "theirs": "ours", "linker": "linker"}
 # What goes wrong when the two sides disagree, by (ours, the peer's).
@@ -252,12 +273,18 @@ def set_evaluation(
     actor: str,
     now: int | None = None,
     via: str | None = None,
+    own_key_id: str | None = None,
 ) -> str:
     """Change who evaluates; applies to keys exchanged from now on (docs/coordinator-guide.md).
     "linker" needs ``via``, the trusted peer that links the pair (it must agree: ``tafuta
-    linkage add`` there)."""
-    evaluation = check_evaluation(evaluation, EVALUATIONS)
+    linkage add`` there); "auto" needs ``own_key_id``, this node's key id (``one_evaluator``)."""
+    evaluation = check_evaluation(evaluation, SETTABLE_EVALUATIONS)
     row = _peer(store, name)
+    auto = evaluation == "auto"
+    if auto:
+        if own_key_id is None:  # a caller's mistake, not a user's
+            raise ValueError("evaluation 'auto' needs this node's key id")
+        evaluation = one_evaluator(own_key_id, _key_id(row))
     linker_id = None
     if evaluation == "linker":
         if not via:
@@ -275,7 +302,7 @@ def set_evaluation(
     elif via:
         raise BadBudget(f"--via names a linkage node, for 'linker' only, not {evaluation!r}")
     store.set_peer_evaluation(
-        row["id"], evaluation, actor=actor, now=now_seconds(now), linker_id=linker_id
+        row["id"], evaluation, actor=actor, now=now_seconds(now), linker_id=linker_id, auto=auto
     )
     return evaluation
 
@@ -318,6 +345,7 @@ def budget_status(store: Store, name: str, default: int = DEFAULT_KEY_BUDGET,
         "used": used,
         "window_days": WINDOW_DAYS,
         "evaluation": store.peer_evaluation(row["id"]),
+        "auto": store.peer_evaluation_is_auto(row["id"]),
         "linker": linker_name(store, row["name"]),
     }
 
@@ -432,6 +460,10 @@ def _peer_fields(signed: SignedDocument) -> dict:
         "version": document.version,
         "valid_until": document.valid_until,
     }
+
+
+def _key_id(row: dict) -> str:
+    return _stored_document(row).document.key_id
 
 
 def _stored_document(row: dict) -> SignedDocument:

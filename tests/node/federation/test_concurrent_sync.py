@@ -95,7 +95,7 @@ def test_sync_wait_gives_up_saying_what_is_pending(network):
     registers = generate(20, 10, seed=9)
     a = network("Kwale Rescue", registers.missing)
     b = network("Mombasa Shelter")  # not running: nothing can be delivered
-    pair(a, b)
+    pair(a, b, evaluation=("ours", "theirs"))  # A awaits its keys back from B
     before = a.tafuta("status").stdout
     assert "exchange:        settled" in before  # nothing queued yet
     result = a.tafuta("sync", "--wait", "--timeout", "2", check=False)

@@ -223,10 +223,11 @@ def test_a_notice_not_from_our_linkage_node_or_for_no_record_is_refused(
 def test_a_bad_linkage_choice_is_refused_and_changes_nothing(tmp_path, evaluation, via, message):
     mesh = Mesh(tmp_path, {"A": [], "B": [], "L": []}, [("A", "B"), ("A", "L")], names=NAMES)
     store = mesh.stores["A"]
+    before = store.peer_evaluation(mesh.peer("A", "B").id)
     with pytest.raises(Exception) as refused:
         set_evaluation(store, NAMES["B"], evaluation, actor="test", via=via)
     assert message in str(refused.value)
-    assert store.peer_evaluation(mesh.peer("A", "B").id) == "both"
+    assert store.peer_evaluation(mesh.peer("A", "B").id) == before
     mesh.close()
 
 

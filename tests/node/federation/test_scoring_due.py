@@ -21,7 +21,7 @@ def pair(tmp_path, monkeypatch):
     # real register of thousands does at 40,000.
     monkeypatch.setattr(exchange, "BATCH_KEYS", 500)
     registers = generate(40, 60, overlap=0.5, seed=5)
-    made = Pair(tmp_path, registers.missing, registers.found)
+    made = Pair(tmp_path, registers.missing, registers.found, evaluation=("ours", "theirs"))
     yield made
     made.close()
 

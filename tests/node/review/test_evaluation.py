@@ -23,7 +23,7 @@ from node.store.db import Store
 from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
 from node.testing.processes import write_register
 from node.trust.identity import create_node, invite_token, unlock
-from node.trust.peers import add_peer, peer_fingerprint, trust_peer
+from node.trust.peers import add_peer, one_evaluator, peer_fingerprint, trust_peer
 from protocol.envelope import new_message_id
 
 REGS = generate(60, 50, overlap=0.5, seed=13)
@@ -188,6 +188,73 @@ def test_one_sided_evaluation_gives_the_same_scores_as_both_sides(tmp_path, one_
     assert by_refs(a, b) == by_refs(both_a, both_b)
     both_a.store.close()
     both_b.store.close()
+
+
+def matches_of(federation: Federation) -> set[tuple[str, float, str]]:
+    return {(m["match_id"], m["score"], m["evidence"]) for m in federation.store.list_matches()}
+
+
+def test_by_default_one_node_evaluates_and_both_list_the_same_suggestions(tmp_path):
+    """ "auto": the node whose key id sorts first compares, the other never holds its own keys
+    blinded by both, and learns every suggestion at once, so both lists are the same."""
+    a, b = build(tmp_path, "auto", "auto")
+    exchange(a, b)
+    roles = {x.store.peer_evaluation(peer(x).id) for x in (a, b)}
+    assert roles == {"ours", "theirs"}
+    assert all(x.store.peer_evaluation_is_auto(peer(x).id) for x in (a, b))
+    evaluator, other = (a, b) if a.store.peer_evaluation(peer(a).id) == "ours" else (b, a)
+    assert table_count(other, "own_blinded") == 0 and table_count(other, "peer_blinded") == 0
+    assert matches_of(a) and matches_of(a) == matches_of(b)
+    assert other.store.records_held(peer(other).id) == len(
+        evaluator.store.pseudonyms(peer(evaluator).id)
+    )
+    assert not any(x.store.peer_alerts(("evaluation-mismatch",), 0) for x in (a, b))
+    both_a, both_b = build(tmp_path / "both", "both", "both")
+    exchange(both_a, both_b)
+    assert by_refs(a, b) == by_refs(both_a, both_b)
+    for x in (a, b, both_a, both_b):
+        x.store.close()
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "evaluates"),
+    [("A" * 22, "B" * 22, "ours"), ("B" * 22, "A" * 22, "theirs"), ("a" * 22, "Z" * 22, "theirs"),
+     ("-" * 22, "0" * 22, "ours"), ("AAAA_" + "x" * 17, "AAAA-" + "x" * 17, "theirs")],
+)  # fmt: skip
+def test_the_default_evaluator_is_the_node_whose_key_id_sorts_first(ours, theirs, evaluates):
+    assert one_evaluator(ours, theirs) == evaluates
+    assert one_evaluator(theirs, ours) == {"ours": "theirs", "theirs": "ours"}[evaluates]
+
+
+@pytest.mark.parametrize("evaluator", ["A", "B"])
+def test_a_notice_on_its_way_about_a_record_the_peer_renamed_is_dropped_not_stuck(
+    tmp_path, evaluator
+):
+    """The evaluating node queued notices; the other rotates (new pseudonyms) before they
+    arrive. The other refuses them, and delivery stops at the first refusal; the rotation's
+    retraction, once it reaches the evaluating node, removes them, and the new exchange tells
+    the same pairs again."""
+    a, b = build(tmp_path, *(("ours", "theirs") if evaluator == "A" else ("theirs", "ours")))
+    for x in (a, b):
+        x.store.set_peer_evaluation(peer(x).id, x.store.peer_evaluation(peer(x).id),
+                                    actor="test", now=1, auto=True)  # fmt: skip
+    exchange(a, b)
+    before = by_refs(a, b)
+    scorer, other = (a, b) if evaluator == "A" else (b, a)
+    scorer.store.conn.execute("DELETE FROM notices_sent")  # as if nothing had been told yet
+    scorer.rescore(peer(scorer), force=True)
+    assert scorer.store.outbox_count(peer(scorer).id) > 0  # notices, on their way
+    other.rotate(peer(other), actor="test")
+    with pytest.raises(NoticeRefused):
+        carry(scorer, other)  # the race: they arrive after the rotation
+    assert scorer.store.outbox_count(peer(scorer).id) > 0  # so they stay, and block the rest
+    carry(other, scorer)  # the rotation's retraction reaches the scorer
+    exchange(a, b)
+    exchange(a, b)
+    assert a.store.outbox_count() == 0 and b.store.outbox_count() == 0
+    assert by_refs(a, b) == before and matches_of(a) == matches_of(b)
+    a.store.close()
+    b.store.close()
 
 
 def notice(a: Federation, b: Federation, **change) -> bytes:

@@ -72,7 +72,7 @@ class Nodes:
             wire.append(blinding.BlindedRecord(blinding.new_pseudonym(), typed))
         payload = {"keyset": KEYSET_VERSION, "batch": new_message_id()[:16],
                    "records": blinding.to_wire(wire), "announced_records": announced,
-                   "evaluation": "both"}  # fmt: skip
+                   "evaluation": self.theirs.store.peer_evaluation(peer.id)}  # fmt: skip
         body = self.theirs.seal_for(peer, new_message_id(), "blinded-keys", payload)
         return self.ours.receive(body).ack
 

@@ -41,10 +41,18 @@ def exchange(a: Federation, b: Federation) -> None:
             pass
     for x in (a, b):
         x.rescore(peer(x), force=True)
+    while carry(a, b) + carry(b, a):  # the evaluating node's notices
+        pass
 
 
-@pytest.fixture
-def nodes(tmp_path):
+# Who evaluates, as A's and B's nodes hold it: both, or one of the two as the default ("auto")
+# picks it by key order — both outcomes, whatever the keys of a run.
+ROLES = [("both", "both"), ("ours", "theirs"), ("theirs", "ours")]
+
+
+@pytest.fixture(params=ROLES, ids=["both", "A evaluates", "B evaluates"])
+def nodes(tmp_path, request):
+    evaluation_a, evaluation_b = request.param
     made = []
     for name, records in (("Kwale Rescue", REGS.missing), ("Mombasa Shelter", REGS.found)):
         path = tmp_path / name.split()[0].lower()
@@ -59,6 +67,10 @@ def nodes(tmp_path):
     digits = peer_fingerprint(home_a, store_a, home_b.name)
     trust_peer(home_a, store_a, home_b.name, digits, actor="test")
     trust_peer(home_b, store_b, home_a.name, digits, actor="test")
+    for store, evaluation in ((store_a, evaluation_a), (store_b, evaluation_b)):
+        peer_id = store.iter_peers()[0]["id"]
+        store.set_peer_evaluation(peer_id, evaluation, actor="test", now=1,
+                                  auto=evaluation != "both")  # fmt: skip
     a, b = (
         federation_for(open_home(h.path), s, unlock(h, PASSPHRASE), node_lexicon(h))
         for h, s in made
@@ -70,9 +82,12 @@ def nodes(tmp_path):
 
 
 def held_by(b: Federation) -> tuple[set[bytes], set[str]]:
-    """A's tokens and pseudonyms as B holds them."""
+    """A's tokens and pseudonyms as B holds them (only pseudonyms when B does not compare)."""
     keys = b.store.blinded_keys("peer_blinded", peer(b).id)
-    return {bytes(t) for ks in keys.values() for _, t in ks}, set(keys)
+    rows = b.store.conn.execute(
+        "SELECT pseudonym FROM peer_records WHERE peer_id = ?", (peer(b).id,)
+    )
+    return {bytes(t) for ks in keys.values() for _, t in ks}, {r[0] for r in rows}
 
 
 def scores_by_refs(a: Federation, b: Federation) -> dict[tuple[str, str], float]:
@@ -89,7 +104,8 @@ def test_after_a_rotation_nothing_the_peer_held_links_to_what_it_holds(nodes):
     assert renewed == len(REGS.missing)
     exchange(a, b)
     tokens_after, pseudonyms_after = held_by(b)
-    assert tokens_after and not tokens_before & tokens_after
+    assert bool(tokens_after) == (b.store.peer_evaluation(peer(b).id) != "theirs")
+    assert not tokens_before & tokens_after
     assert pseudonyms_after and not pseudonyms_before & pseudonyms_after
     assert scores_by_refs(a, b) == scores_before
     assert "peer-secrets-rotated" in [r["action"] for r in a.store.iter_audit()]
