@@ -143,10 +143,11 @@ def send_guesses(
                 for key, (key_type, token) in zip(records[i], record["k"], strict=True):
                     if key_type == key[0]:  # order and types kept: the token is this guess's
                         tokens[key] = _b64(token)
-        elif kind in ("match-notice", "linkage-notice") and got["evidence"]:
-            i = index_of.get(got["receiver_pseudonym"])
-            if i is not None:
-                notices.append((i, got["sender_pseudonym"], got["evidence"]))
+        elif kind in ("match-notice", "match-notices", "linkage-notice"):
+            for notice in got["notices"] if kind == "match-notices" else [got]:
+                i = index_of.get(notice["receiver_pseudonym"])
+                if i is not None and notice["evidence"]:
+                    notices.append((i, notice["sender_pseudonym"], notice["evidence"]))
     return tokens, notices, replied, refused
 
 

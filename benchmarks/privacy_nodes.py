@@ -51,10 +51,15 @@ class RecordingFederation(Federation):
         if kind == "linkage-notice":  # from the linkage node, about the pair's other node
             row = self.store.peer_for_key_id(payload["peer"])
             about = None if row is None else self._peer_from_row(row)
-        if kind in ("match-notice", "linkage-notice") and (
+        named = (
+            [n["receiver_pseudonym"] for n in payload["notices"]]
+            if kind == "match-notices"
+            else [payload.get("receiver_pseudonym")]
+        )
+        if kind in ("match-notice", "match-notices", "linkage-notice") and (
             about is None
-            or (kind == "match-notice" and self.store.peer_evaluation(peer.id) != "theirs")
-            or payload["receiver_pseudonym"] not in self.store.refs_for_pseudonyms(about.id)
+            or (kind != "linkage-notice" and self.store.peer_evaluation(peer.id) != "theirs")
+            or not set(named) <= set(self.store.refs_for_pseudonyms(about.id))
         ):
             # A notice about guesses the node never sent as records: kept, not applied.
             self.store.apply_simple(peer.id, opened.header.id, kind, self.clock(), False)

@@ -17,6 +17,8 @@ blinded-reply      ``keyset``, ``batch``, ``records``: the same records with eve
 match-notice       ``match_id``, ``score``, ``evidence``, ``receiver_pseudonym``,
                    ``sender_pseudonym``: a suggestion found by the node that alone evaluates the
                    pair (score 0 and no evidence: withdrawn)
+match-notices      ``notices``: up to MAX_RECORDS_PER_BATCH match-notice payloads, applied
+                   together or refused together (what a node sends: one message per batch)
 linkage-keys       ``peer``: the key id of the node whose records these are, ``keyset``,
                    ``records``: its records with every key blinded by both nodes, ``retracted``:
                    its pseudonyms withdrawn; sent to the blind linkage node of the pair
@@ -132,6 +134,23 @@ def _contact(v: Any) -> bool:
     return isinstance(v, dict) and set(v) == fields and all(_text(v[f]) for f in fields)
 
 
+MATCH_NOTICE: dict[str, Check] = {
+    "match_id": _matches(MATCH_ID),
+    "score": _score,
+    "evidence": _text,
+    "receiver_pseudonym": _pseudonym,
+    "sender_pseudonym": _pseudonym,
+}
+
+
+def _match_notice(v: Any) -> bool:
+    return (
+        isinstance(v, dict)
+        and set(v) == set(MATCH_NOTICE)
+        and all(ok(v[name]) for name, ok in MATCH_NOTICE.items())
+    )
+
+
 SCHEMAS: dict[str, dict[str, Check]] = {
     "node-document": {"document": lambda v: isinstance(v, str) and len(v) <= 64_000},
     "blinded-keys": {
@@ -146,13 +165,8 @@ SCHEMAS: dict[str, dict[str, Check]] = {
         "batch": _matches(BATCH_ID),
         "records": _list_of(_record, MAX_RECORDS_PER_BATCH),
     },
-    "match-notice": {
-        "match_id": _matches(MATCH_ID),
-        "score": _score,
-        "evidence": _text,
-        "receiver_pseudonym": _pseudonym,
-        "sender_pseudonym": _pseudonym,
-    },
+    "match-notice": MATCH_NOTICE,
+    "match-notices": {"notices": _list_of(_match_notice, MAX_RECORDS_PER_BATCH)},
     "linkage-keys": {
         "peer": _matches(KEY_ID),
         "keyset": _is_int(1, 1_000),

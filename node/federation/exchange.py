@@ -313,9 +313,9 @@ class Federation(Inbox):
         if self.share_stats and self.gazetteer is not None:
             tables, digest = stats.queue_published(self, peer, self.gazetteer)
             messages += tables
-        if messages:
-            self.store.enqueue_shared(peer.id, messages, held, digest, self.clock())
-        return len(messages)
+        if not messages:
+            return 0
+        return self.store.enqueue_shared(peer.id, messages, held, digest, self.clock())
 
     def seal_for(self, peer: Peer, message_id: str, kind: str, payload: dict) -> bytes:
         """Seal a queued message for sending now (re-sealed per attempt; the id stays)."""

@@ -20,7 +20,7 @@ from keys import Keyring
 from node.directory import profile as directory
 from node.directory import stats
 from node.review import handover
-from node.review.notices import is_withdrawal, noticed_ref
+from node.review.notices import is_withdrawal, noticed_ref_in
 from node.store.budgets import BudgetExceeded
 from node.store.db import Store
 from node.store.review import HandoverNotAllowed
@@ -253,35 +253,40 @@ class Inbox:
         log.warning("refused blinded keys from %s: over its key budget", peer.name)
         raise OverBudget(f"over the key budget: {detail}")
 
-    def _apply_notice(self, peer: Peer, message_id: str, notice: dict, via_bundle: bool) -> None:
-        """A suggestion from a peer that alone evaluates our pair, or, with a linkage node, the
-        score and evidence of a match the peer confirmed; refused (422) otherwise."""
+    def _apply_notices(
+        self, peer: Peer, message_id: str, kind: str, notices: list[dict], via_bundle: bool
+    ) -> None:
+        """Suggestions from a peer that alone evaluates our pair, or, with a linkage node, the
+        score and evidence of matches the peer confirmed: applied together with the message,
+        or all refused (422) if one is, changing nothing."""
         evaluation = self.store.peer_evaluation(peer.id)
-        held = None
-        if evaluation == "linker":
-            held = self.store.match(notice["match_id"])
-            if held is None or held["peer_id"] != peer.id or held["peer_decision"] != "confirm":
-                raise NoticeRefused(
-                    "match notice refused: our linkage node tells us of suggestions; the peer "
-                    "may only tell us of a match it confirmed"
-                )
-        elif evaluation != "theirs":
+        if evaluation not in ("theirs", "linker"):
             raise NoticeRefused(
                 "match notice refused: this node compares keys itself with this peer "
                 "(tafuta peers evaluation)"
             )
-        ref = noticed_ref(self.store, peer.id, notice)
-        if ref is None and is_withdrawal(notice):
-            self.store.apply_simple(peer.id, message_id, "match-notice", self.clock(), via_bundle)
-            return
-        if ref is None:
-            raise NoticeRefused("match notice refused: it names no record we sent to this peer")
-        if evaluation == "linker" and held is not None and held["score"] > 0:
-            # Our linkage node told us of this match: its score and evidence stand, not the
-            # peer's copy (which only fills a match we held from the peer's confirmation alone).
-            self.store.apply_simple(peer.id, message_id, "match-notice", self.clock(), via_bundle)
-            return
-        self.store.apply_notice(peer.id, message_id, notice, ref, self.clock(), via_bundle)
+        refs = self.store.refs_for_pseudonyms(peer.id)
+        applied = []
+        for notice in notices:
+            held = None
+            if evaluation == "linker":
+                held = self.store.match(notice["match_id"])
+                if held is None or held["peer_id"] != peer.id or held["peer_decision"] != "confirm":
+                    raise NoticeRefused(
+                        "match notice refused: our linkage node tells us of suggestions; the "
+                        "peer may only tell us of a match it confirmed"
+                    )
+            ref = noticed_ref_in(refs, notice)
+            if ref is None and is_withdrawal(notice):
+                continue
+            if ref is None:
+                raise NoticeRefused("match notice refused: it names no record we sent to this peer")
+            if evaluation == "linker" and held is not None and held["score"] > 0:
+                # Our linkage node told us of this match: its score and evidence stand, not the
+                # peer's copy (which only fills a match we held from the peer's confirmation).
+                continue
+            applied.append((notice, ref))
+        self.store.apply_notices(peer.id, message_id, kind, applied, self.clock(), via_bundle)
 
     def key_budget(self, peer: Peer) -> int:
         """Distinct keys we blind for the peer per 30 days, as its coordinator set it."""
@@ -336,7 +341,11 @@ def _blinded_reply(inbox: Inbox, m: Message) -> None:
 
 
 def _match_notice(inbox: Inbox, m: Message) -> None:
-    inbox._apply_notice(m.peer, m.id, m.payload, m.via_bundle)
+    inbox._apply_notices(m.peer, m.id, m.kind, [m.payload], m.via_bundle)
+
+
+def _match_notices(inbox: Inbox, m: Message) -> None:
+    inbox._apply_notices(m.peer, m.id, m.kind, m.payload["notices"], m.via_bundle)
 
 
 def _holdings_request(inbox: Inbox, m: Message) -> None:
@@ -401,6 +410,7 @@ HANDLERS: dict[str, Callable[[Inbox, Message], None]] = {
     "blinded-keys": _blinded_keys,
     "blinded-reply": _blinded_reply,
     "match-notice": _match_notice,
+    "match-notices": _match_notices,
     "linkage-keys": linkage.apply_linkage_keys,
     "linkage-notice": linkage.apply_linkage_notice,
     "holdings-request": _holdings_request,

@@ -51,8 +51,14 @@ def notice_for(suggestion: dict) -> dict:
 def noticed_ref(store: Store, peer_id: int, notice: dict) -> str | None:
     """Our record a match notice names, or None: its receiver pseudonym must be one we gave
     the peer, and its match id the one both pseudonyms make."""
+    return noticed_ref_in(store.refs_for_pseudonyms(peer_id), notice)
+
+
+def noticed_ref_in(refs: dict[str, str], notice: dict) -> str | None:
+    """``noticed_ref`` with our pseudonyms for the peer (pseudonym -> ref) read once, for a
+    batch of notices."""
     ours, theirs = notice["receiver_pseudonym"], notice["sender_pseudonym"]
-    ref = store.refs_for_pseudonyms(peer_id).get(ours)
+    ref = refs.get(ours)
     if ref is None or match_id_for(ours, theirs) != notice["match_id"]:
         return None
     return ref

@@ -101,9 +101,30 @@ class DirectoryTables(StoreParts):
         entries_sent: Sequence[tuple[str, int]],
         stats_digest: str | None,
         now: int,
-    ) -> None:
-        """Queue directory entries and statistics for a peer and note what it will hold."""
+    ) -> int:
+        """Queue directory entries and statistics for a peer and note what it will hold;
+        returns the messages queued.
+
+        Another process (a ``tafuta sync`` beside ``serve``) may have queued the same between
+        our reading and this write: under the write lock, an entry whose version the peer was
+        already sent, and tables whose digest it was already sent, are left out."""
         with self.transaction() as conn:
+            sent = dict(
+                conn.execute(
+                    "SELECT origin, version FROM directory_sent WHERE peer_id = ?", (peer_id,)
+                ).fetchall()
+            )
+            row = conn.execute(
+                "SELECT digest FROM stats_sent WHERE peer_id = ?", (peer_id,)
+            ).fetchone()
+            stats_are_new = stats_digest is not None and (row is None or row[0] != stats_digest)
+            messages = [
+                m
+                for m in messages
+                if (m[1] != "directory-entry" or sent.get(m[2]["entry"]["origin"], -1)
+                    < m[2]["entry"]["version"])
+                and (m[1] != "stats-table" or stats_are_new)
+            ]  # fmt: skip
             self._enqueue(conn, peer_id, messages, now)
             for origin, version in entries_sent:
                 self._note_sent(conn, peer_id, origin, version)
@@ -114,6 +135,7 @@ class DirectoryTables(StoreParts):
                     "sent_at = excluded.sent_at",
                     (peer_id, stats_digest, now),
                 )
+        return len(messages)
 
     def directory_snapshot(self) -> dict[str, list[tuple]]:
         """Every row of the directory tables, to show that a refusal changed nothing."""

@@ -5,6 +5,7 @@ writes SQL. Mixed into ``Store``; every write is one transaction.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 
@@ -418,11 +419,7 @@ class FederationTables(StoreParts):
             # renamed by a rotation) would be refused there, and delivery stops at the first
             # refusal: it goes. (Our record of having told it stays, so the next scoring sends
             # a withdrawal, which the peer ignores for a pseudonym it no longer has.)
-            conn.executemany(
-                "DELETE FROM outbox WHERE peer_id = ? AND type = 'match-notice' "
-                "AND json_extract(payload, '$.receiver_pseudonym') = ?",
-                pairs,
-            )
+            drop_notices_about(conn, peer_id, set(pseudonyms))
             # The candidates left are scored again: weights and the one-to-one step depend on
             # every pair, so the peer (which rescored after retracting) and we stay equal.
             conn.execute(MARK_DIRTY, (peer_id,))
@@ -454,3 +451,24 @@ class FederationTables(StoreParts):
                 for key_type, token in keys
             ],
         )
+
+
+def drop_notices_about(conn, peer_id: int, pseudonyms: set[str]) -> None:
+    """Take out of the outbox every match notice to the peer about one of its records in
+    ``pseudonyms``; a batch left empty goes."""
+    rows = conn.execute(
+        "SELECT seq, payload FROM outbox WHERE peer_id = ? AND type = 'match-notices'",
+        (peer_id,),
+    ).fetchall()
+    for seq, payload in rows:
+        notices = json.loads(payload)["notices"]
+        kept = [n for n in notices if n["receiver_pseudonym"] not in pseudonyms]
+        if len(kept) == len(notices):
+            continue
+        if kept:
+            conn.execute(
+                "UPDATE outbox SET payload = ? WHERE seq = ?",
+                (json.dumps({"notices": kept}), seq),
+            )
+        else:
+            conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))

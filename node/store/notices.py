@@ -64,7 +64,8 @@ class NoticeTables(StoreParts):
 
     def enqueue_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
         """Queue a match notice for each suggestion that is new or changed since the last one
-        sent, and a withdrawal for each one sent before that is gone; returns messages queued."""
+        sent, and a withdrawal for each one sent before that is gone, in batches; returns the
+        notices queued."""
         with self.transaction() as conn:
             sent = dict(
                 conn.execute(
@@ -72,8 +73,7 @@ class NoticeTables(StoreParts):
                 )
             )
             messages = notice_changes(sent, notices)
-            queued = [(new_message_id(), "match-notice", n) for n, _ in messages]
-            self._enqueue(conn, peer_id, queued, now)
+            self._enqueue(conn, peer_id, notice_batches([n for n, _ in messages]), now)
             for notice, kept in messages:
                 if kept is None:
                     conn.execute(
@@ -100,9 +100,9 @@ class NoticeTables(StoreParts):
         )
 
     def send_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
-        """Queue each match notice unless this very notice was sent (one transaction, whatever
-        their number); returns the notices queued."""
-        queued = 0
+        """Queue each match notice unless this very notice was sent (one transaction and as few
+        messages as batches allow, whatever their number); returns the notices queued."""
+        unsent = []
         with self.transaction() as conn:
             for notice in notices:
                 digest = json.dumps(notice, sort_keys=True)
@@ -112,14 +112,14 @@ class NoticeTables(StoreParts):
                 ).fetchone()
                 if sent and sent[0] == digest:
                     continue
-                self._enqueue(conn, peer_id, [(new_message_id(), "match-notice", notice)], now)
+                unsent.append(notice)
                 conn.execute(
                     "INSERT INTO notices_sent (peer_id, match_id, digest) VALUES (?, ?, ?) "
                     "ON CONFLICT (peer_id, match_id) DO UPDATE SET digest = excluded.digest",
                     (peer_id, notice["match_id"], digest),
                 )
-                queued += 1
-        return queued
+            self._enqueue(conn, peer_id, notice_batches(unsent), now)
+        return len(unsent)
 
     def apply_notice(
         self,
@@ -137,14 +137,34 @@ class NoticeTables(StoreParts):
         kind = "match-notice" if sender_id is None else "linkage-notice"
         with self.transaction() as conn:
             self._mark_processed(conn, sender_id or peer_id, message_id, kind, now, ack_due)
-            if notice["score"] == 0 and not notice["evidence"]:
-                conn.execute(
-                    "DELETE FROM matches WHERE match_id = ? AND peer_id = ? "
-                    "AND status = 'suggested' AND peer_decision IS NULL "
-                    "AND match_id NOT IN (SELECT match_id FROM decisions)",
-                    (notice["match_id"], peer_id),
-                )
-                return
+            self._apply_one_notice(conn, peer_id, notice, local_ref, now)
+
+    def apply_notices(
+        self,
+        peer_id: int,
+        message_id: str,
+        kind: str,
+        notices: Sequence[tuple[dict, str]],
+        now: int,
+        ack_due: bool,
+    ) -> None:
+        """The peer's notices (each with the ref of our record it names), applied together
+        with their message in one transaction."""
+        with self.transaction() as conn:
+            self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
+            for notice, local_ref in notices:
+                self._apply_one_notice(conn, peer_id, notice, local_ref, now)
+
+    @staticmethod
+    def _apply_one_notice(conn, peer_id: int, notice: dict, local_ref: str, now: int) -> None:
+        if notice["score"] == 0 and not notice["evidence"]:
+            conn.execute(
+                "DELETE FROM matches WHERE match_id = ? AND peer_id = ? "
+                "AND status = 'suggested' AND peer_decision IS NULL "
+                "AND match_id NOT IN (SELECT match_id FROM decisions)",
+                (notice["match_id"], peer_id),
+            )
+        else:
             conn.execute(
                 "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, "
                 "peer_pseudonym, score, evidence, status, created_at, updated_at) "
@@ -155,6 +175,19 @@ class NoticeTables(StoreParts):
                  notice["sender_pseudonym"], float(notice["score"]), notice["evidence"], now,
                  now),
             )  # fmt: skip
+
+
+# Notices per match-notices message: about 250 bytes each, so a message stays near 250 kB.
+NOTICES_PER_MESSAGE = 1_000
+
+
+def notice_batches(notices: Sequence[dict]) -> list[tuple[str, str, dict]]:
+    """Messages carrying these notices in order, NOTICES_PER_MESSAGE at most in each: one
+    envelope, one request and one transaction at the peer per batch, not per suggestion."""
+    return [
+        (new_message_id(), "match-notices", {"notices": list(notices[i : i + NOTICES_PER_MESSAGE])})
+        for i in range(0, len(notices), NOTICES_PER_MESSAGE)
+    ]
 
 
 def notice_changes(sent: dict[str, str], wanted: Sequence[dict]) -> list[tuple[dict, str | None]]:

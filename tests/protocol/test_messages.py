@@ -119,3 +119,30 @@ def test_a_blinded_keys_batch_announces_one_of_the_known_evaluations(evaluation,
     else:
         with pytest.raises(BadPayload):
             validate("blinded-keys", payload)
+
+
+def a_notice(**change) -> dict:
+    notice = {"match_id": "0" * 32, "score": 0.9, "evidence": "same birth year",
+              "receiver_pseudonym": canonical(16), "sender_pseudonym": canonical(16)}  # fmt: skip
+    return {**notice, **change}
+
+
+@pytest.mark.parametrize(
+    ("notices", "accepted"),
+    [
+        ([a_notice()], True),
+        ([a_notice(), a_notice(score=0, evidence="")], True),
+        ([], True),
+        ([a_notice(score=True)], False),  # a boolean is no score, in a batch too
+        ([a_notice(), {**a_notice(), "extra": 1}], False),
+        ([a_notice(receiver_pseudonym="A" * 21)], False),
+        ("not a list", False),
+        ([a_notice()] * 5_001, False),  # more than a batch may carry
+    ],
+)
+def test_a_batch_of_match_notices_is_checked_notice_by_notice(notices, accepted):
+    if accepted:
+        assert validate("match-notices", {"notices": notices})
+    else:
+        with pytest.raises(BadPayload):
+            validate("match-notices", {"notices": notices})

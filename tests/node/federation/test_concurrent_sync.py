@@ -42,7 +42,7 @@ def test_two_syncs_started_together_queue_each_record_once(network):
     outputs = [run.communicate(timeout=300) for run in runs]
     assert all(run.returncode == 0 for run in runs), outputs
     queued = sorted(int(out.split("queued ")[1].split(",")[0]) for out, _ in outputs)
-    assert queued[0] == 0, "the second sync found everything already queued by the first"
+    assert queued[0] == 0, ("the second sync found everything already queued by the first", outputs)
     sent = outbox_records(a.home)
     assert len(sent) == len(set(sent)) == 300
 
@@ -53,6 +53,11 @@ def test_repair_retracts_records_the_peer_holds_that_we_do_not(tmp_path):
     try:
         a, b = mesh.fed["A"], mesh.fed["B"]
         peer_b, peer_a = mesh.peer("A", "B"), mesh.peer("B", "A")
+        # A evaluates, as the default would have it if A's key id sorted first. (With B
+        # evaluating, B's notices about the records A forgot are refused until the repair's
+        # retraction reaches B: test_evaluation.py tests that race.)
+        a.store.set_peer_evaluation(peer_b.id, "ours", actor="test", now=1, auto=True)
+        b.store.set_peer_evaluation(peer_a.id, "theirs", actor="test", now=1, auto=True)
 
         def exchange():
             for _ in range(4):
@@ -62,6 +67,8 @@ def test_repair_retracts_records_the_peer_holds_that_we_do_not(tmp_path):
                 mesh.carry("B", "A", queue=False)
             a.rescore(peer_b)
             b.rescore(peer_a)
+            mesh.carry("A", "B", queue=False)  # the evaluating node's notices
+            mesh.carry("B", "A", queue=False)
 
         exchange()
         # The state an earlier version could leave: ten records sent twice under two

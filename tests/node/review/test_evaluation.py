@@ -17,7 +17,7 @@ from node.federation.sync import is_settled, pending_work
 from node.home import open_home
 from node.records.importer import apply_import, plan_import
 from node.review import rules as review
-from node.review.notices import tell_before_review
+from node.review.notices import notice_for, tell_before_review
 from node.runtime import federation_for, node_lexicon
 from node.store.db import Store
 from node.testing.processes import HOME_PASSPHRASE as PASSPHRASE
@@ -214,6 +214,39 @@ def test_by_default_one_node_evaluates_and_both_list_the_same_suggestions(tmp_pa
     assert by_refs(a, b) == by_refs(both_a, both_b)
     for x in (a, b, both_a, both_b):
         x.store.close()
+
+
+def test_the_evaluating_node_sends_its_suggestions_in_batches_applied_together(tmp_path):
+    a, b = build(tmp_path, "ours", "theirs")
+    a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
+    for x in (a, b):
+        x.prepare(peer(x))
+    while carry(a, b) + carry(b, a):
+        pass
+    told = a.rescore(peer(a), force=True)
+    queued = a.store.pending_messages(peer(a).id)
+    assert told > 1 and [m["type"] for m in queued] == ["match-notices"]
+    assert len(queued[0]["payload"]["notices"]) == told
+    carry(a, b)
+    assert matches_of(a) == matches_of(b) and table_count(b, "processed") > 0
+    a.store.close()
+    b.store.close()
+
+
+def test_a_batch_with_one_bad_notice_is_refused_whole_and_changes_nothing(tmp_path):
+    a, b = build(tmp_path, "theirs", "ours")
+    exchange(a, b)
+    good = [notice_for(m) for m in b.store.list_matches()][:3]  # as B, evaluating, tells them
+    bad = {**good[0], "receiver_pseudonym": "A" * 22}
+    before = matches_of(a), table_count(a, "processed")
+    changed = [{**n, "score": 0.5} for n in good]
+    body = b.seal_for(peer(b), new_message_id(), "match-notices", {"notices": [*changed, bad]})
+    with pytest.raises(NoticeRefused) as refused:
+        a.receive(body)
+    assert refused.value.status == 422
+    assert (matches_of(a), table_count(a, "processed")) == before
+    a.store.close()
+    b.store.close()
 
 
 @pytest.mark.parametrize(
