@@ -432,10 +432,7 @@ class Federation(Inbox):
             scoring.reviewed,
         )
         if self.store.peer_evaluation(peer.id) == "ours":
-            # By default (trust_peer's "auto") the peer sees every suggestion at once, as it
-            # did when both nodes evaluated; coordinators who chose "ours" chose the rule of
-            # [federation] tell_before_review (review/notices.py).
-            everything = self.store.peer_evaluation_is_auto(peer.id)
+            everything = self._tells_everything(peer)
             told = [
                 notice_for(s)
                 for s in scoring.suggestions
@@ -445,6 +442,31 @@ class Federation(Inbox):
             unique = {n["match_id"]: n for n in told + confirmed}
             self.store.enqueue_notices(peer.id, list(unique.values()), self.clock())
         return len(scoring.suggestions)
+
+    def _tells_everything(self, peer: Peer) -> bool:
+        """Whether the peer hears of every suggestion at once rather than by the rule of
+        [federation] tell_before_review (review/notices.py).
+
+        By default (trust_peer's "auto") it does, so both sides list the same suggestions as
+        when both nodes evaluated; coordinators who chose "ours" chose the rule. But told every
+        suggestion, a peer whose register is guesses learns each guess that scores high (the
+        privacy harness: 19 % of a register re-identified within the default key budget).
+        While the peer has set off a guessing alert in the last 30 days, it is told by the rule
+        too (confirmed ones only, by default), and the coordinator sees why."""
+        if not self.store.peer_evaluation_is_auto(peer.id):
+            return False
+        since = self.clock() - budgets.WINDOW_SECONDS
+        if not self.store.peer_alerted(peer.id, budgets.GUESSING_ALERTS, since):
+            return True
+        self.store.record_peer_alert(
+            peer.id,
+            "suggestions-withheld",
+            "it set off an alert that guessing sets off (see above), so for 30 days from the "
+            "last one it is told of a suggestion only once our caseworker confirms it "
+            "(tafuta peers evaluation; docs/coordinator-guide.md)",
+            self.clock(),
+        )
+        return False
 
     def tell_confirmed(self, peer: Peer) -> int:
         """With a linkage node, the peer may not have been told of a suggestion our caseworker

@@ -23,6 +23,16 @@ class BudgetExceeded(NodeError):
 class BudgetTables(StoreParts):
     """Mixed into Store: what each peer asked us to blind, its budget, alerts and events."""
 
+    def peer_alerted(self, peer_id: int, kinds: Sequence[str], since: int) -> bool:
+        """Whether the peer set off an alert of these kinds since ``since``."""
+        marks = ", ".join("?" * len(kinds))
+        row = self.conn.execute(
+            f"SELECT 1 FROM peer_events WHERE peer_id = ? AND kind IN ({marks}) AND at >= ? "
+            "LIMIT 1",
+            [peer_id, *kinds, since],
+        ).fetchone()
+        return row is not None
+
     def peer_alerts(self, kinds: Sequence[str], since: int) -> list[dict]:
         """Alerts of these kinds since ``since``, newest first, with the peer's name."""
         marks = ", ".join("?" * len(kinds))

@@ -216,6 +216,34 @@ def test_by_default_one_node_evaluates_and_both_list_the_same_suggestions(tmp_pa
         x.store.close()
 
 
+@pytest.mark.parametrize("alert", ["profile-jump", "volume-jump", "announced-jump", "over-budget"])
+def test_a_peer_that_set_off_a_guessing_alert_is_told_only_what_we_confirm(tmp_path, alert):
+    """By default the peer hears of every suggestion at once; a guesser would learn each guess
+    that scores high, so while a guessing alert stands the peer is told confirmed ones only."""
+    a, b = build(tmp_path, "ours", "theirs")
+    a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
+    exchange(a, b)
+    assert matches_of(b) and matches_of(b) == matches_of(a)
+    a.store.record_peer_alert(peer(a).id, alert, "as the inbox records it", a.clock())
+    exchange(a, b)
+    assert matches_of(a) and not matches_of(b)  # the unreviewed ones were withdrawn
+    alerts = a.store.peer_alerts(("suggestions-withheld",), 0)
+    assert alerts and "only once our caseworker confirms it" in alerts[0]["detail"]
+    user_id = add_user(a.store, "amina", "caseworker", "a long password here", Profile(),
+                       actor="test", now=1, hasher=cheap_hasher())  # fmt: skip
+    match_id = next(iter(matches_of(a)))[0]
+    review.decide(a.store, match_id, "confirm", "checked", a.store.user_by_id(user_id), 5)
+    while carry(a, b) + carry(b, a):
+        pass
+    assert [m["match_id"] for m in b.store.list_matches()] == [match_id]
+    later = a.store.peer_alerts((alert,), 0)[0]["at"] + 31 * 24 * 3600
+    a.clock = b.clock = lambda: later
+    exchange(a, b)
+    assert matches_of(b) == matches_of(a)  # 30 days after the alert, told at once again
+    a.store.close()
+    b.store.close()
+
+
 def test_the_evaluating_node_sends_its_suggestions_in_batches_applied_together(tmp_path):
     a, b = build(tmp_path, "ours", "theirs")
     a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
