@@ -114,6 +114,23 @@ def pair(a: Node, b: Node, evaluation: tuple[str, str] | None = None) -> None:
     b.tafuta("peers", "trust", a.name, "--fingerprint", digits_b, "--evaluation", choice_b)
 
 
+def let_evaluate(evaluator: Node, other: Node) -> None:
+    """Give the pair the roles the default ("auto") gives when ``evaluator``'s key id sorts
+    first, whatever this run's random keys say, so that a test can choose the side it tests.
+    Written into both stores before either node starts, as trust would have."""
+    for node, peer, role in ((evaluator, other, "ours"), (other, evaluator, "theirs")):
+        db = sqlite3.connect(node.home / "tafuta.db")
+        try:
+            with db:
+                db.execute(
+                    "UPDATE peer_evaluation SET evaluation = ?, auto = 1 "
+                    "WHERE peer_id = (SELECT id FROM peers WHERE name = ?)",
+                    (role, peer.name),
+                )
+        finally:
+            db.close()
+
+
 class Network:
     """Makes nodes under one folder: ``network(name, records)``; ``close()`` kills them all."""
 

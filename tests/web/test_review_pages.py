@@ -23,11 +23,12 @@ from node.web.words import COMPONENT_WORDS, evidence_phrases
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def confirmed_by_partner(tmp_path_factory):
-    """Two paired nodes; Kwale's caseworker confirms one match; Mombasa has heard of it.
-    Yields (Mombasa's node, the match id, the ids of Mombasa's other matches)."""
-    from node.testing.processes import Network
+@pytest.fixture(scope="module", params=["Kwale", "Mombasa"], ids=lambda p: f"{p} evaluates")
+def confirmed_by_partner(tmp_path_factory, request):
+    """Two paired nodes, one of them evaluating as the default would pick it; Kwale's
+    caseworker confirms one match; Mombasa has heard of it. Yields (Mombasa's node, the match
+    id, the ids of Mombasa's other matches)."""
+    from node.testing.processes import Network, let_evaluate
 
     made = Network(tmp_path_factory.mktemp("partner"))
     try:
@@ -35,6 +36,7 @@ def confirmed_by_partner(tmp_path_factory):
         a = made("Kwale Rescue", regs.missing)
         b = made("Mombasa Shelter", regs.found)
         pair(a, b)
+        let_evaluate(*((a, b) if request.param == "Kwale" else (b, a)))
         add_users(a.home, {"amina": "caseworker"})
         add_users(b.home, {"baraka": "caseworker"})
         a.start(sync_interval=0.5)
@@ -136,12 +138,18 @@ def test_the_match_page_says_what_agrees_in_words_not_key_codes(
         assert "_" not in code or code not in body, code  # "phone" is also a word
     _ = translator(language)
     phrases = {_(p) for p in COMPONENT_WORDS.values()}
-    agreeing = re.findall(r"<li>(.*?)</li>", re.search(r'<ul id="agreeing">(.*?)</ul>', body,
-                                                        re.S).group(1))  # fmt: skip
-    assert agreeing
-    for words in agreeing:
-        # The page escapes an apostrophe as &#39;, html.escape as &#x27;: compare the text.
-        assert set(html.unescape(words).split(_(" and "))) <= phrases, words
+    listed = re.search(r'<ul id="agreeing">(.*?)</ul>', body, re.S)
+    shown = node.tafuta("peers", "evaluation", "Kwale Rescue").stdout
+    compares = shown.startswith("Kwale Rescue: ours")
+    if compares:  # it holds both sides' keys: the key types that agree, in words
+        agreeing = re.findall(r"<li>(.*?)</li>", listed.group(1))
+        assert agreeing
+        for words in agreeing:
+            # The page escapes an apostrophe as &#39;, html.escape as &#x27;: compare the text.
+            assert set(html.unescape(words).split(_(" and "))) <= phrases, words
+    else:  # it holds no keys of the pair: the evaluating node's evidence says what agrees
+        said = _("{peer} compared the keys; what agrees is in its evidence above.")
+        assert listed is None and html.escape(said.format(peer="Kwale Rescue")) in body
     evidence = re.search(r'<p id="evidence">(.*?)</p>', body, re.S).group(1)
     said = {_(p) for p in evidence_phrases()}
     assert evidence and set(html.unescape(evidence).split("; ")) <= said, evidence

@@ -117,11 +117,13 @@ async def match_detail(request: web.Request) -> web.Response:
             store.agreeing_key_types(
                 match["peer_id"], match["local_pseudonym"], match["peer_pseudonym"]
             ),
+            # Where the peer (or a linkage node) compares, we hold no keys to list.
+            store.peer_evaluation(match["peer_id"]) in ("both", "ours"),
             store.decisions(match_id),
             review.undoable(store, match, user, ctx.clock()),
         )
 
-    match, record, agreeing, history, undoable = await ctx.run(load)
+    match, record, agreeing, compared_here, history, undoable = await ctx.run(load)
     return render(
         request,
         "match.html",
@@ -129,6 +131,7 @@ async def match_detail(request: web.Request) -> web.Response:
         record=record,
         fields=FIELDS,
         agreeing=agreeing,
+        compared_here=compared_here,
         history=history,
         undoable=undoable,
         contact=review.peer_contact(match),
