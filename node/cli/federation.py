@@ -14,7 +14,7 @@ from node.errors import UserError
 from node.federation.bundle import export_bundle, import_bundle
 from node.federation.sync import sync_round, sync_until_settled
 from node.review.rules import DECISIONS, decide
-from node.runtime import open_federation
+from node.runtime import collect_garbage_less_often, open_federation
 from node.server.serve import DEFAULT_PORT, serve
 from node.trust.identity import now_seconds
 
@@ -79,6 +79,7 @@ def serve_command(
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
     home = obj.home()
     passphrase = ask_passphrase(passphrase_file, new=False)
+    collect_garbage_less_often()
     serve(
         home,
         passphrase,
@@ -137,6 +138,7 @@ def sync_command(
     """
     home = obj.home()
     passphrase = ask_passphrase(passphrase_file, new=False)
+    collect_garbage_less_often()
     with open_federation(home, passphrase) as federation:
         peers = [federation.peer_named(peer_name)] if peer_name else None
         if repair:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from node.errors import NotSettled
+from node.ops.lock import delivery_lock
 from node.store.db import Store
 from protocol.envelope import CLOCK_WINDOW_SECONDS, open_envelope
 from protocol.errors import EnvelopeRefused
@@ -79,12 +80,32 @@ def _open_ack(federation: Federation, peer: Peer, body: bytes) -> str:
 async def deliver(
     federation: Federation, peer: Peer, session: aiohttp.ClientSession, report: PeerReport
 ) -> None:
-    """Send every due message to the peer in order; stop at the first failure."""
+    """Send every due message to the peer in order; stop at the first failure.
+
+    One process delivers to a peer at a time (``delivery_lock``); a process that finds the
+    lock held leaves the peer's outbox to the holder, which sends it in order. The holder looks
+    again once it has let go, so a message queued by a process that found the lock held is
+    not left waiting for the next round."""
+    while True:
+        with delivery_lock(federation.store, peer.id) as ours:
+            if not ours:
+                return
+            if not await _send_due(federation, peer, session, report):
+                return  # postponed: the backoff decides when to try again
+        if not federation.store.has_due(peer.id, federation.clock()):
+            return
+
+
+async def _send_due(
+    federation: Federation, peer: Peer, session: aiohttp.ClientSession, report: PeerReport
+) -> bool:
+    """Send due messages in order until none is due (True) or one failed and was postponed
+    (False)."""
     url = peer.url.rstrip("/") + "/v1/inbox"
     while True:
         due = federation.store.due_messages(peer.id, federation.clock(), limit=20)
         if not due:
-            return
+            return True
         for message in due:
             body = federation.seal_for(
                 peer, message["message_id"], message["type"], message["payload"]
@@ -97,19 +118,19 @@ async def deliver(
                     status = response.status
             except (TimeoutError, aiohttp.ClientError, OSError) as err:
                 _postpone(federation, peer, message, f"cannot reach {url}: {err}", report)
-                return
+                return False
             ack_body = _ack_from(status, answer)
             if ack_body is None:
                 _postpone(federation, peer, message, f"HTTP {status}: {answer[:200]!r}", report)
-                return
+                return False
             try:
                 acked = _open_ack(federation, peer, ack_body)
             except EnvelopeRefused as refused:
                 _postpone(federation, peer, message, f"bad acknowledgement: {refused}", report)
-                return
+                return False
             if acked != message["message_id"]:
                 _postpone(federation, peer, message, "acknowledgement for another message", report)
-                return
+                return False
             federation.store.acknowledge(peer.id, acked, federation.clock())
             report.sent += 1
 

@@ -81,3 +81,23 @@ def scoring_lock(store: Store, peer_id: int) -> Iterator[bool]:
             yield False
             return
         yield True
+
+
+@contextmanager
+def delivery_lock(store: Store, peer_id: int) -> Iterator[bool]:
+    """Try the lock on delivering one peer's outbox: True while held, False at once if another
+    process delivers to that peer now. Without it serve's sync thread and each 'tafuta sync'
+    beside it sealed and sent the same queued messages, in step: the peer opened each one up
+    to three times to answer all but one as a replay. A store with no file (in memory) needs
+    no lock."""
+    database = store.database_file()
+    if database is None:
+        yield True
+        return
+    with _lock_file(Path(f"{database}.delivery-{peer_id}.lock")) as fd:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True

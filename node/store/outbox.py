@@ -36,6 +36,15 @@ class OutboxTables(StoreParts):
             row["payload"] = json.loads(row["payload"])
         return rows
 
+    def has_due(self, peer_id: int, now: int) -> bool:
+        """Whether a message waits for the peer and is due now (``due_messages`` without
+        reading any payload)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE peer_id = ? AND next_attempt_at <= ? LIMIT 1",
+            (peer_id, now),
+        ).fetchone()
+        return row is not None
+
     def pending_messages(self, peer_id: int) -> list[dict]:
         rows = list(
             self.db.query(
