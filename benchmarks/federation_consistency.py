@@ -248,6 +248,9 @@ def main() -> None:
                     "matches_a": len(ours), "matches_peer": len(theirs), "common": len(common),
                     "differing": differing, "records_held_by_peer": other.records_held(a),
                     "records_of_a": len(read_refs(file_a)),
+                    # Who evaluates, as A holds it ("ours (auto)": A, by key order).
+                    "evaluation_at_a": a.run("peers", "evaluation", other.name)
+                    .split(":")[1].strip(),
                     "f1_network_vs_link": f1(network, linked)[2],
                     "link_seconds": link_seconds[label],
                 }  # fmt: skip

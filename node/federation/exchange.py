@@ -38,7 +38,7 @@ from node.directory import stats
 from node.directory.districts import Gazetteer
 from node.errors import FederationBusy
 from node.ops.lock import exchange_lock, scoring_lock
-from node.review.notices import notice_for, tell_before_review
+from node.review.notices import notice_for
 from node.store.db import Store
 from node.trust import budgets
 from node.trust.identity import now_seconds
@@ -50,7 +50,7 @@ from protocol.envelope import (
     seal,
 )
 
-from . import linkage
+from . import linkage, telling
 from .inbox import BATCH_RECORDS, Inbox
 from .keycache import KeyDigests, RoundKeys, keys_salt
 
@@ -432,41 +432,11 @@ class Federation(Inbox):
             scoring.reviewed,
         )
         if self.store.peer_evaluation(peer.id) == "ours":
-            everything = self._tells_everything(peer)
-            told = [
-                notice_for(s)
-                for s in scoring.suggestions
-                if everything or tell_before_review(s["evidence"], self.tell_fields)
-            ]
-            confirmed = [notice_for(m) for m in self.store.confirmed_matches(peer.id)]
-            unique = {n["match_id"]: n for n in told + confirmed}
-            self.store.enqueue_notices(peer.id, list(unique.values()), self.clock())
+            told = telling.notices_to_tell(
+                self.store, peer.id, scoring.suggestions, self.tell_fields, self.clock()
+            )
+            self.store.enqueue_notices(peer.id, told, self.clock())
         return len(scoring.suggestions)
-
-    def _tells_everything(self, peer: Peer) -> bool:
-        """Whether the peer hears of every suggestion at once rather than by the rule of
-        [federation] tell_before_review (review/notices.py).
-
-        By default (trust_peer's "auto") it does, so both sides list the same suggestions as
-        when both nodes evaluated; coordinators who chose "ours" chose the rule. But told every
-        suggestion, a peer whose register is guesses learns each guess that scores high (the
-        privacy harness: 19 % of a register re-identified within the default key budget).
-        While the peer has set off a guessing alert in the last 30 days, it is told by the rule
-        too (confirmed ones only, by default), and the coordinator sees why."""
-        if not self.store.peer_evaluation_is_auto(peer.id):
-            return False
-        since = self.clock() - budgets.WINDOW_SECONDS
-        if not self.store.peer_alerted(peer.id, budgets.GUESSING_ALERTS, since):
-            return True
-        self.store.record_peer_alert(
-            peer.id,
-            "suggestions-withheld",
-            "it set off an alert that guessing sets off (see above), so for 30 days from the "
-            "last one it is told of a suggestion only once our caseworker confirms it "
-            "(tafuta peers evaluation; docs/coordinator-guide.md)",
-            self.clock(),
-        )
-        return False
 
     def tell_confirmed(self, peer: Peer) -> int:
         """With a linkage node, the peer may not have been told of a suggestion our caseworker
