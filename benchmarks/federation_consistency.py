@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -105,7 +106,10 @@ class Node:
         return next(p["records_held"] for p in listing if p["name"] == peer.name)
 
 
-def pair(a: Node, b: Node) -> None:
+def pair(a: Node, b: Node, evaluator: str = "auto") -> None:
+    """Pair as the coordinators do, with the default evaluation ("auto": one node, by key
+    order). ``evaluator`` "a" or "peer": the roles the default gives when A's key id sorts
+    first or last, whatever this run's random keys say, so both outcomes can be timed."""
     token_a = a.run("peers", "invite").strip().splitlines()[-1]
     token_b = b.run("peers", "invite").strip().splitlines()[-1]
     a.run("peers", "add", token_b)
@@ -113,6 +117,18 @@ def pair(a: Node, b: Node) -> None:
     digits = a.run("peers", "fingerprint", b.name).strip().splitlines()[-1]
     a.run("peers", "trust", b.name, "--fingerprint", digits)
     b.run("peers", "trust", a.name, "--fingerprint", digits)
+    if evaluator == "auto":
+        return
+    roles = {a: "ours", b: "theirs"} if evaluator == "a" else {a: "theirs", b: "ours"}
+    for node, peer in ((a, b), (b, a)):
+        db = sqlite3.connect(node.home / "tafuta.db")
+        with db:
+            db.execute(
+                "UPDATE peer_evaluation SET evaluation = ?, auto = 1 "
+                "WHERE peer_id = (SELECT id FROM peers WHERE name = ?)",
+                (roles[node], peer.name),
+            )
+        db.close()
 
 
 def f1(found: set, truth: set) -> tuple[float, float, float]:
@@ -189,6 +205,10 @@ def main() -> None:
     parser.add_argument("--truth-c", type=Path)
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument("--evaluator", choices=("auto", "a", "peer"), default="auto",
+                        help="who evaluates each pair: the default's pick by key order "
+                        "(auto), or the pick it makes when A's key id sorts first (a) or "
+                        "last (peer)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -197,8 +217,8 @@ def main() -> None:
         a = Node(root, "Kwale Rescue", file_a)
         b = Node(root, "Mombasa Shelter", file_b)
         c = Node(root, "Nairobi Safe House", file_c)
-        pair(a, b)
-        pair(a, c)
+        pair(a, b, args.evaluator)
+        pair(a, c, args.evaluator)
 
         link_seconds, link_cpu = {}, {}
         sampler = LoadSampler().__enter__()
