@@ -193,8 +193,9 @@ def sync_full(root: Path, records: int = 3000, size_mib: int = 32) -> dict:
         _add_records(b, "AFTER", 1)  # B speaks to A again, which ends A's backoff at once
         outcome["converged_after_space_returned"] = _converge(a, b, timeout=240)
         outcome["seconds_to_converge"] = round(time.monotonic() - started, 1)
+        # peer_records: a node that does not evaluate a pair keeps the pseudonyms, not the keys
         outcome["records_of_a_held_by_b"] = len(
-            _column(b, "SELECT DISTINCT pseudonym FROM peer_blinded")
+            _column(b, "SELECT DISTINCT pseudonym FROM peer_records")
         )
         outcome["records_of_a"] = records
         outcome["integrity_after_recovery"] = integrity(database)

@@ -225,7 +225,12 @@ def _sync_checks(a, b, watcher: OutboxWatcher) -> dict:
     peer_b = _column(a, "SELECT id FROM peers WHERE name = ?", b.name)[0][0]
     sent = {p for (p,) in _column(a, "SELECT pseudonym FROM pseudonyms WHERE peer_id = ?", peer_b)}
     peer_a = _column(b, "SELECT id FROM peers WHERE name = ?", a.name)[0][0]
-    held = _column(
+    # Every record B holds of A's, keys or not (a node that does not evaluate keeps only the
+    # pseudonyms), and the keys it holds, each once.
+    held = {
+        p for (p,) in _column(b, "SELECT pseudonym FROM peer_records WHERE peer_id = ?", peer_a)
+    }
+    keys = _column(
         b,
         "SELECT pseudonym, count(*), count(DISTINCT key_type || hex(token)) FROM peer_blinded "
         "WHERE peer_id = ? GROUP BY pseudonym",
@@ -233,8 +238,8 @@ def _sync_checks(a, b, watcher: OutboxWatcher) -> dict:
     )
     result["records_of_a"] = len(_column(a, "SELECT ref FROM records"))
     result["records_held_by_b"] = len(held)
-    result["records_missing_at_b"] = len(sent - {p for p, _, _ in held})
-    result["duplicated_key_rows_at_b"] = sum(n - d for _, n, d in held)
+    result["records_missing_at_b"] = len(sent - held)
+    result["duplicated_key_rows_at_b"] = sum(n - d for _, n, d in keys)
     return result
 
 

@@ -37,13 +37,14 @@ ANNOUNCED_FLOOR = 200
 VOLUME_FLOOR = 2_000
 PROFILE_SHARE_CHANGE = 0.3  # absolute change in one key type's share of keys
 PROFILE_MIN_RECORDS = 50  # fewer records than this say nothing about a profile
-# What a peer guessing at our records sets off (docs/privacy-design.md, D1).
-GUESSING_ALERTS = ("over-budget", "announced-jump", "volume-jump", "profile-jump")
 ALERT_KINDS = (
-    *GUESSING_ALERTS,
+    "over-budget",
+    "announced-jump",
+    "volume-jump",
+    "profile-jump",
     "handover-refused",
     "evaluation-mismatch",  # the two coordinators set who evaluates in ways that do not fit
-    "suggestions-withheld",  # while a guessing alert stands, the peer is told confirmed ones only
+    "suggestions-withheld",  # a peer that looks like a guesser is told confirmed ones only
 )
 
 

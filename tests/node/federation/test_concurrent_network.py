@@ -15,7 +15,13 @@ import time
 import pytest
 
 from matching.synthetic import generate
-from node.testing.processes import comparable_matches, pair, wait_until, write_register
+from node.testing.processes import (
+    comparable_matches,
+    let_evaluate,
+    pair,
+    wait_until,
+    write_register,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +62,10 @@ def run_together(*jobs) -> None:
         raise errors[0]
 
 
-def test_three_nodes_agree_after_concurrent_sync_import_review_and_a_kill(network, tmp_path):
+@pytest.mark.parametrize("evaluator", ["A", "B"], ids=["A evaluates", "B evaluates"])
+def test_three_nodes_agree_after_concurrent_sync_import_review_and_a_kill(
+    network, tmp_path, evaluator
+):
     rural = generate(500, 400, overlap=0.4, seed=21)
     urban = generate(500, 400, overlap=0.4, seed=21)
     other = generate(10, 400, overlap=0.0, seed=22)
@@ -65,6 +74,7 @@ def test_three_nodes_agree_after_concurrent_sync_import_review_and_a_kill(networ
     c = network("Nairobi Safe House", other.found)
     pair(a, b)
     pair(a, c)
+    let_evaluate(*((a, b) if evaluator == "A" else (b, a)))  # the default's two outcomes
     secret = tmp_path / "caseworker.txt"
     secret.write_text("a long enough password\n", encoding="utf-8")
     for node in (a, b, c):

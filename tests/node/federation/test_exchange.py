@@ -79,10 +79,11 @@ def test_retraction_removes_keys_and_suggestions_at_the_peer(pair):
     )
     pair.sync()
     assert match["match_id"] not in {m["match_id"] for m in pair.b.store.list_matches()}
-    keys_left = pair.b.store.conn.execute(
-        "SELECT count(*) FROM peer_blinded WHERE pseudonym = ?", (match["peer_pseudonym"],)
-    ).fetchone()[0]
-    assert keys_left == 0
+    for table in ("peer_blinded", "peer_records"):  # keys and record gone, whoever evaluates
+        left = pair.b.store.conn.execute(
+            f"SELECT count(*) FROM {table} WHERE pseudonym = ?", (match["peer_pseudonym"],)
+        ).fetchone()[0]
+        assert left == 0, table
 
 
 def small_budget(federation: Federation, keys: int = 10) -> None:

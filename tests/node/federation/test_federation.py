@@ -183,5 +183,6 @@ def test_retracted_record_disappears_from_the_peer(network, tmp_path):
     a.start()
     wait_until(lambda: settled(a, b) and target["match_id"] not in {m["match_id"] for m in
                                                                      b.matches()})  # fmt: skip
-    assert _count(b, f"SELECT count(*) FROM peer_blinded WHERE pseudonym = "
-                     f"'{target['peer_pseudonym']}'") == 0  # fmt: skip
+    for table in ("peer_blinded", "peer_records"):  # keys and record gone, whoever evaluates
+        assert _count(b, f"SELECT count(*) FROM {table} WHERE pseudonym = "
+                         f"'{target['peer_pseudonym']}'") == 0  # fmt: skip

@@ -164,7 +164,7 @@ def test_an_expired_record_is_retracted_at_the_peer_before_it_is_purged(tmp_path
             return (
                 mesh.stores["B"]
                 .conn.execute(
-                    "SELECT count(DISTINCT pseudonym) FROM peer_blinded WHERE peer_id = ?",
+                    "SELECT count(*) FROM peer_records WHERE peer_id = ?",
                     (peer_id,),
                 )
                 .fetchone()[0]
