@@ -68,19 +68,9 @@ def exchange_lock(store: Store, peer_id: int) -> Iterator[None]:
 def scoring_lock(store: Store, peer_id: int) -> Iterator[bool]:
     """Try the lock on scoring one peer: True while held, False at once if another process
     scores that peer now (serve's sync thread and a 'tafuta sync' beside it would otherwise
-    both fit the same model on the same candidates and store the same result). A store with no
-    file (in memory) needs no lock."""
-    database = store.database_file()
-    if database is None:
-        yield True
-        return
-    with _lock_file(Path(f"{database}.scoring-{peer_id}.lock")) as fd:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+    both fit the same model on the same candidates and store the same result)."""
+    with _try_peer_lock(store, "scoring", peer_id) as held:
+        yield held
 
 
 @contextmanager
@@ -88,13 +78,20 @@ def delivery_lock(store: Store, peer_id: int) -> Iterator[bool]:
     """Try the lock on delivering one peer's outbox: True while held, False at once if another
     process delivers to that peer now. Without it serve's sync thread and each 'tafuta sync'
     beside it sealed and sent the same queued messages, in step: the peer opened each one up
-    to three times to answer all but one as a replay. A store with no file (in memory) needs
-    no lock."""
+    to three times to answer all but one as a replay."""
+    with _try_peer_lock(store, "delivery", peer_id) as held:
+        yield held
+
+
+@contextmanager
+def _try_peer_lock(store: Store, kind: str, peer_id: int) -> Iterator[bool]:
+    """One process at a time per peer for ``kind`` of work, without waiting: True while held,
+    False if another process holds it. A store with no file (in memory) needs no lock."""
     database = store.database_file()
     if database is None:
         yield True
         return
-    with _lock_file(Path(f"{database}.delivery-{peer_id}.lock")) as fd:
+    with _lock_file(Path(f"{database}.{kind}-{peer_id}.lock")) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
