@@ -182,8 +182,8 @@ class Inbox:
         if used + new > limit:
             self._over_budget(peer, used, new, limit, now)
         profile = budgets.profile_of(announced, [r.keys for r in records])
-        before = self._peer_profile(peer)
-        for kind, detail in budgets.jumps(before, profile, self._own_profile(peer), limit):
+        before = peer_profile(self.store, peer.id)
+        for kind, detail in budgets.jumps(before, profile, own_profile(self.store, peer.id), limit):
             if self.store.record_peer_alert(peer.id, kind, detail, now):
                 log.warning("alert about %s: %s: %s", peer.name, kind, detail)
         try:
@@ -293,16 +293,21 @@ class Inbox:
         row = self.store.peer_budget(peer.id)
         return row["keys"] if row else self.default_key_budget
 
-    def _peer_profile(self, peer: Peer) -> budgets.Profile | None:
-        text = self.store.peer_profile(peer.id)
-        return budgets.Profile(**json.loads(text)) if text else None
 
-    def _own_profile(self, peer: Peer) -> budgets.Profile | None:
-        records, types = self.store.own_key_profile(peer.id)
-        keys = sum(types.values())
-        if not keys:
-            return None
-        return budgets.Profile(0, records, keys, {t: n / keys for t, n in sorted(types.items())})
+def peer_profile(store: Store, peer_id: int) -> budgets.Profile | None:
+    """The shape of the peer's batches so far (its largest, its latest announcement)."""
+    text = store.peer_profile(peer_id)
+    return budgets.Profile(**json.loads(text)) if text else None
+
+
+def own_profile(store: Store, peer_id: int) -> budgets.Profile | None:
+    """The shape of our own records in the exchange with the peer, which an honest peer
+    computing the same key types resembles; None before any came back blinded."""
+    records, types = store.own_key_profile(peer_id)
+    keys = sum(types.values())
+    if not keys:
+        return None
+    return budgets.Profile(0, records, keys, {t: n / keys for t, n in sorted(types.items())})
 
 
 @dataclass(frozen=True)

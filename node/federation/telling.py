@@ -10,12 +10,13 @@ except while it looks like a guesser (``looks_like_guessing``), when the rule ap
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from node.review.notices import notice_for, tell_before_review
 from node.store.db import Store
 from node.trust import budgets
+
+from .inbox import own_profile, peer_profile
 
 # A peer whose largest batch carries fewer keys a record than this share of ours sends guesses,
 # not a register: the privacy harness's guesser sends 1.2 against our 53, and honest registers
@@ -65,18 +66,14 @@ def looks_like_guessing(store: Store, peer_id: int, now: int) -> str | None:
     days, or its records carry far fewer keys than ours (SPARSE_SHARE)."""
     if store.peer_alerted(peer_id, ("over-budget",), now - budgets.WINDOW_SECONDS):
         return "it asked us to blind more keys than its budget"
-    text = store.peer_profile(peer_id)
-    records, types = store.own_key_profile(peer_id)
-    if text is None or records < budgets.PROFILE_MIN_RECORDS:
+    theirs, ours = peer_profile(store, peer_id), own_profile(store, peer_id)
+    if theirs is None or ours is None:
         return None
-    theirs = budgets.Profile(**json.loads(text))
-    ours = sum(types.values()) / records
-    if (
-        theirs.records >= budgets.PROFILE_MIN_RECORDS
-        and theirs.keys_per_record < SPARSE_SHARE * ours
-    ):
+    if min(theirs.records, ours.records) < budgets.PROFILE_MIN_RECORDS:
+        return None
+    if theirs.keys_per_record < SPARSE_SHARE * ours.keys_per_record:
         return (
-            f"its records carry {theirs.keys_per_record:.1f} keys each against our {ours:.1f}, "
-            "as guessed records do"
+            f"its records carry {theirs.keys_per_record:.1f} keys each against our "
+            f"{ours.keys_per_record:.1f}, as guessed records do"
         )
     return None
