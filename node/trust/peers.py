@@ -190,10 +190,8 @@ def trust_peer(
         row["id"], row["state"], TRUSTED, actor=actor, at=_iso(now), reason="fingerprint verified"
     )
     store.set_peer_budget(row["id"], budget, actor=actor, now=now)
-    auto = evaluation == "auto"
-    if auto:
-        evaluation = one_evaluator(own_document(home).document.key_id, _key_id(row))
-    store.set_peer_evaluation(row["id"], evaluation, actor=actor, now=now, auto=auto)
+    own_key_id = own_document(home).document.key_id
+    set_evaluation(store, name, evaluation, actor=actor, now=now, own_key_id=own_key_id)
 
 
 def one_evaluator(own_key_id: str, peer_key_id: str) -> str:
