@@ -135,9 +135,9 @@ class NoticeTables(StoreParts):
         """A suggestion the peer found (or its withdrawal, score 0), applied with the message;
         ``sender_id`` is the pair's linkage node when it, not the peer, sent the notice."""
         kind = "match-notice" if sender_id is None else "linkage-notice"
-        with self.transaction() as conn:
-            self._mark_processed(conn, sender_id or peer_id, message_id, kind, now, ack_due)
-            self._apply_one_notice(conn, peer_id, notice, local_ref, now)
+        self.apply_notices(
+            peer_id, message_id, kind, [(notice, local_ref)], now, ack_due, sender_id=sender_id
+        )
 
     def apply_notices(
         self,
@@ -147,11 +147,14 @@ class NoticeTables(StoreParts):
         notices: Sequence[tuple[dict, str]],
         now: int,
         ack_due: bool,
+        *,
+        sender_id: int | None = None,
     ) -> None:
-        """The peer's notices (each with the ref of our record it names), applied together
-        with their message in one transaction."""
+        """Notices about our pair with the peer (each with the ref of our record it names),
+        applied together with their message in one transaction; ``sender_id`` as for
+        ``apply_notice``."""
         with self.transaction() as conn:
-            self._mark_processed(conn, peer_id, message_id, kind, now, ack_due)
+            self._mark_processed(conn, sender_id or peer_id, message_id, kind, now, ack_due)
             for notice, local_ref in notices:
                 self._apply_one_notice(conn, peer_id, notice, local_ref, now)
 
