@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from matching.synthetic import generate
-from node.testing.processes import pair, settled, wait_until
+from node.testing.processes import let_evaluate, pair, settled, wait_until
 from node.testing.web import PASSWORD, add_users
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,10 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
     regs = generate(60, 50, overlap=0.5, seed=21)
     a = network("Kwale Rescue", regs.missing)
     b = network("Mombasa Shelter", regs.found)
+    # The default roles, with B comparing the keys: each caseworker sees one of the two ways the
+    # match page explains what agrees (B lists the agreeing keys, A points to B's evidence).
     pair(a, b)
+    let_evaluate(b, a)
     add_users(a.home, {"amina": "caseworker"})
     add_users(b.home, {"baraka": "caseworker"})
     a.start(sync_interval=0.5)
@@ -75,7 +78,8 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
     page_a.click("table.list tbody tr >> nth=0 >> a")
     match_url = page_a.url
     match_id = match_url.rsplit("/", 1)[-1]
-    assert page_a.locator("text=What agrees").count() == 1
+    assert page_a.get_by_role("heading", name="What agrees", exact=True).count() == 1
+    assert "Mombasa Shelter compared the keys" in page_a.locator("#compared-by").inner_text()
     shot(page_a, "02-match-detail")
     page_a.fill("textarea[name=note]", "Mother's name and home village agree")
     page_a.click("button[value=confirm]")
@@ -89,6 +93,7 @@ def test_both_caseworkers_confirm_and_see_each_others_contact(network, browser):
         return "Kwale Rescue decided" in page.content()
 
     wait_until(lambda: peer_decided(page_b), timeout=60)
+    assert page_b.locator("#agreeing li").count() >= 1
     shot(page_b, "03-match-on-a-phone")
     page_b.fill("textarea[name=note]", "She named her mother and village")
     page_b.click("button[value=confirm]")
