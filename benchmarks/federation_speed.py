@@ -9,6 +9,13 @@ Measures, side by side in one run:
   transaction each), against the baseline of `GET /v1/health` on the same server (HTTP alone).
 
     .venv/bin/python benchmarks/federation_speed.py [--people 10000] [--messages 500]
+    .venv/bin/python benchmarks/federation_speed.py --eastafrica --people 100000 --json F
+
+With the default (one node of the pair evaluates, by key order) only the evaluating node holds
+the peer's blinded keys; the other hears of suggestions through match notices. "Settled" is
+therefore what ``tafuta status`` says (nothing waits for the peer) once each node holds every
+record the other sent, and the two nodes' suggestions are compared with each other and with
+``tafuta link``'s pairs.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from keys import KdfParams
+from matching import DEFAULT_THRESHOLD
 from matching.synthetic import generate
 from node.canonical import FIELDS
 from node.federation.exchange import Federation
+from node.federation.sync import is_settled, pending_for
 from node.home import open_home
 from node.runtime import node_lexicon
 from node.store.db import Store
@@ -61,10 +70,20 @@ def write_csv(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def make_nodes(root: Path, people: int) -> list[dict]:
+def registers(people: int, eastafrica: bool, seed: int) -> tuple[list[dict], list[dict]]:
+    """A missing list and a found register of about ``people`` records each."""
+    if eastafrica:
+        from east_africa import generate as east_africa  # beside this script
+
+        data = east_africa(people, people, seed=seed)
+        return data.missing, data.found
     regs = generate(people, people, overlap=0.4, seed=42)
+    return regs.missing, regs.found
+
+
+def make_nodes(root: Path, registers: tuple[list[dict], list[dict]]) -> list[dict]:
     nodes = []
-    for name, records in (("Kwale Rescue", regs.missing), ("Mombasa Shelter", regs.found)):
+    for name, records in zip(("Kwale Rescue", "Mombasa Shelter"), registers, strict=True):
         port = free_port()
         path = root / name.split()[0].lower()
         home = create_node(path, name=name, url=f"http://127.0.0.1:{port}",
@@ -77,9 +96,11 @@ def make_nodes(root: Path, people: int) -> list[dict]:
     stores = [Store.open(n["home"].database_path) for n in nodes]
     for (n, store), other in ((nodes[0], stores[0]), nodes[1]), ((nodes[1], stores[1]), nodes[0]):
         add_peer(n["home"], store, invite_token(other["home"]), actor="bench")
+    people = max(len(r) for r in registers)
     for (n, store), other in ((nodes[0], stores[0]), nodes[1]), ((nodes[1], stores[1]), nodes[0]):
         name = other["home"].name
-        # A budget for this benchmark's register size: ~13 keys per record, with room to spare.
+        # A budget for this benchmark's register size, with room to spare; the default
+        # evaluation ("auto": one node of the pair, by key order).
         trust_peer(n["home"], store, name, peer_fingerprint(n["home"], store, name), actor="b",
                    budget=budget_for(people))  # fmt: skip
     for store in stores:
@@ -87,22 +108,68 @@ def make_nodes(root: Path, people: int) -> list[dict]:
     return nodes
 
 
+def _count(db: sqlite3.Connection, sql: str) -> int:
+    return db.execute(sql).fetchone()[0]
+
+
 def settled(nodes) -> bool:
-    """Both sides' keys exchanged both ways, nothing waiting, every candidate scored."""
-    checks = (
-        "SELECT count(*) = 0 FROM outbox",
-        "SELECT count(*) > 0 FROM own_blinded",
-        "SELECT count(*) > 0 FROM peer_blinded",
-        "SELECT count(*) = 1 FROM peer_sync WHERE needs_scoring = 0 AND last_sync_at IS NOT NULL",
-    )
+    """Nothing waits for the peer on either node (``tafuta status``'s test: outbox, replies,
+    holdings, scoring), and each node holds every record the other sent it."""
+    dbs = [sqlite3.connect(n["home"].database_path) for n in nodes]
+    try:
+        for db, other in ((dbs[0], dbs[1]), (dbs[1], dbs[0])):
+            sent = _count(other, "SELECT count(*) FROM pseudonyms")
+            held = _count(db, "SELECT count(*) FROM peer_records")
+            if not sent or held != sent:
+                return False
+    finally:
+        for db in dbs:
+            db.close()
     for n in nodes:
-        db = sqlite3.connect(n["home"].database_path)
+        store = Store.open(n["home"].database_path)
         try:
-            if not all(db.execute(sql).fetchone()[0] for sql in checks):
+            peers = [(r["id"], r["name"]) for r in store.iter_peers() if r["state"] == "trusted"]
+            if not is_settled(pending_for(store, peers)):
                 return False
         finally:
-            db.close()
+            store.close()
     return True
+
+
+def network_pairs(nodes, threshold: float) -> tuple[set, set, int]:
+    """Each node's suggestions at ``threshold`` or above as (ref at A, ref at B) — read from both
+    databases, which only a benchmark can — and how many match ids the two hold alike."""
+    dbs = [sqlite3.connect(n["home"].database_path) for n in nodes]
+    try:
+        refs = [dict(db.execute("SELECT pseudonym, ref FROM pseudonyms")) for db in dbs]
+        rows = [
+            db.execute(
+                "SELECT match_id, local_ref, peer_pseudonym, score FROM matches WHERE score >= ?",
+                (threshold,),
+            ).fetchall()
+            for db in dbs
+        ]
+    finally:
+        for db in dbs:
+            db.close()
+    at_a = {(local, refs[1].get(peer)) for _, local, peer, _ in rows[0]}
+    at_b = {(refs[0].get(peer), local) for _, local, peer, _ in rows[1]}
+    alike = len(
+        {(m, round(s, 9)) for m, _, _, s in rows[0]} & {(m, round(s, 9)) for m, _, _, s in rows[1]}
+    )
+    return at_a, at_b, alike
+
+
+def link_pairs(path: Path) -> set:
+    import csv
+
+    with path.open(encoding="utf-8") as f:
+        return {(r["ref_a"], r["ref_b"]) for r in csv.DictReader(f)}
+
+
+def f1_against(found: set, truth: set) -> float:
+    tp = len(found & truth)
+    return 2 * tp / (len(found) + len(truth)) if found or truth else 1.0
 
 
 def wait_healthy(port: int) -> None:
@@ -156,16 +223,24 @@ def peak_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument(
+        "--eastafrica",
+        action="store_true",
+        help="Registers from benchmarks/east_africa.py (else matching.synthetic).",
+    )
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--keep", type=Path, help="Keep the nodes in this new folder.")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    args = parser.parse_args()  # fmt: skip
     if args.keep:
         args.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as scratch:
         tmp = str(args.keep or scratch)
         root = Path(tmp)
         (root / "pass").write_text(PASSPHRASE + "\n")
-        nodes = make_nodes(root, args.people)
+        nodes = make_nodes(root, registers(args.people, args.eastafrica, args.seed))
 
         start = time.perf_counter()
         subprocess.run([TAFUTA, "link", str(nodes[0]["csv"]), str(nodes[1]["csv"]), "--out",
@@ -184,20 +259,31 @@ def main() -> None:
             for n in nodes:
                 wait_healthy(n["port"])
             while not settled(nodes):
+                if time.perf_counter() - start > args.timeout:
+                    raise SystemExit(f"the two nodes did not settle in {args.timeout:.0f} s")
                 time.sleep(0.5)
             network_seconds = time.perf_counter() - start
-            inbox, plain = inbox_rate(nodes[0]["home"], nodes[1]["port"], args.messages)
             serve_peak = max(peak_mb(p.pid) for p in procs)
+            inbox, plain = inbox_rate(nodes[0]["home"], nodes[1]["port"], args.messages)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(timeout=60)
-        db = sqlite3.connect(nodes[0]["home"].database_path)
-        suggestions = db.execute("SELECT count(*) FROM matches").fetchone()[0]
-        db.close()
+        at_a, at_b, alike = network_pairs(nodes, DEFAULT_THRESHOLD)
+        linked = link_pairs(root / "link.csv")
+    figures = {
+        "people": args.people, "data": "eastafrica" if args.eastafrica else "synthetic",
+        "network_s": round(network_seconds, 1), "link_s": round(link_seconds, 1),
+        "ratio": round(network_seconds / link_seconds, 2),
+        "serve_peak_mb": round(serve_peak), "link_peak_mb": round(link_peak),
+        "inbox_per_s": round(inbox, 1), "health_per_s": round(plain, 1),
+        "suggestions_a": len(at_a), "suggestions_b": len(at_b), "link_pairs": len(linked),
+        "same_suggestions_both_nodes": at_a == at_b, "matches_alike": alike,
+        "f1_network_vs_link": round(f1_against(at_a, linked), 4),
+    }  # fmt: skip
     machine = f"{os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}"
-    print(f"# two nodes on loopback, {args.people:,} records each, "
-          f"{datetime.now(UTC):%Y-%m-%d}, {machine}")  # fmt: skip
+    print(f"# two nodes on loopback, {args.people:,} records each ({figures['data']}), "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}")  # fmt: skip
     print("| measure | Tafuta over the network | baseline | baseline is |")
     print("| --- | ---: | ---: | --- |")
     print(f"| first sync to suggestions stored (s) | {network_seconds:.1f} | {link_seconds:.1f} |"
@@ -205,9 +291,12 @@ def main() -> None:
     print(f"| peak memory of one process (MB) | {serve_peak:.0f} | {link_peak:.0f} | same |")
     print(f"| messages/s the inbox sustains | {inbox:.0f} | {plain:.0f} |"
           " `GET /v1/health` on the same server |")  # fmt: skip
-    print(f"\n{suggestions} suggestions stored on each node.")
-    print(json.dumps({"people": args.people, "network_s": network_seconds, "link_s": link_seconds,
-                      "inbox_per_s": inbox, "health_per_s": plain}))  # fmt: skip
+    print(f"\n{len(at_a)} suggestions at A, {len(at_b)} at B (the same: "
+          f"{at_a == at_b}); link found {len(linked)}; F1 of the network's against link's: "
+          f"{figures['f1_network_vs_link']}")  # fmt: skip
+    print(json.dumps(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
