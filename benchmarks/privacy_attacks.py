@@ -35,7 +35,9 @@ The attacks are B's, against A:
   people (name pair, district, each birth year 1960-2012), most plausible first again, to be
   told of those A suggests. It stops when A refuses (HTTP 429) or its guesses run out; then it
   probes once more past the budget. A record is re-identified when M learns its two name sounds,
-  exact birth year and home district, each checked.
+  exact birth year and home district, each checked. With ``--camouflage N`` M first sends N
+  records shaped like a register (other people's whole keys) in one batch, so that its largest
+  batch looks like an honest peer's, and guesses after it.
 * **tracking** — A retracts a record and adds it again under a new ref: how many tokens B sees
   for it it saw before; then A rotates its scalar and pseudonyms: and now.
 * **unsolicited handover** — B sends a ``contact-handover`` for a match A merely suggested.
@@ -266,6 +268,7 @@ def run(
     root: Path,
     evaluation: str,
     tell_fields: int | None = None,
+    camouflage: int = 0,
 ) -> dict:
     t0 = time.perf_counter()
     regs = generate(records, records, 0.4, seed)
@@ -308,7 +311,13 @@ def run(
     result.update(curious_attack(a, b, truth_a, matched_a))
     budget = budget_of(a, m)
     result["default_budget"] = budget
-    result.update(malicious_attack(a, m, truth_a, max_keys))
+    # Register-shaped records M sends first (other people of the same generator): its largest
+    # batch then looks like an honest peer's.
+    decoys = (
+        generate(camouflage, camouflage, 0.4, seed + 1).found[:camouflage] if camouflage else []
+    )
+    decoy_keys = [match_keys(normalise(r, m.fed.lexicon)) for r in decoys]
+    result.update(malicious_attack(a, m, truth_a, max_keys, decoy_keys))
     refused, detail = (
         (True, result["malicious_refused"])
         if result["malicious_refused"]
@@ -352,6 +361,9 @@ def main() -> None:
                         help="set [federation] tell_before_review at A (and L): tell the peer "
                         "of suggestions agreeing on N fields before review (default: the "
                         "node's, 0 = only once confirmed)")  # fmt: skip
+    parser.add_argument("--camouflage", type=int, default=0, metavar="N",
+                        help="the malicious peer first sends N register-shaped records in one "
+                        "batch, then its guesses (a gate evasion)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--keep", type=Path, help="build the nodes here and keep them")
     args = parser.parse_args()
@@ -360,7 +372,7 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     try:
         result = run(args.records, args.seed, args.max_keys, not args.no_web, root,
-                     args.evaluation, args.tell_before_review)  # fmt: skip
+                     args.evaluation, args.tell_before_review, args.camouflage)  # fmt: skip
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

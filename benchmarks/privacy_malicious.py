@@ -151,7 +151,15 @@ def send_guesses(
     return tokens, notices, replied, refused
 
 
-def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: int) -> dict:
+def malicious_attack(
+    a: Side,
+    m: Side,
+    truth_facts: dict[str, set],
+    max_keys: int,
+    camouflage: list[list[tuple[str, str]]] | None = None,
+) -> dict:
+    """``camouflage``: records shaped like a register (whole people's keys) that M sends in one
+    batch before any guess, so that its largest batch looks like an honest peer's."""
     start = time.perf_counter()
     exchange(a, m)  # A sends its keys to M like to any trusted peer; M's register is empty
     peer_a = m.peer(a)
@@ -203,6 +211,9 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
             raise Refused(refused_now)
 
     try:
+        if camouflage:
+            sent.update(k for record in camouflage for k in record)
+            flush(camouflage)
         while used < max_keys and not exhausted:
             batch: list[list[tuple[str, str]]] = []
             size = 0
@@ -279,6 +290,7 @@ def malicious_attack(a: Side, m: Side, truth_facts: dict[str, set], max_keys: in
         "malicious_sent_whole_people": whole,
         "malicious_guesses_exhausted": exhausted,
         "malicious_wrong_facts": wrong,
+        "malicious_camouflage_records": len(camouflage or []),
         "malicious_seconds": round(time.perf_counter() - start, 1),
     }
 

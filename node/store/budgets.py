@@ -152,6 +152,15 @@ class BudgetTables(StoreParts):
         ).fetchone()
         return row[0] if row else None
 
+    def peer_keys_held(self, peer_id: int) -> tuple[int, int]:
+        """The peer's records we hold with keys, and their keys: the shape of everything it has
+        sent and not retracted, where its largest batch is only one message."""
+        row = self.conn.execute(
+            "SELECT count(DISTINCT pseudonym), count(*) FROM peer_blinded WHERE peer_id = ?",
+            (peer_id,),
+        ).fetchone()
+        return row[0], row[1]
+
     def own_key_profile(self, peer_id: int) -> tuple[int, dict[str, int]]:
         """Our records with keys in the exchange with a peer, and our keys per key type."""
         records = self.conn.execute(

@@ -227,12 +227,27 @@ def guessing_profile(x: Federation, keys_per_record: float) -> None:
     )  # fmt: skip
 
 
+def guesses_held(x: Federation, guesses: int) -> None:
+    """Guessed records of one key each held from the peer beside its real register, as the
+    inbox stores a later batch: a largest batch shaped like a register hides nothing then."""
+    rows = [(peer(x).id, f"guess{i:06d}", "phone", i.to_bytes(32, "big")) for i in range(guesses)]
+    with x.store.conn:
+        x.store.conn.executemany("INSERT INTO peer_blinded VALUES (?, ?, ?, ?)", rows)
+        x.store.conn.executemany(
+            "INSERT INTO peer_records (peer_id, pseudonym) VALUES (?, ?)", [r[:2] for r in rows]
+        )
+
+
 @pytest.mark.parametrize(
     ("looks", "withheld"),
     [
         ("over its budget", True),
         ("1.2 keys a record", True),  # the harness's guesser: far fewer keys than a register
         ("80 keys a record", False),  # an honest register richer than ours: told as before
+        # A register's batch sent first, then guesses: its largest batch looks honest, what it
+        # sent in all does not.
+        ("a register, then 5,000 guesses", True),
+        ("a register, then 20 guesses", False),
     ],
 )
 def test_a_peer_that_looks_like_a_guesser_is_told_only_what_we_confirm(tmp_path, looks, withheld):
@@ -244,6 +259,8 @@ def test_a_peer_that_looks_like_a_guesser_is_told_only_what_we_confirm(tmp_path,
     assert matches_of(b) and matches_of(b) == matches_of(a)
     if looks == "over its budget":
         a.store.record_peer_alert(peer(a).id, "over-budget", "as the inbox records it", a.clock())
+    elif looks.startswith("a register"):
+        guesses_held(a, int(looks.split()[-2].replace(",", "")))
     else:
         guessing_profile(a, float(looks.split()[0]))
     exchange(a, b)
