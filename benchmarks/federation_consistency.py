@@ -54,7 +54,7 @@ class Node:
         self.env = {**os.environ, "TAFUTA_PASSPHRASE_FILE": str(root / "pass")}
         create_node(self.home, name=name, url=f"http://127.0.0.1:{self.port}",
                     passphrase=PASSPHRASE, kdf=KdfParams.cheap())  # fmt: skip
-        self.run("import", str(register))
+        self.run("import", str(register), "--skip-invalid")  # as `tafuta link` reads it
         self.process: subprocess.Popen | None = None
         self.store: Store | None = None
 
