@@ -37,7 +37,8 @@ The attacks are B's, against A:
   probes once more past the budget. A record is re-identified when M learns its two name sounds,
   exact birth year and home district, each checked. With ``--camouflage N`` M first sends N
   records shaped like a register (other people's whole keys) in one batch, so that its largest
-  batch looks like an honest peer's, and guesses after it.
+  batch looks like an honest peer's, and guesses after it in messages carrying fewer keys than
+  that first one, so that it stays the largest batch A has seen.
 * **tracking** — A retracts a record and adds it again under a new ref: how many tokens B sees
   for it it saw before; then A rotates its scalar and pseudonyms: and now.
 * **unsolicited handover** — B sends a ``contact-handover`` for a match A merely suggested.

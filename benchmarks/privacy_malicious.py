@@ -92,8 +92,26 @@ class Refused(Exception):
     pass
 
 
+def messages_of(wire: list, max_keys: int | None) -> list[list]:
+    """Records in messages of at most RECORDS_PER_BATCH records and, if given, fewer than
+    ``max_keys`` keys (a camouflaged guesser keeps every message smaller than its first)."""
+    out: list[list] = []
+    keys = 0
+    for record in wire:
+        if (
+            not out
+            or len(out[-1]) >= RECORDS_PER_BATCH
+            or (max_keys is not None and keys + len(record.keys) >= max_keys and out[-1])
+        ):
+            out.append([])
+            keys = 0
+        out[-1].append(record)
+        keys += len(record.keys)
+    return out
+
+
 def send_guesses(
-    m: Side, a: Side, records: list[list[tuple[str, str]]]
+    m: Side, a: Side, records: list[list[tuple[str, str]]], max_message_keys: int | None = None
 ) -> tuple[dict[tuple, bytes], list[tuple[int, str, str]], bool, str]:
     """Blind guess records, send them to A in messages of at most RECORDS_PER_BATCH records, let
     A score as its sync loop does, and read what comes back: each guess key's doubly blinded token
@@ -112,11 +130,11 @@ def send_guesses(
         wire.append(blinding.BlindedRecord(pseudonym, tuple((k[0], next(singles)) for k in record)))
     before = len(m.fed.opened)
     refused = ""
-    for start in range(0, len(wire), RECORDS_PER_BATCH):
+    for message in messages_of(wire, max_message_keys):
         payload = {
             "keyset": KEYSET_VERSION,
             "batch": new_message_id()[:16],
-            "records": blinding.to_wire(wire[start : start + RECORDS_PER_BATCH]),
+            "records": blinding.to_wire(message),
             "announced_records": ANNOUNCE,
             # What M's own node says: the pair as both coordinators set it, so no alert.
             "evaluation": m.fed.store.peer_evaluation(peer.id),
@@ -187,9 +205,16 @@ def malicious_attack(
                 followed.add(v)
                 queue.extend(stage2_records(lexicon, names_of.get(v)))
 
+    # After a camouflage batch, every guess message stays smaller than it, so that the
+    # camouflage remains the largest batch A has seen.
+    message_keys = sum(len(r) for r in camouflage) if camouflage else None
+
     def flush(batch: list[list[tuple[str, str]]]) -> None:
         nonlocal used, suggested, whole, stage1
-        tokens, notices, replied, refused_now = send_guesses(m, a, batch)
+        first = camouflage is not None and batch is camouflage
+        tokens, notices, replied, refused_now = send_guesses(
+            m, a, batch, None if first else message_keys
+        )
         used = len(sent)  # distinct keys, as A's budget counts them
         if not replied and not tokens and not whole:
             # A sends no keys back (it alone evaluates): adapt, and send whole guessed people
