@@ -98,8 +98,10 @@ class TestLogin:
             assert client.login("amina", WRONG).status == 401
         refused = client.login("amina")
         assert refused.status == 429
-        assert "wait 30 seconds" in refused.body
-        assert refused.headers["Retry-After"] == "30"
+        # 30 seconds from the fifth failure: a second or two less on a busy machine.
+        waited = re.search(r"wait (\d+) seconds", refused.body)
+        assert waited and 25 <= int(waited.group(1)) <= 30
+        assert refused.headers["Retry-After"] == waited.group(1)
         assert client.cookie("tafuta_session") is None
 
     def test_five_wrong_passwords_for_one_user_do_not_stop_another_from_the_same_address(
