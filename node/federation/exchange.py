@@ -423,19 +423,26 @@ class Federation(Inbox):
         since its snapshot: the generation check and ``reviewed`` keep the peer marked for
         scoring again then, so nothing that changed meanwhile is forgotten. When only we
         evaluate (docs/privacy-design.md), the peer is told of the suggestions it may see."""
-        self.store.replace_suggestions(
+        tells = self.store.peer_evaluation(peer.id) == "ours"
+        # When we tell the peer, the peer stays marked for scoring until its notices are queued:
+        # otherwise a process killed in between would never tell it, and "settled" would show
+        # in between with nothing queued.
+        generation = self.store.replace_suggestions(
             peer.id,
             scoring.suggestions,
             self.clock(),
             scoring.generation,
             scoring.rescored,
             scoring.reviewed,
+            finish=not tells,
         )
-        if self.store.peer_evaluation(peer.id) == "ours":
+        if tells:
             told = telling.notices_to_tell(
                 self.store, peer.id, scoring.suggestions, self.tell_fields, self.clock()
             )
-            self.store.enqueue_notices(peer.id, told, self.clock())
+            self.store.enqueue_notices(
+                peer.id, told, self.clock(), finish=True, generation=generation
+            )
         return len(scoring.suggestions)
 
     def tell_confirmed(self, peer: Peer) -> int:

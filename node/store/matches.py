@@ -3,6 +3,7 @@ peer's suggestions after a scoring pass, and listing matches."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -82,7 +83,9 @@ class MatchTables(StoreParts):
         generation: int | None = None,
         rescored: Sequence[dict] = (),
         reviewed_seen: Iterable[str] | None = None,
-    ) -> None:
+        *,
+        finish: bool = True,
+    ) -> int | None:
         """Make the suggested matches for a peer exactly ``suggestions``; reviewed ones stay.
 
         ``rescored``: the new score and evidence of reviewed matches, whatever the threshold
@@ -91,6 +94,10 @@ class MatchTables(StoreParts):
         ``generation`` is the scoring generation the suggestions were computed from; the peer
         stays marked for scoring if its keys changed since (None: clear unconditionally), or if
         a match was decided on since ``reviewed_seen`` was read, as it still needs its score.
+        ``finish=False`` leaves the peer marked for scoring: the caller still has notices to
+        queue and clears the mark with them (``enqueue_notices``), so a process killed in
+        between scores again rather than never telling the peer. Returns the generation to
+        clear with.
         """
         with self.transaction() as conn:
             reviewed = {row[0] for row in conn.execute(REVIEWED_SQL, (peer_id,))}
@@ -153,11 +160,9 @@ class MatchTables(StoreParts):
                     if m not in local
                 ],
             )
-            conn.execute(
-                "UPDATE peer_sync SET needs_scoring = CASE WHEN ? IS NULL OR needs_scoring = ? "
-                "THEN 0 ELSE needs_scoring END, last_sync_at = ? WHERE peer_id = ?",
-                (generation, generation, now, peer_id),
-            )
+            if finish:
+                finish_scoring(conn, peer_id, generation, now)
+        return generation
 
     def list_matches(self, status: str | None = None) -> list[dict]:
         where, params = ("WHERE m.status = ?", [status]) if status else ("", [])
@@ -168,3 +173,15 @@ class MatchTables(StoreParts):
             "ORDER BY m.score DESC, m.local_ref, m.peer_pseudonym"
         )
         return list(self.db.query(sql, params))
+
+
+def finish_scoring(
+    conn: sqlite3.Connection, peer_id: int, generation: int | None, now: int
+) -> None:
+    """Clear the peer's "needs scoring" mark unless its keys changed since ``generation`` (None:
+    clear it whatever changed)."""
+    conn.execute(
+        "UPDATE peer_sync SET needs_scoring = CASE WHEN ? IS NULL OR needs_scoring = ? "
+        "THEN 0 ELSE needs_scoring END, last_sync_at = ? WHERE peer_id = ?",
+        (generation, generation, now, peer_id),
+    )

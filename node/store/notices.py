@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from protocol.envelope import new_message_id
 
 from .audit import append_audit, peer_actor
+from .matches import finish_scoring
 from .parts import StoreParts
 
 
@@ -62,11 +63,23 @@ class NoticeTables(StoreParts):
         ).fetchone()
         return row[0] if row else None
 
-    def enqueue_notices(self, peer_id: int, notices: Sequence[dict], now: int) -> int:
+    def enqueue_notices(
+        self,
+        peer_id: int,
+        notices: Sequence[dict],
+        now: int,
+        *,
+        finish: bool = False,
+        generation: int | None = None,
+    ) -> int:
         """Queue a match notice for each suggestion that is new or changed since the last one
         sent, and a withdrawal for each one sent before that is gone, in batches; returns the
-        notices queued."""
+        notices queued. ``finish``: also clear the peer's "needs scoring" mark, in the same
+        transaction, as ``replace_suggestions(finish=False)`` left it (``generation``: what
+        it returned)."""
         with self.transaction() as conn:
+            if finish:
+                finish_scoring(conn, peer_id, generation, now)
             sent = dict(
                 conn.execute(
                     "SELECT match_id, digest FROM notices_sent WHERE peer_id = ?", (peer_id,)

@@ -281,6 +281,30 @@ def test_a_peer_that_looks_like_a_guesser_is_told_only_what_we_confirm(tmp_path,
     b.store.close()
 
 
+def test_suggestions_stored_before_their_notices_leave_the_peer_to_be_scored_again(tmp_path):
+    """Storing the suggestions and queuing their notices are two steps; a process killed
+    between them must not leave the peer "settled" and untold."""
+    a, b = build(tmp_path, "ours", "theirs")
+    a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
+    for x in (a, b):
+        x.prepare(peer(x))
+    while carry(a, b) + carry(b, a):
+        pass
+    scoring = a.score(peer(a))
+    # The first step of store_scores, as a process killed before the second leaves it.
+    a.store.replace_suggestions(peer(a).id, scoring.suggestions, a.clock(), scoring.generation,
+                                scoring.rescored, scoring.reviewed, finish=False)  # fmt: skip
+    assert a.store.peer_sync_state(peer(a).id)["needs_scoring"]
+    assert not a.store.pending_messages(peer(a).id)
+    assert a.rescore(peer(a)) == len(scoring.suggestions)  # the next round tells the peer
+    assert not a.store.peer_sync_state(peer(a).id)["needs_scoring"]
+    while carry(a, b) + carry(b, a):
+        pass
+    assert matches_of(b) and matches_of(b) == matches_of(a)
+    a.store.close()
+    b.store.close()
+
+
 def test_the_evaluating_node_sends_its_suggestions_in_batches_applied_together(tmp_path):
     a, b = build(tmp_path, "ours", "theirs")
     a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
