@@ -281,15 +281,21 @@ def test_a_peer_that_looks_like_a_guesser_is_told_only_what_we_confirm(tmp_path,
     b.store.close()
 
 
-def test_suggestions_stored_before_their_notices_leave_the_peer_to_be_scored_again(tmp_path):
-    """Storing the suggestions and queuing their notices are two steps; a process killed
-    between them must not leave the peer "settled" and untold."""
+def keys_exchanged_a_evaluating(tmp_path) -> tuple[Federation, Federation]:
+    """A pair under the default with A evaluating, every key exchanged, nothing scored yet."""
     a, b = build(tmp_path, "ours", "theirs")
     a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
     for x in (a, b):
         x.prepare(peer(x))
     while carry(a, b) + carry(b, a):
         pass
+    return a, b
+
+
+def test_suggestions_stored_before_their_notices_leave_the_peer_to_be_scored_again(tmp_path):
+    """Storing the suggestions and queuing their notices are two steps; a process killed
+    between them must not leave the peer "settled" and untold."""
+    a, b = keys_exchanged_a_evaluating(tmp_path)
     scoring = a.score(peer(a))
     # The first step of store_scores, as a process killed before the second leaves it.
     a.store.replace_suggestions(peer(a).id, scoring.suggestions, a.clock(), scoring.generation,
@@ -306,12 +312,7 @@ def test_suggestions_stored_before_their_notices_leave_the_peer_to_be_scored_aga
 
 
 def test_the_evaluating_node_sends_its_suggestions_in_batches_applied_together(tmp_path):
-    a, b = build(tmp_path, "ours", "theirs")
-    a.store.set_peer_evaluation(peer(a).id, "ours", actor="test", now=1, auto=True)
-    for x in (a, b):
-        x.prepare(peer(x))
-    while carry(a, b) + carry(b, a):
-        pass
+    a, b = keys_exchanged_a_evaluating(tmp_path)
     told = a.rescore(peer(a), force=True)
     queued = a.store.pending_messages(peer(a).id)
     assert told > 1 and [m["type"] for m in queued] == ["match-notices"]
