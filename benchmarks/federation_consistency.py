@@ -36,12 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from federation_speed import PASSPHRASE, TAFUTA, free_port, write_csv  # beside this script
+from federation_speed import PASSPHRASE, TAFUTA, free_port, nothing_pending, write_csv  # beside
 from process_cpu import LoadSampler, children_cpu, tree_cpu
 
 from keys import KdfParams
 from matching.synthetic import generate
-from node.federation.sync import is_settled, pending_for
 from node.store.db import Store
 from node.trust.identity import create_node
 
@@ -91,11 +90,7 @@ class Node:
         taken from the network it measures."""
         if self.store is None:
             self.store = Store.open(self.home / "tafuta.db")
-        rows = self.store.iter_peers()
-        pending = pending_for(
-            self.store, [(r["id"], r["name"]) for r in rows if r["state"] == "trusted"]
-        )
-        return is_settled(pending)
+        return nothing_pending(self.store)
 
     def matches_with(self, peer: Node) -> dict[str, dict]:
         rows = json.loads(self.run("matches", "--format", "json"))

@@ -21,6 +21,7 @@ record the other sent, and the two nodes' suggestions are compared with each oth
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -65,8 +66,6 @@ def free_port() -> int:
 
 
 def write_csv(path: Path, records: list[dict]) -> Path:
-    import csv
-
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
@@ -138,12 +137,17 @@ def settled(nodes) -> bool:
     for n in nodes:
         store = Store.open(n["home"].database_path)
         try:
-            peers = [(r["id"], r["name"]) for r in store.iter_peers() if r["state"] == "trusted"]
-            if not is_settled(pending_for(store, peers)):
+            if not nothing_pending(store):
                 return False
         finally:
             store.close()
     return True
+
+
+def nothing_pending(store: Store) -> bool:
+    """``tafuta status``'s "settled": nothing waits for any trusted peer."""
+    peers = [(r["id"], r["name"]) for r in store.iter_peers() if r["state"] == "trusted"]
+    return is_settled(pending_for(store, peers))
 
 
 def network_pairs(nodes, threshold: float) -> tuple[set, set, int]:
@@ -171,8 +175,6 @@ def network_pairs(nodes, threshold: float) -> tuple[set, set, int]:
 
 
 def link_pairs(path: Path) -> set:
-    import csv
-
     with path.open(encoding="utf-8") as f:
         return {(r["ref_a"], r["ref_b"]) for r in csv.DictReader(f)}
 
@@ -243,7 +245,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--keep", type=Path, help="Keep the nodes in this new folder.")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
-    args = parser.parse_args()  # fmt: skip
+    args = parser.parse_args()
     if args.keep:
         args.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as scratch:

@@ -101,7 +101,7 @@ def messages_of(wire: list, max_keys: int | None) -> list[list]:
         if (
             not out
             or len(out[-1]) >= RECORDS_PER_BATCH
-            or (max_keys is not None and keys + len(record.keys) >= max_keys and out[-1])
+            or (max_keys is not None and keys + len(record.keys) >= max_keys)
         ):
             out.append([])
             keys = 0

@@ -75,10 +75,8 @@ def looks_like_guessing(store: Store, peer_id: int, now: int) -> str | None:
     if ours is None or ours.records < budgets.PROFILE_MIN_RECORDS:
         return None
     largest = peer_profile(store, peer_id)
-    held_records, held_keys = store.peer_keys_held(peer_id)
-    shapes = [("all its records we hold", held_records, held_keys)]
-    if largest is not None:
-        shapes.insert(0, ("its largest batch", largest.records, largest.keys))
+    shapes = [] if largest is None else [("its largest batch", largest.records, largest.keys)]
+    shapes.append(("all its records we hold", *store.peer_keys_held(peer_id)))
     floor = SPARSE_SHARE * ours.keys_per_record
     for where, records, keys in shapes:
         if records >= budgets.PROFILE_MIN_RECORDS and keys / records < floor:
