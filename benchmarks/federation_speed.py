@@ -224,12 +224,53 @@ def inbox_rate(sender_home, port: int, messages: int) -> tuple[float, float]:
     return inbox, plain
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and of its children that have ended, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """Busy and total CPU time of the whole machine so far (from /proc/stat), in ticks."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def sample(nodes, procs, elapsed: float) -> dict:
+    """One line of the timeline: what each node holds and queues, and the CPU it has used."""
+    row: dict = {"t": round(elapsed, 1)}
+    for label, n, p in zip("ab", nodes, procs, strict=True):
+        db = sqlite3.connect(n["home"].database_path)
+        try:
+            row[f"{label}_held"] = _count(db, "SELECT count(*) FROM peer_records")
+            row[f"{label}_outbox"] = _count(db, "SELECT count(*) FROM outbox")
+            row[f"{label}_suggestions"] = _count(db, "SELECT count(*) FROM matches")
+        finally:
+            db.close()
+        try:
+            row[f"{label}_cpu_s"] = round(cpu_seconds(p.pid), 1)
+        except OSError:
+            row[f"{label}_cpu_s"] = None
+    busy, total = machine_busy()
+    row["machine_busy"], row["machine_total"] = busy, total
+    return row
+
+
 def peak_mb(pid: int) -> float:
     """A running process's peak resident memory (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def write_timeline(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def main() -> None:
@@ -245,6 +286,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--keep", type=Path, help="Keep the nodes in this new folder.")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument(
+        "--timeline",
+        type=Path,
+        help="Write a CSV sampled every 5 s while the nodes exchange: records held, outbox and "
+        "suggestions on each node, each serve's CPU seconds and the machine's busy ticks.",
+    )
     args = parser.parse_args()
     if args.keep:
         args.keep.mkdir(parents=True)
@@ -270,11 +317,19 @@ def main() -> None:
         try:
             for n in nodes:
                 wait_healthy(n["port"])
+            timeline, next_sample = [], 0.0
             while not settled(nodes):
-                if time.perf_counter() - start > args.timeout:
+                elapsed = time.perf_counter() - start
+                if elapsed > args.timeout:
                     raise SystemExit(f"the two nodes did not settle in {args.timeout:.0f} s")
+                if args.timeline and elapsed >= next_sample:
+                    timeline.append(sample(nodes, procs, elapsed))
+                    next_sample = elapsed + 5
                 time.sleep(0.5)
             network_seconds = time.perf_counter() - start
+            if args.timeline:
+                timeline.append(sample(nodes, procs, network_seconds))
+                write_timeline(args.timeline, timeline)
             serve_peak = max(peak_mb(p.pid) for p in procs)
             print(f"settled in {network_seconds:.1f} s (link: {link_seconds:.1f} s)", flush=True)
             inbox, plain = inbox_rate(nodes[0]["home"], nodes[1]["port"], args.messages)
