@@ -334,12 +334,9 @@ def _blinded_reply(inbox: Inbox, m: Message) -> None:
         return
     # Only records still shared: a reply that crossed our retraction of a record must
     # not bring its keys back, or we would score a record the peer has forgotten.
-    live = inbox.store.live_pseudonyms(m.peer.id)
-    records = [
-        (r.pseudonym, r.keys)
-        for r in blinding.from_wire(m.payload["records"])
-        if r.pseudonym in live
-    ]
+    replied = blinding.from_wire(m.payload["records"])
+    live = inbox.store.live_among(m.peer.id, (r.pseudonym for r in replied))
+    records = [(r.pseudonym, r.keys) for r in replied if r.pseudonym in live]
     inbox.store.apply_own_keys(
         m.peer.id, m.id, records, m.now, m.via_bundle, batch=m.payload["batch"]
     )

@@ -87,16 +87,13 @@ class BudgetTables(StoreParts):
         new). Inside the caller's transaction, which rolls it all back if that passes the
         budget: one insert counts the new keys, instead of looking each one up first."""
         conn.execute("DELETE FROM budget_keys WHERE peer_id = ? AND at < ?", (peer_id, since))
-        used = conn.execute(
-            "SELECT count(*) FROM budget_keys WHERE peer_id = ?", (peer_id,)
-        ).fetchone()[0]
-        before = conn.total_changes
+        used = _budget_count(conn, peer_id)
         conn.executemany(
             "INSERT INTO budget_keys (peer_id, digest, at) VALUES (?, ?, ?) "
             "ON CONFLICT (peer_id, digest) DO NOTHING",
             [(peer_id, d, now) for d in digests],
         )
-        return used, conn.total_changes - before
+        return used, _budget_count(conn, peer_id) - used
 
     def budget_use(
         self, peer_id: int, digests: Sequence[bytes], since: int, limit: int | None = None
@@ -108,9 +105,7 @@ class BudgetTables(StoreParts):
         """
         self.conn.execute("BEGIN")
         try:
-            used = self.conn.execute(
-                "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ?", (peer_id, since)
-            ).fetchone()[0]
+            used = _budget_count(self.conn, peer_id, since)
             if limit is not None and used + len(digests) <= limit:
                 return used, len(digests)
             known = 0
@@ -163,16 +158,18 @@ class BudgetTables(StoreParts):
 
     def own_key_profile(self, peer_id: int) -> tuple[int, dict[str, int]]:
         """Our records with keys in the exchange with a peer, and our keys per key type."""
-        records = self.conn.execute(
-            "SELECT count(DISTINCT pseudonym) FROM own_blinded WHERE peer_id = ?", (peer_id,)
-        ).fetchone()[0]
+        # Kept by triggers on own_blinded (migration 14): the inbox reads this for every batch.
+        row = self.conn.execute(
+            "SELECT records FROM own_key_records WHERE peer_id = ?", (peer_id,)
+        ).fetchone()
         types = dict(
             self.conn.execute(
-                "SELECT key_type, count(*) FROM own_blinded WHERE peer_id = ? GROUP BY key_type",
+                "SELECT key_type, keys FROM own_key_shape WHERE peer_id = ? AND keys > 0 "
+                "ORDER BY key_type",
                 (peer_id,),
             )
         )
-        return records, types
+        return (row[0] if row else 0), types
 
     def record_peer_alert(self, peer_id: int, kind: str, detail: str, now: int) -> bool:
         """A peer event the coordinator must see, also in the audit log; one per kind per day
@@ -191,3 +188,24 @@ class BudgetTables(StoreParts):
             append_audit(conn, peer_actor(conn, peer_id), f"peer-alert-{kind}",
                          peer_actor(conn, peer_id), detail, now)  # fmt: skip
         return True
+
+
+def _budget_count(conn, peer_id: int, since: int | None = None) -> int:
+    """Keys in the peer's budget table, blinded at ``since`` or later (all when None).
+
+    The count is kept by triggers (migration 14): counting the rows scanned millions of them
+    for every batch at 100,000 records. Rows older than ``since`` are only deleted when a batch
+    is applied, so while any is left the window is counted row by row (the index on
+    (peer_id, at) finds whether one is left at once)."""
+    if since is not None:
+        stale = conn.execute(
+            "SELECT 1 FROM budget_keys WHERE peer_id = ? AND at < ? LIMIT 1", (peer_id, since)
+        ).fetchone()
+        if stale is not None:
+            return conn.execute(
+                "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ?", (peer_id, since)
+            ).fetchone()[0]
+    row = conn.execute(
+        "SELECT keys FROM budget_key_counts WHERE peer_id = ?", (peer_id,)
+    ).fetchone()
+    return row[0] if row else 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from node.statuses import HANDED_OVER, SHARED_STATUSES, sql_list
 
@@ -156,6 +156,24 @@ class FederationTables(StoreParts):
         """Our records' pseudonyms for the peer that it should hold now: sent, not retracted,
         and not marked to be sent again after a rotation."""
         return {pseudonym for pseudonym, digest in self.pseudonyms(peer_id).values() if digest}
+
+    def live_among(self, peer_id: int, pseudonyms: Iterable[str]) -> set[str]:
+        """Those of ``pseudonyms`` that ``live_pseudonyms`` holds, looked up one part at a time
+        (a batch's records, where reading every pseudonym took 0.6 s a batch at 100k)."""
+        wanted = list(dict.fromkeys(pseudonyms))
+        live: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            live.update(
+                pseudonym
+                for (pseudonym,) in self.conn.execute(
+                    "SELECT pseudonym FROM pseudonyms WHERE peer_id = ? AND keys_digest != '' "
+                    f"AND pseudonym IN ({marks})",
+                    [peer_id, *part],
+                )
+            )
+        return live
 
     def refs_for_pseudonyms(self, peer_id: int) -> dict[str, str]:
         rows = self.conn.execute(

@@ -7,6 +7,7 @@ Add new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
+from .counts_migrations import COUNTS_KEPT
 from .migration import Migration
 from .privacy_migrations import ONE_EVALUATOR_MIGRATIONS, PRIVACY_MIGRATIONS
 
@@ -479,6 +480,6 @@ _FEDERATION_SPEED: tuple[Migration, ...] = (
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
-    _CORE + PRIVACY_MIGRATIONS + _FEDERATION_SPEED + ONE_EVALUATOR_MIGRATIONS
+    _CORE + PRIVACY_MIGRATIONS + _FEDERATION_SPEED + ONE_EVALUATOR_MIGRATIONS + COUNTS_KEPT
 )
 LATEST_VERSION = MIGRATIONS[-1].version
