@@ -22,6 +22,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from keys import Keyring, UnknownPeer, common_suite, parse_signed_document
 from matching import (
@@ -155,6 +156,9 @@ class Federation(Inbox):
     _key_digests: KeyDigests = field(default_factory=KeyDigests, repr=False)
     # As a linkage node: when this process first saw each pair waiting to be scored.
     _linkage_dirty_since: dict[int, int] = field(default_factory=dict, repr=False)
+    # Per peer, what the statistics were computed from when they were last found sent: the
+    # day, changes to records and matches, and the digest the peer holds (prepare_shared).
+    _stats_checked: dict[int, tuple] = field(default_factory=dict, repr=False)
 
     # -- peers ------------------------------------------------------------------------------
 
@@ -310,12 +314,28 @@ class Federation(Inbox):
         messages = directory.queue_entries(self, peer)
         held = [(m[2]["entry"]["origin"], m[2]["entry"]["version"]) for m in messages]
         digest = None
+        checked = None
         if self.share_stats and self.gazetteer is not None:
-            tables, digest = stats.queue_published(self, peer, self.gazetteer)
-            messages += tables
-        if not messages:
-            return 0
-        return self.store.enqueue_shared(peer.id, messages, held, digest, self.clock())
+            # Computing the tables reads every record: at 100k that is most of a second, and
+            # serve's rounds come every second while an exchange runs. They only change with
+            # the records, the matches or the day (ages).
+            checked = (
+                datetime.fromtimestamp(self.clock(), UTC).date(),
+                self.store.change_counts()[0],
+                self.store.matches_changes(),
+                self.store.stats_sent_digest(peer.id),
+            )
+            if self._stats_checked.get(peer.id) != checked:
+                tables, digest = stats.queue_published(self, peer, self.gazetteer)
+                messages += tables
+        queued = (
+            self.store.enqueue_shared(peer.id, messages, held, digest, self.clock())
+            if messages
+            else 0
+        )
+        if checked is not None and not digest:  # the tables the peer holds are today's
+            self._stats_checked[peer.id] = checked
+        return queued
 
     def seal_for(self, peer: Peer, message_id: str, kind: str, payload: dict) -> bytes:
         """Seal a queued message for sending now (re-sealed per attempt; the id stays)."""

@@ -12,8 +12,8 @@ from .migration import Migration
 COUNTS_KEPT: tuple[Migration, ...] = (
     Migration(
         14,
-        "counts kept by triggers: our doubly blinded keys per key type and records, and the "
-        "keys in each peer's budget window",
+        "counts kept by triggers: our doubly blinded keys per key type and records, the keys "
+        "in each peer's budget window, and changes to matches",
         (
             """
             CREATE TABLE own_key_shape (
@@ -85,6 +85,18 @@ COUNTS_KEPT: tuple[Migration, ...] = (
                 UPDATE budget_key_counts SET keys = keys - 1 WHERE peer_id = OLD.peer_id;
             END
             """,
+            # Changes to matches counted like those to records and pseudonyms (migration 12):
+            # a sync round computes the statistics it publishes only when one of them moved.
+            "INSERT INTO table_changes VALUES ('matches', 0)",
+            *(
+                f"""
+                CREATE TRIGGER matches_{event.lower()}_counted AFTER {event} ON matches
+                BEGIN
+                    UPDATE table_changes SET changes = changes + 1 WHERE name = 'matches';
+                END
+                """
+                for event in ("INSERT", "UPDATE", "DELETE")
+            ),
         ),
     ),
 )

@@ -34,3 +34,10 @@ class KeyDigestTables(StoreParts):
         """(changes to records, changes to pseudonyms) ever: equal counts, nothing changed."""
         counts = dict(self.conn.execute("SELECT name, changes FROM table_changes").fetchall())
         return counts["records"], counts["pseudonyms"]
+
+    def matches_changes(self) -> int:
+        """Changes to matches ever (inserted, updated or deleted rows), kept by triggers."""
+        row = self.conn.execute(
+            "SELECT changes FROM table_changes WHERE name = 'matches'"
+        ).fetchone()
+        return row[0] if row else 0

@@ -199,3 +199,34 @@ def test_bad_stats_options_give_one_clear_error(run, node_home, args, config, ex
     result = run("--home", node_home, "stats", *args)
     assert result.exit_code in (1, 2), result.output  # config problems exit 1, like others
     assert expected in result.output and "Traceback" not in result.output
+
+
+def stats_queued(pair, at: str, to: str) -> int:
+    """How many stats-table messages ``at`` queues for ``to`` in a round's shared part."""
+    federation = pair.fed[at]
+    federation.prepare_shared(pair.peer(at, to))
+    peer_id = pair.peer(at, to).id
+    queued = federation.store.conn.execute(
+        "SELECT count(*) FROM outbox WHERE peer_id = ? AND type = 'stats-table'", (peer_id,)
+    ).fetchone()[0]
+    federation.store.conn.execute(
+        "DELETE FROM outbox WHERE peer_id = ? AND type = 'stats-table'", (peer_id,)
+    )
+    return queued
+
+
+def test_published_tables_are_sent_again_when_a_match_changes_and_not_when_nothing_did(pair):
+    assert stats_queued(pair, "A", "B") == 1
+    assert stats_queued(pair, "A", "B") == 0  # nothing changed since: nothing to send
+    store = pair.stores["A"]
+    refs = [r["ref"] for r in store.record_facts()][:12]
+    store.conn.executemany(
+        "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, peer_pseudonym, "
+        "score, evidence, status, created_at, updated_at) VALUES (?, ?, ?, 'p', 'q', 1, '', "
+        "'confirmed', 0, 0)",
+        [(f"{i:032x}", pair.peer("A", "B").id, ref) for i, ref in enumerate(refs)],
+    )
+    assert stats_queued(pair, "A", "B") == 1  # twelve records now count as matched
+    store.conn.execute("UPDATE matches SET status = 'closed', outcome = 'reunited'")
+    assert stats_queued(pair, "A", "B") == 1
+    assert stats_queued(pair, "A", "B") == 0

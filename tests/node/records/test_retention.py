@@ -203,3 +203,24 @@ def test_a_served_node_applies_retention_on_its_own(network):
     wait_until(retracted, timeout=30)
     node.stop()
     assert "Traceback" not in node.log.read_text(encoding="utf-8")
+
+
+def test_serve_applies_retention_again_once_a_record_or_the_policy_changes(
+    store, tmp_path, node_home
+):
+    """serve's rounds skip retention while nothing it reads changed (it reads every record)."""
+    from node.server.serve import apply_retention
+
+    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    load(store, tmp_path, records({"retain_until": tomorrow}, {}), datetime.now(UTC))
+    home = open_home(node_home)
+    checked = apply_retention(store, home)
+    assert apply_retention(store, home, checked) == checked
+    assert store.get_record("R-1")["retracted"] == 0
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    store.conn.execute("UPDATE records SET retain_until = ? WHERE ref = 'R-1'", (yesterday,))
+    checked = apply_retention(store, home, checked)
+    assert store.get_record("R-1")["retracted"] == 1
+    configure(node_home, "[retention]\ndays = 1\n")
+    changed_policy = apply_retention(store, open_home(node_home), checked)
+    assert changed_policy != checked
