@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from node.errors import NodeError
 
 from .audit import append_audit, peer_actor
-from .parts import StoreParts
+from .parts import StoreParts, in_parts
 
 
 class BudgetExceeded(NodeError):
@@ -109,13 +109,11 @@ class BudgetTables(StoreParts):
             if limit is not None and used + len(digests) <= limit:
                 return used, len(digests)
             known = 0
-            for start in range(0, len(digests), 500):
-                chunk = list(digests[start : start + 500])
-                marks = ", ".join("?" * len(chunk))
+            for part, marks in in_parts(digests):
                 known += self.conn.execute(
                     "SELECT count(*) FROM budget_keys WHERE peer_id = ? AND at >= ? "
                     f"AND digest IN ({marks})",
-                    [peer_id, since, *chunk],
+                    [peer_id, since, *part],
                 ).fetchone()[0]
         finally:
             self.conn.execute("COMMIT")

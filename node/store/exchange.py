@@ -13,7 +13,7 @@ from node.statuses import HANDED_OVER, SHARED_STATUSES, sql_list
 
 from .audit import append_audit, peer_actor
 from .budgets import BudgetExceeded
-from .parts import StoreParts
+from .parts import StoreParts, in_parts
 
 # Every change to either side's keys bumps the peer's scoring generation; a scoring pass clears it
 # only if nothing changed while it ran, so a change that lands mid-pass is never forgotten.
@@ -160,11 +160,8 @@ class FederationTables(StoreParts):
     def live_among(self, peer_id: int, pseudonyms: Iterable[str]) -> set[str]:
         """Those of ``pseudonyms`` that ``live_pseudonyms`` holds, looked up one part at a time
         (a batch's records, where reading every pseudonym took 0.6 s a batch at 100k)."""
-        wanted = list(dict.fromkeys(pseudonyms))
         live: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ", ".join("?" * len(part))
+        for part, marks in in_parts(list(dict.fromkeys(pseudonyms))):
             live.update(
                 pseudonym
                 for (pseudonym,) in self.conn.execute(

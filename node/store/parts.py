@@ -21,6 +21,14 @@ def inserted_id(cursor: sqlite3.Cursor) -> int:
     return cursor.lastrowid
 
 
+def in_parts(values: Sequence, size: int = 500) -> Iterator[tuple[list, str]]:
+    """``values`` in parts of at most ``size``, each with its ``?, ?, …`` placeholders, for an
+    ``IN (…)`` that stays below SQLite's limit of host parameters."""
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        yield part, ", ".join("?" * len(part))
+
+
 class Rows:
     """The rows of a query as dicts: ``store.db.query(sql, params)``.
 

@@ -11,7 +11,7 @@ from node.canonical import FIELDS
 from node.errors import RecordNotFound, StoreError
 
 from .audit import append_audit, iso
-from .parts import StoreParts
+from .parts import StoreParts, in_parts
 
 RECORD_COLUMNS: tuple[str, ...] = (
     *FIELDS,
@@ -87,10 +87,7 @@ class RecordTables(StoreParts):
         """The stored content columns and version of the given refs, for change detection."""
         columns = ", ".join((*CONTENT_COLUMNS, "version", "retracted"))
         found: dict[str, dict] = {}
-        chunk = 900  # below SQLite's default limit of host parameters
-        for start in range(0, len(refs), chunk):
-            part = list(refs[start : start + chunk])
-            marks = ", ".join("?" * len(part))
+        for part, marks in in_parts(refs, 900):
             sql = f"SELECT {columns} FROM records WHERE ref IN ({marks})"
             for row in self.db.query(sql, part):
                 found[row["ref"]] = row

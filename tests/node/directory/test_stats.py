@@ -96,16 +96,20 @@ def test_published_tables_have_no_small_cell_and_no_derivable_cell(pair, gazette
     assert published["tables"][0]["total"] == 110
 
 
-def test_a_confirmed_match_moves_a_record_from_open_to_matched(pair, gazetteer):
-    store = pair.stores["A"]
+def confirm_twelve(store, peer_id: int) -> None:
+    """A confirmed match with the peer for each of the store's first twelve records."""
     refs = [r["ref"] for r in store.record_facts()][:12]
-    peer_id = pair.peer("A", "B").id
     store.conn.executemany(
         "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, peer_pseudonym, "
         "score, evidence, status, created_at, updated_at) VALUES (?, ?, ?, 'p', 'q', 1, '', "
         "'confirmed', 0, 0)",
         [(f"{i:032x}", peer_id, ref) for i, ref in enumerate(refs)],
     )
+
+
+def test_a_confirmed_match_moves_a_record_from_open_to_matched(pair, gazetteer):
+    store = pair.stores["A"]
+    confirm_twelve(store, pair.peer("A", "B").id)
     status = next(
         t for t in own_stats(store, gazetteer, k=10, now=NOW)["tables"] if t["name"] == "status"
     )
@@ -219,13 +223,7 @@ def test_published_tables_are_sent_again_when_a_match_changes_and_not_when_nothi
     assert stats_queued(pair, "A", "B") == 1
     assert stats_queued(pair, "A", "B") == 0  # nothing changed since: nothing to send
     store = pair.stores["A"]
-    refs = [r["ref"] for r in store.record_facts()][:12]
-    store.conn.executemany(
-        "INSERT INTO matches (match_id, peer_id, local_ref, local_pseudonym, peer_pseudonym, "
-        "score, evidence, status, created_at, updated_at) VALUES (?, ?, ?, 'p', 'q', 1, '', "
-        "'confirmed', 0, 0)",
-        [(f"{i:032x}", pair.peer("A", "B").id, ref) for i, ref in enumerate(refs)],
-    )
+    confirm_twelve(store, pair.peer("A", "B").id)
     assert stats_queued(pair, "A", "B") == 1  # twelve records now count as matched
     store.conn.execute("UPDATE matches SET status = 'closed', outcome = 'reunited'")
     assert stats_queued(pair, "A", "B") == 1
